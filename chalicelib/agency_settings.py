@@ -1,0 +1,117 @@
+"""Per-user permission flags and the agency's Labs switch: read by the agency, changed by its admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib import audit, db, directory, permissions
+from chalicelib.directory import Owner, effective_flags
+from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.models import AgencyModel, UserModel
+
+
+def me_view(user: UserModel) -> dict[str, Any]:
+    agency = directory.get_agency(user.agency_id)
+    return {
+        "user": directory.user_view(user),
+        "permissions": {"privateIntegrations": effective_flags(user).as_json()},
+        "labs": {"privateIntegrations": bool(agency.labs_private_integrations)},
+    }
+
+
+def _agency_user(caller: UserModel, agency_id: str, user_id: str) -> UserModel:
+    missing = f"User '{user_id}' was not found in agency '{agency_id}'."
+    permissions.require_same_agency(caller, agency_id, f"Agency '{agency_id}' was not found.")
+    user = directory.find_user(user_id)
+    if user is None or user.agency_id != agency_id:
+        raise NotFound(missing)
+    return user
+
+
+def _permissions_view(user: UserModel) -> dict[str, Any]:
+    return {"userId": user.id, "privateIntegrations": effective_flags(user).as_json()}
+
+
+def get_permissions(caller: UserModel, agency_id: str, user_id: str) -> dict[str, Any]:
+    user = _agency_user(caller, agency_id, user_id)
+    if caller.id != user.id and not (caller.type == "agency" and caller.role == "admin"):
+        raise Forbidden("Only agency admins can view other users' permissions.")
+    return _permissions_view(user)
+
+
+def _expect_only(body: dict[str, Any], allowed: set[str], where: str) -> list[str]:
+    return [
+        f"'{key}' is not allowed in {where} (allowed: {', '.join(sorted(allowed))})"
+        for key in body
+        if key not in allowed
+    ]
+
+
+def put_permissions(caller: UserModel, agency_id: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    permissions.require_agency_admin(caller, agency_id)
+    user = _agency_user(caller, agency_id, user_id)
+    problems = _expect_only(body, {"privateIntegrations"}, "the body")
+    flags = body.get("privateIntegrations")
+    if not isinstance(flags, dict) or not flags:
+        problems.append(
+            "privateIntegrations is required: an object with 'agency' and/or 'subAccount' booleans"
+        )
+        flags = {}
+    problems += _expect_only(flags, {"agency", "subAccount"}, "privateIntegrations")
+    for key in ("agency", "subAccount"):
+        if key in flags and not isinstance(flags[key], bool):
+            problems.append(f"privateIntegrations.{key} must be true or false")
+    if flags.get("agency") is True and user.type != "agency":
+        problems.append("privateIntegrations.agency cannot be granted to a sub-account (account) user")
+    if problems:
+        raise ValidationFailed(problems)
+    before = effective_flags(user).as_json()
+    actions = []
+    if "agency" in flags:
+        actions.append(UserModel.perm_agency.set(flags["agency"]))
+    if "subAccount" in flags:
+        actions.append(UserModel.perm_sub_account.set(flags["subAccount"]))
+    after = {**before, **{key: flags[key] for key in ("agency", "subAccount") if key in flags}}
+    event = audit.new_event(
+        "permissions.updated",
+        caller.id,
+        Owner("agency", agency_id, agency_id),
+        {"userId": user.id, "before": before, "after": after},
+    )
+    try:
+        with db.transaction() as tx:
+            tx.update(user, actions=actions, condition=UserModel.agency_id == agency_id)
+            tx.save(event)
+    except TransactWriteError:
+        raise Conflict("The user changed at the same time: fetch it and retry.") from None
+    return _permissions_view(UserModel.get(user.id, consistent_read=True))
+
+
+def get_labs(caller: UserModel, agency_id: str) -> dict[str, Any]:
+    permissions.require_same_agency(caller, agency_id, f"Agency '{agency_id}' was not found.")
+    return {"privateIntegrations": bool(directory.get_agency(agency_id).labs_private_integrations)}
+
+
+def put_labs(caller: UserModel, agency_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    permissions.require_agency_admin(caller, agency_id)
+    problems = _expect_only(body, {"privateIntegrations"}, "the body")
+    enabled = body.get("privateIntegrations")
+    if not isinstance(enabled, bool):
+        problems.append("privateIntegrations is required: true or false")
+    if problems:
+        raise ValidationFailed(problems)
+    agency = directory.get_agency(agency_id)
+    before = bool(agency.labs_private_integrations)
+    if before != enabled:
+        event = audit.new_event(
+            "labs.updated",
+            caller.id,
+            Owner("agency", agency_id, agency_id),
+            {"privateIntegrations": {"before": before, "after": enabled}},
+        )
+        with db.transaction() as tx:
+            tx.update(agency, actions=[AgencyModel.labs_private_integrations.set(enabled)])
+            tx.save(event)
+    return {"privateIntegrations": enabled}

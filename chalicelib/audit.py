@@ -1,0 +1,93 @@
+"""Audit events: built here and written inside the same transaction as the change they record."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.directory import Owner
+from chalicelib.errors import ValidationFailed
+from chalicelib.models import EventModel
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+# Orders events written in the same millisecond by this process (and under a frozen test clock).
+_sequence = itertools.count()
+
+
+def new_event(
+    event_type: str,
+    actor_id: str,
+    owner: Owner,
+    details: dict[str, Any] | None = None,
+    integration_id: str | None = None,
+) -> EventModel:
+    at = clock.now()
+    event_id = f"{int(at.timestamp() * 1000):013d}{next(_sequence) % 10**8:08d}{secrets.token_hex(4)}"
+    return EventModel(
+        owner.key,
+        f"{event_id[:13]}#{event_id[13:]}",
+        id=event_id,
+        type=event_type,
+        at=at,
+        actor_id=actor_id,
+        integration_id=integration_id,
+        owner_type=owner.type,
+        owner_id=owner.id,
+        agency_id=owner.agency_id,
+        details=details or {},
+    )
+
+
+def view(event: EventModel) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "at": clock.iso(event.at),
+        "actorId": event.actor_id,
+        "integrationId": event.integration_id,
+        "ownerType": event.owner_type,
+        "ownerId": event.owner_id,
+        "details": event.details,
+    }
+
+
+def page_params(params: dict[str, str]) -> tuple[int, str | None]:
+    """`limit` (1-100, default 50) and `cursor` (the `nextCursor` of the previous page)."""
+    raw_limit = params.get("limit", str(DEFAULT_PAGE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise ValidationFailed([f"limit must be a whole number from 1 to {MAX_PAGE}"])
+    cursor = params.get("cursor") or None
+    if cursor is not None and (len(cursor) > 64 or "#" not in cursor):
+        raise ValidationFailed(["cursor must be the nextCursor of a previous page"])
+    return int(raw_limit), cursor
+
+
+def _page(results: Any, limit: int) -> dict[str, Any]:
+    events = [view(event) for event in itertools.islice(results, limit + 1)]
+    has_more = len(events) > limit
+    events = events[:limit]
+    next_cursor = f"{events[-1]['id'][:13]}#{events[-1]['id'][13:]}" if has_more else None
+    return {"events": events, "nextCursor": next_cursor}
+
+
+def list_for_owner(owner: Owner, limit: int, cursor: str | None) -> dict[str, Any]:
+    condition = EventModel.sk < cursor if cursor else None
+    results = EventModel.query(
+        owner.key, condition, scan_index_forward=False, limit=limit + 1, consistent_read=True
+    )
+    return _page(results, limit)
+
+
+def list_for_integration(integration_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    index = EventModel.by_integration
+    condition = EventModel.sk < cursor if cursor else None
+    results = index.query(integration_id, condition, scan_index_forward=False, limit=limit + 1)
+    return _page(results, limit)
+
+
+def first_event_of(integration_id: str) -> EventModel | None:
+    """Any event of an integration: tells who owned it after it was deleted."""
+    return next(iter(EventModel.by_integration.query(integration_id, limit=1)), None)

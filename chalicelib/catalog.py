@@ -1,0 +1,97 @@
+"""The platform's scope catalog: which scope opens which route, at which owner level.
+
+Loaded once from data/platform-scopes.tsv (a copy of the platform's catalog). A downstream API can add
+its own scopes by pointing PI_EXTRA_SCOPES_FILE at a TSV of the same shape.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_FILE = Path(__file__).parent / "data" / "platform-scopes.tsv"
+LEVELS = ("agency", "location")
+
+
+@dataclass(frozen=True)
+class CatalogRoute:
+    scope: str
+    method: str
+    path: str  # with :param segments, as the platform writes them
+    levels: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _read(path: Path) -> list[CatalogRoute]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(handle, delimiter="\t")
+        return [
+            CatalogRoute(
+                scope=row["scope"].strip(),
+                method=row["method"].strip().upper(),
+                path=row["path"].strip(),
+                levels=frozenset(level.strip() for level in row["levels"].split(",")),
+            )
+            for row in rows
+            if row.get("scope")
+        ]
+
+
+@functools.cache
+def routes() -> tuple[CatalogRoute, ...]:
+    extra = os.environ.get("PI_EXTRA_SCOPES_FILE")
+    return tuple(_read(DATA_FILE) + (_read(Path(extra)) if extra else []))
+
+
+@functools.cache
+def scope_levels() -> dict[str, frozenset[str]]:
+    """A scope may be held at a level when at least one of its routes lists that level."""
+    levels: dict[str, set[str]] = {}
+    for route in routes():
+        levels.setdefault(route.scope, set()).update(route.levels)
+    return {scope: frozenset(found) for scope, found in levels.items()}
+
+
+def scopes_view() -> dict[str, Any]:
+    by_scope: dict[str, list[str]] = {}
+    for route in routes():
+        by_scope.setdefault(route.scope, []).append(route.label)
+    return {
+        "scopes": [
+            {
+                "name": scope,
+                "levels": [level for level in LEVELS if level in scope_levels()[scope]],
+                "routes": labels,
+            }
+            for scope, labels in by_scope.items()
+        ]
+    }
+
+
+def scope_problems(scopes: Any, level: str) -> list[str]:
+    """Every rule `scopes` breaks for an integration owned at `level` (empty list: valid)."""
+    if not isinstance(scopes, list) or not scopes:
+        return ["scopes must be a non-empty list of scope names from GET /scopes"]
+    problems = []
+    known = scope_levels()
+    seen: set[str] = set()
+    for scope in scopes:
+        if not isinstance(scope, str):
+            problems.append(f"scopes: every entry must be a string, got {type(scope).__name__}")
+        elif scope in seen:
+            problems.append(f"scopes: '{scope}' is listed more than once")
+        elif scope not in known:
+            problems.append(f"scopes: '{scope}' is not a known scope (see GET /scopes)")
+        elif level not in known[scope]:
+            where = "an agency" if level == "agency" else "a sub-account (location)"
+            problems.append(f"scopes: '{scope}' cannot be held by {where} integration")
+        if isinstance(scope, str):
+            seen.add(scope)
+    return problems

@@ -1,0 +1,28 @@
+"""The one source of time. Tests replace it with a controllable clock instead of sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+_source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    return _source()
+
+
+def set_source(source: Callable[[], datetime]) -> None:
+    global _source
+    _source = source
+
+
+def reset() -> None:
+    set_source(lambda: datetime.now(UTC))
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with millisecond precision and a Z suffix, as every response shows times."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,56 @@
+"""Settings from the environment, read once at import.
+
+The same code runs on moto (locally and in tests) and on AWS; only these variables differ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    dynamodb_endpoint: str | None
+    table_prefix: str
+    session_secret: str | None
+    session_secret_parameter: str | None
+    rotation_overlap_seconds: int
+    rotation_recommended_after_days: int
+    last_used_write_interval_seconds: int
+    cache_flush_stages: tuple[str, ...] = field(default_factory=tuple)
+    rest_api_id: str | None = None
+    event_bus_name: str = "default"
+    max_integrations_per_owner: int = 100
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        stage = os.environ.get("PI_STAGE", "local")
+        return cls(
+            stage=stage,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            dynamodb_endpoint=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+            table_prefix=os.environ.get("PI_TABLE_PREFIX", f"pi-{stage}-"),
+            session_secret=os.environ.get("PI_SESSION_SECRET") or None,
+            session_secret_parameter=os.environ.get("PI_SESSION_SECRET_PARAMETER") or None,
+            rotation_overlap_seconds=_int("PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
+            rotation_recommended_after_days=_int("PI_ROTATION_RECOMMENDED_DAYS", 90),
+            last_used_write_interval_seconds=_int("PI_LAST_USED_INTERVAL_SECONDS", 300),
+            cache_flush_stages=tuple(s for s in os.environ.get("PI_CACHE_FLUSH_STAGES", "").split(",") if s),
+            rest_api_id=os.environ.get("PI_REST_API_ID") or None,
+            event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
+            max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
+        )
+
+    def table_name(self, short_name: str) -> str:
+        return f"{self.table_prefix}{short_name}"
+
+
+settings = Settings.from_env()

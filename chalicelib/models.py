@@ -1,0 +1,195 @@
+"""PynamoDB models: the tables, their keys, indexes and the TTL attribute.
+
+Access patterns
+---------------
+tokens        GetItem by tokenHash (SHA-256 hex of the plaintext): the authorizer's one read. The item
+              carries everything a policy needs (integration, owner, agency, scopes, state, expiresAt).
+              `expiresAt` (epoch seconds) is the table's TTL attribute. Conditional UpdateItem of
+              `lastUsedAt` at most once per interval. Sparse GSI `by-due` (dueBucket, dueAt) holds only
+              tokens with a pending cleanup task, so the scheduled job reads what is due, never the table.
+integrations  GetItem by id; Query GSI `by-owner` (ownerKey, createdAt) lists an owner's integrations.
+              Every change is conditioned on `version`, so two writers cannot both win.
+events        Query by ownerKey (agency#ID or location#ID), sort key `sk` = zero-padded epoch ms + event id,
+              descending = newest first. GSI `by-integration` (integrationId, sk) for one integration's
+              feed; events survive the integration's deletion.
+agencies      GetItem by id (name, Labs flag, integrationCount: the per-owner limit as a conditional counter).
+locations     GetItem by id (agencyId, name, integrationCount).
+users         GetItem by id (agencyId, type, role, locationIds, explicit permission flags or null).
+contacts      GetItem by id; Query GSI `by-location` (locationId, id) for paging; duplicate e-mails are
+              prevented by a guard item keyed `email#<locationId>#<email>` written in the same transaction.
+
+Multi-item changes (create, edit, delete, rotations) are single TransactWriteItems with conditions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.config import settings
+
+
+def _meta(short_name: str) -> type:
+    class Meta:
+        table_name = settings.table_name(short_name)
+        region = settings.region
+        host = settings.dynamodb_endpoint
+        billing_mode = "PAY_PER_REQUEST"
+        # Fail fast: the authorizer sits on every request and must deny rather than hang.
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 3
+        max_retry_attempts = 2
+
+    return Meta
+
+
+def _index_meta(index_name: str, projection: Any) -> type:
+    class Meta:
+        pass
+
+    Meta.index_name = index_name  # type: ignore[attr-defined]
+    Meta.projection = projection  # type: ignore[attr-defined]
+    return Meta
+
+
+class AgencyModel(Model):
+    Meta = _meta("agencies")
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    labs_private_integrations = BooleanAttribute(attr_name="labsPrivateIntegrations", default=False)
+    integration_count = NumberAttribute(attr_name="integrationCount", default=0)
+
+
+class LocationModel(Model):
+    Meta = _meta("locations")
+    id = UnicodeAttribute(hash_key=True)
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    name = UnicodeAttribute()
+    integration_count = NumberAttribute(attr_name="integrationCount", default=0)
+
+
+class UserModel(Model):
+    Meta = _meta("users")
+    id = UnicodeAttribute(hash_key=True)
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    type = UnicodeAttribute()  # "agency" | "account"
+    role = UnicodeAttribute()  # "admin" | "user"
+    location_ids = ListAttribute(of=UnicodeAttribute, attr_name="locationIds", default=list)
+    # None means "the default for this kind of user" (agency admins: on; everyone else: off).
+    perm_agency = BooleanAttribute(attr_name="permAgency", null=True)
+    perm_sub_account = BooleanAttribute(attr_name="permSubAccount", null=True)
+
+
+class OwnerIndex(GlobalSecondaryIndex):
+    Meta = _index_meta("by-owner", AllProjection())
+    owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="createdAt")
+
+
+class IntegrationModel(Model):
+    Meta = _meta("integrations")
+    id = UnicodeAttribute(hash_key=True)
+    owner_key = UnicodeAttribute(attr_name="ownerKey")
+    owner_type = UnicodeAttribute(attr_name="ownerType")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    scopes = ListAttribute(of=UnicodeAttribute)
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    created_by = UnicodeAttribute(attr_name="createdBy")
+    updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
+    # The current token, by digest: the plaintext is never stored.
+    token_hash = UnicodeAttribute(attr_name="tokenHash")
+    token_hint = UnicodeAttribute(attr_name="tokenHint")
+    token_created_at = UTCDateTimeAttribute(attr_name="tokenCreatedAt")
+    # The token rotating out, while a rotation is pending.
+    previous_token_hash = UnicodeAttribute(attr_name="previousTokenHash", null=True)
+    previous_token_hint = UnicodeAttribute(attr_name="previousTokenHint", null=True)
+    previous_token_created_at = UTCDateTimeAttribute(attr_name="previousTokenCreatedAt", null=True)
+    rotation_started_at = UTCDateTimeAttribute(attr_name="rotationStartedAt", null=True)
+    rotation_expires_at = UTCDateTimeAttribute(attr_name="rotationExpiresAt", null=True)
+    # Optimistic concurrency: every write is conditioned on the version it read.
+    version = NumberAttribute(default=1)
+    by_owner = OwnerIndex()
+
+
+class DueIndex(GlobalSecondaryIndex):
+    Meta = _index_meta("by-due", KeysOnlyProjection())
+    due_bucket = UnicodeAttribute(hash_key=True, attr_name="dueBucket")
+    due_at = NumberAttribute(range_key=True, attr_name="dueAt")
+
+
+class TokenModel(Model):
+    Meta = _meta("tokens")
+    token_hash = UnicodeAttribute(hash_key=True, attr_name="tokenHash")
+    integration_id = UnicodeAttribute(attr_name="integrationId")
+    owner_type = UnicodeAttribute(attr_name="ownerType")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    scopes = ListAttribute(of=UnicodeAttribute)
+    state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt)
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+    last_used_at = NumberAttribute(attr_name="lastUsedAt", null=True)  # epoch seconds
+    # Sparse cleanup index: set only while the scheduled job has something to do for this token.
+    due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
+    due_at = NumberAttribute(attr_name="dueAt", null=True)
+    rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
+    by_due = DueIndex()
+
+
+class IntegrationEventsIndex(GlobalSecondaryIndex):
+    Meta = _index_meta("by-integration", AllProjection())
+    integration_id = UnicodeAttribute(hash_key=True, attr_name="integrationId")
+    sk = UnicodeAttribute(range_key=True)
+
+
+class EventModel(Model):
+    Meta = _meta("events")
+    owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    actor_id = UnicodeAttribute(attr_name="actorId")
+    integration_id = UnicodeAttribute(attr_name="integrationId", null=True)
+    owner_type = UnicodeAttribute(attr_name="ownerType")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    details = JSONAttribute(default=dict)
+    by_integration = IntegrationEventsIndex()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    AgencyModel,
+    LocationModel,
+    UserModel,
+    IntegrationModel,
+    TokenModel,
+    EventModel,
+)
+
+
+def create_tables() -> None:
+    """Create any missing table (local runs and tests; deployed tables come from infra/)."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    # TTL is a table setting PynamoDB does not manage; the botocore client it already holds does.
+    client = TokenModel._get_connection().connection.client
+    client.update_time_to_live(
+        TableName=TokenModel.Meta.table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+    )

@@ -1,0 +1,118 @@
+"""Management API (SPEC "Management API"): agency staff with a session token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import agency_settings, audit, catalog, integrations, sessions, web
+from chalicelib.models import UserModel
+
+bp = Blueprint(__name__)
+
+
+def _caller() -> UserModel:
+    return sessions.authenticate(bp.current_request.headers.get("authorization"))
+
+
+def _body() -> dict[str, Any]:
+    return web.json_object_body(bp.current_request)
+
+
+def _page() -> tuple[int, str | None]:
+    return audit.page_params(web.query_params(bp.current_request))
+
+
+@bp.route("/health", methods=["GET"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.route("/me", methods=["GET"])
+def me() -> dict[str, Any]:
+    return agency_settings.me_view(_caller())
+
+
+@bp.route("/scopes", methods=["GET"])
+def scopes() -> dict[str, Any]:
+    _caller()
+    return catalog.scopes_view()
+
+
+# --- integrations per owner ----------------------------------------------------------------------
+
+
+def _created(view: dict[str, Any], plaintext: str) -> Response:
+    return web.json_response({"privateIntegration": view, "token": plaintext}, 201)
+
+
+@bp.route("/agencies/{agency_id}/private-integrations", methods=["GET", "POST"])
+def agency_integrations(agency_id: str) -> Any:
+    user = _caller()
+    owner, _ = integrations.agency_owner(user, agency_id)
+    if bp.current_request.method == "POST":
+        return _created(*integrations.create(user, owner, _body()))
+    return {"privateIntegrations": integrations.list_for(owner)}
+
+
+@bp.route("/locations/{location_id}/private-integrations", methods=["GET", "POST"])
+def location_integrations(location_id: str) -> Any:
+    user = _caller()
+    owner, _ = integrations.location_owner(user, location_id)
+    if bp.current_request.method == "POST":
+        return _created(*integrations.create(user, owner, _body()))
+    return {"privateIntegrations": integrations.list_for(owner)}
+
+
+@bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
+def agency_events(agency_id: str) -> dict[str, Any]:
+    owner, _ = integrations.agency_owner(_caller(), agency_id)
+    return audit.list_for_owner(owner, *_page())
+
+
+@bp.route("/locations/{location_id}/private-integrations/events", methods=["GET"])
+def location_events(location_id: str) -> dict[str, Any]:
+    owner, _ = integrations.location_owner(_caller(), location_id)
+    return audit.list_for_owner(owner, *_page())
+
+
+# --- one integration -----------------------------------------------------------------------------
+
+
+@bp.route("/private-integrations/{integration_id}", methods=["GET", "PATCH", "DELETE"])
+def integration(integration_id: str) -> Any:
+    user = _caller()
+    target = integrations.access(user, integration_id)
+    method = bp.current_request.method
+    if method == "PATCH":
+        return {"privateIntegration": integrations.update(user, target, _body())}
+    if method == "DELETE":
+        integrations.delete(user, target)
+        return Response(body="", status_code=204)
+    return {"privateIntegration": integrations.views([target.integration])[0]}
+
+
+@bp.route("/private-integrations/{integration_id}/events", methods=["GET"])
+def integration_events(integration_id: str) -> dict[str, Any]:
+    integrations.feed_owner(_caller(), integration_id)
+    return audit.list_for_integration(integration_id, *_page())
+
+
+# --- permission flags and Labs -------------------------------------------------------------------
+
+
+@bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["GET", "PUT"])
+def user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
+    caller = _caller()
+    if bp.current_request.method == "PUT":
+        return agency_settings.put_permissions(caller, agency_id, user_id, _body())
+    return agency_settings.get_permissions(caller, agency_id, user_id)
+
+
+@bp.route("/agencies/{agency_id}/labs", methods=["GET", "PUT"])
+def labs(agency_id: str) -> dict[str, Any]:
+    caller = _caller()
+    if bp.current_request.method == "PUT":
+        return agency_settings.put_labs(caller, agency_id, _body())
+    return agency_settings.get_labs(caller, agency_id)

@@ -1,0 +1,72 @@
+"""Session JWTs (HS256) -> the calling user. Integration tokens are never sessions."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+import jwt
+
+from chalicelib import clock, directory
+from chalicelib.config import settings
+from chalicelib.errors import Unauthorized
+from chalicelib.models import UserModel
+from chalicelib.tokens import PREFIX as TOKEN_PREFIX
+
+LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
+
+
+@functools.cache
+def session_secret() -> str:
+    """PI_SESSION_SECRET, else the SSM SecureString named by PI_SESSION_SECRET_PARAMETER (cached)."""
+    if settings.session_secret:
+        return settings.session_secret
+    if settings.session_secret_parameter:
+        import boto3  # only deployed stages read SSM; keep boto3 off the local import path
+
+        ssm = boto3.client("ssm", region_name=settings.region)
+        response = ssm.get_parameter(Name=settings.session_secret_parameter, WithDecryption=True)
+        return str(response["Parameter"]["Value"])
+    if settings.stage in ("local", "test"):
+        return LOCAL_DEV_SECRET
+    raise RuntimeError("No session secret configured: set PI_SESSION_SECRET or PI_SESSION_SECRET_PARAMETER")
+
+
+def mint(user_id: str, ttl: timedelta = timedelta(hours=12)) -> str:
+    """A session token for a user (the local dev server and tests; the platform mints them in production)."""
+    issued = clock.now()
+    claims = {"sub": user_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp())}
+    return jwt.encode(claims, session_secret(), algorithm="HS256")
+
+
+def authenticate(authorization: str | None) -> UserModel:
+    """The Authorization header -> an existing user, or 401 saying what is wrong."""
+    if not authorization:
+        raise Unauthorized("Send a session token: 'Authorization: Bearer <session JWT>'.")
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized("The Authorization header must be 'Bearer <session JWT>'.")
+    if credential.startswith(TOKEN_PREFIX):
+        raise Unauthorized(
+            "Private Integration tokens are not accepted here: management routes need a session token."
+        )
+    try:
+        # Expiry is checked against our clock below, so tests can move time without sleeping.
+        claims = jwt.decode(
+            credential,
+            session_secret(),
+            algorithms=["HS256"],
+            options={"require": ["sub", "exp"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("The session token is invalid: sign in again.") from None
+    exp, sub = claims.get("exp"), claims.get("sub")
+    if not isinstance(exp, int | float) or exp <= clock.now().timestamp():
+        raise Unauthorized("The session token has expired: sign in again.")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("The session token has no user: sign in again.")
+    user = directory.find_user(sub)
+    if user is None:
+        raise Unauthorized("The session token's user does not exist: sign in again.")
+    return user

@@ -1,0 +1,128 @@
+"""HTTP plumbing shared by every route: the Version header, trace ids, JSON bodies and JSON errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
+
+API_VERSION = "2021-07-28"
+MAX_BODY_BYTES = 64 * 1024
+# Routes a browser or a health check calls without the platform's Version header.
+VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+
+log = logging.getLogger("private_integrations")
+trace_id_var: ContextVar[str] = ContextVar("trace_id", default="-")
+
+
+def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=body,
+        status_code=status_code,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.body(), error.status_code)
+
+
+def _header(request: Request, name: str) -> str | None:
+    return request.headers.get(name.lower()) if request.headers else None
+
+
+def check_version(request: Request) -> None:
+    value = _header(request, "Version")
+    if value != API_VERSION:
+        raise BadRequest(
+            f"The Version header is {'missing' if value is None else 'not supported'}: "
+            f"send 'Version: {API_VERSION}' with every request."
+        )
+
+
+def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice HTTP middleware: trace id, Version header, ApiError -> JSON, one log line per request."""
+    trace_id = uuid.uuid4().hex
+    trace_id_var.set(trace_id)
+    started = time.perf_counter()
+    resource_path = (request.context or {}).get("resourcePath", "")
+    try:
+        if resource_path not in VERSION_EXEMPT_PATHS and request.method != "OPTIONS":
+            check_version(request)
+        response = get_response(request)
+    except ApiError as error:
+        response = error_response(error)
+    except Exception:
+        # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
+        log.exception("unhandled error trace_id=%s", trace_id)
+        response = json_response(
+            {
+                "statusCode": 500,
+                "error": "Internal Server Error",
+                "message": f"Something went wrong on our side; quote trace id {trace_id} to support.",
+            },
+            500,
+        )
+    if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
+        # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
+        response = json_response(
+            {
+                "statusCode": response.status_code,
+                "error": _REASONS.get(response.status_code, "Error"),
+                "message": response.body["Message"],
+            },
+            response.status_code,
+        )
+    response.headers["X-Trace-Id"] = trace_id
+    # Never log headers or bodies: they carry session and integration tokens.
+    log.info(
+        json.dumps(
+            {
+                "traceId": trace_id,
+                "method": request.method,
+                "path": resource_path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+    )
+    return response
+
+
+def json_object_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400/413 that says what to fix (Chalice itself answers 415)."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        raise BadRequest("The request body must be a JSON object.")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The request body is not valid JSON: send a UTF-8 JSON object.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def query_params(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
