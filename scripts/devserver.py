@@ -1,0 +1,117 @@
+"""`make run`: the whole service on this machine.
+
+Starts moto's DynamoDB in server mode (in this process, on a free loopback port), creates the tables,
+loads the directory file, prints a session token for the demo agency admin with curl lines, then serves
+the Chalice app with `chalice local`. Ctrl-C stops the server and moto: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _prepare_environment() -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "PI_STAGE": "local",
+    }.items():
+        os.environ.setdefault(name, value)
+    # Local runs never reach AWS: a session token from the environment would only confuse botocore.
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _admin_of(seed: dict) -> str:
+    for user in seed.get("users", []):
+        if user.get("type") == "agency" and user.get("role") == "admin":
+            return str(user["id"])
+    raise SystemExit("The directory file has no agency admin to print a session token for.")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e.g. from a supervisor) shuts down as cleanly as Ctrl-C."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def main() -> None:
+    _prepare_environment()
+    _stop_on_sigterm()
+    # moto's own request log is noise here; chalice local still logs each API request.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, moto_port = moto.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{host}:{moto_port}"
+    try:
+        import click
+        from chalice.cli import cli as chalice_cli
+
+        from chalicelib import directory, models, sessions
+        from chalicelib.local_gateway import install_unauthorized_as_401
+
+        models.create_tables()
+        seed_file = Path(os.environ.get("PI_SEED_FILE") or ROOT / "seed" / "demo.json")
+        counts = directory.load_seed(seed_file)
+        seed = json.loads(seed_file.read_text(encoding="utf-8"))
+        admin = _admin_of(seed)
+        session = sessions.mint(admin)
+        port = int(os.environ.get("PORT", "8000"))
+        agency_id = next(u["agencyId"] for u in seed["users"] if u["id"] == admin)
+        location_id = next((loc["id"] for loc in seed.get("locations", []) if loc["agencyId"] == agency_id), "")
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"""
+Private Integrations, local
+  DynamoDB (moto server): {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]}
+  Directory: {seed_file} ({counts["agencies"]} agencies, {counts["locations"]} locations, {counts["users"]} users)
+  API: {base}
+
+Session token for agency admin '{admin}' (valid 12 hours):
+  export SESSION={session}
+
+Try:
+  curl -s {base}/me -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28'
+  curl -s {base}/scopes -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28'
+  curl -s -X POST {base}/locations/{location_id}/private-integrations \\
+       -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28' -H 'Content-Type: application/json' \\
+       -d '{{"name": "My CRM sync", "description": "Nightly export", "scopes": ["locations.readonly", \
+"contacts.readonly", "contacts.write"]}}'
+  curl -s {base}/locations/{location_id}/private-integrations -H "Authorization: Bearer $SESSION" \
+-H 'Version: 2021-07-28'
+  curl -s {base}/agencies/{agency_id}/private-integrations/events -H "Authorization: Bearer $SESSION" \
+-H 'Version: 2021-07-28'
+
+Press Ctrl-C to stop.
+""",
+            flush=True,
+        )
+        install_unauthorized_as_401()
+        args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
+        try:
+            chalice_cli.main(args + ["--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            pass  # Ctrl-C: click reports it as Abort
+    finally:
+        moto.stop()
+        print("\nStopped the API and the embedded DynamoDB.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
