@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from typing import Any
 
@@ -13,6 +14,7 @@ from chalicelib.models import EventModel
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
+_EVENT_ID = re.compile(r"[0-9]{21}[0-9a-f]{8}")
 # Orders events written in the same millisecond by this process (and under a frozen test clock).
 _sequence = itertools.count()
 
@@ -28,7 +30,7 @@ def new_event(
     event_id = f"{int(at.timestamp() * 1000):013d}{next(_sequence) % 10**8:08d}{secrets.token_hex(4)}"
     return EventModel(
         owner.key,
-        f"{event_id[:13]}#{event_id[13:]}",
+        _sort_key(event_id),
         id=event_id,
         type=event_type,
         at=at,
@@ -39,6 +41,11 @@ def new_event(
         agency_id=owner.agency_id,
         details=details or {},
     )
+
+
+def _sort_key(event_id: str) -> str:
+    """Epoch milliseconds first, so a descending query is newest first."""
+    return f"{event_id[:13]}#{event_id[13:]}"
 
 
 def view(event: EventModel) -> dict[str, Any]:
@@ -55,21 +62,21 @@ def view(event: EventModel) -> dict[str, Any]:
 
 
 def page_params(params: dict[str, str]) -> tuple[int, str | None]:
-    """`limit` (1-100, default 50) and `cursor` (the `nextCursor` of the previous page)."""
+    """`limit` (1-100, default 50) and `cursor` (the `nextCursor` of the previous page) -> (limit, sk)."""
     raw_limit = params.get("limit", str(DEFAULT_PAGE))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise ValidationFailed([f"limit must be a whole number from 1 to {MAX_PAGE}"])
     cursor = params.get("cursor") or None
-    if cursor is not None and (len(cursor) > 64 or "#" not in cursor):
+    if cursor is not None and not _EVENT_ID.fullmatch(cursor):
         raise ValidationFailed(["cursor must be the nextCursor of a previous page"])
-    return int(raw_limit), cursor
+    return int(raw_limit), _sort_key(cursor) if cursor else None
 
 
 def _page(results: Any, limit: int) -> dict[str, Any]:
     events = [view(event) for event in itertools.islice(results, limit + 1)]
     has_more = len(events) > limit
     events = events[:limit]
-    next_cursor = f"{events[-1]['id'][:13]}#{events[-1]['id'][13:]}" if has_more else None
+    next_cursor = events[-1]["id"] if has_more else None
     return {"events": events, "nextCursor": next_cursor}
 
 

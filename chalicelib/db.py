@@ -20,7 +20,11 @@ def transaction() -> TransactWrite:
     return TransactWrite(connection=_connection())
 
 
-def failed_conditions(error: TransactWriteError) -> list[bool]:
-    """Per operation, in the order they were added: True where its condition failed."""
+def condition_failed(error: TransactWriteError) -> bool:
+    """True when a condition cancelled the transaction (not throttling or a conflict in flight).
+
+    PynamoDB sends operations grouped by kind, not in the order they were added, so callers re-read
+    the item they care about instead of trusting positions in the cancellation reasons.
+    """
     reasons = getattr(error, "cancellation_reasons", None) or []
-    return [bool(reason and reason.code == "ConditionalCheckFailed") for reason in reasons]
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)

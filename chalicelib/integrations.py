@@ -268,7 +268,8 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
             )
             tx.save(event)
     except TransactWriteError as error:
-        if db.failed_conditions(error)[:1] == [True]:
+        counter = owner_model.get(owner.id, consistent_read=True)
+        if db.condition_failed(error) and (counter.integration_count or 0) >= limit:
             raise Conflict(
                 f"This {'agency' if owner.type == 'agency' else 'sub-account'} already has {limit} "
                 "private integrations: delete one before creating another."

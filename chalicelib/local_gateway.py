@@ -25,7 +25,10 @@ def install_unauthorized_as_401() -> None:
             if str(error) != "Unauthorized" or isinstance(error, local.LocalGatewayException):
                 raise
             raise local.NotAuthorizedError(
-                {"x-amzn-RequestId": lambda_context.aws_request_id, "x-amzn-ErrorType": "UnauthorizedException"},
+                {
+                    "x-amzn-RequestId": lambda_context.aws_request_id,
+                    "x-amzn-ErrorType": "UnauthorizedException",
+                },
                 b'{"message":"Unauthorized"}',
             ) from None
 

@@ -7,6 +7,7 @@ the Chalice app with `chalice local`. Ctrl-C stops the server and moto: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -74,13 +75,16 @@ def main() -> None:
         session = sessions.mint(admin)
         port = int(os.environ.get("PORT", "8000"))
         agency_id = next(u["agencyId"] for u in seed["users"] if u["id"] == admin)
-        location_id = next((loc["id"] for loc in seed.get("locations", []) if loc["agencyId"] == agency_id), "")
+        location_id = next(
+            (loc["id"] for loc in seed.get("locations", []) if loc["agencyId"] == agency_id), ""
+        )
         base = f"http://127.0.0.1:{port}"
+        summary = ", ".join(f"{count} {kind}" for kind, count in counts.items())
         print(
             f"""
 Private Integrations, local
   DynamoDB (moto server): {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]}
-  Directory: {seed_file} ({counts["agencies"]} agencies, {counts["locations"]} locations, {counts["users"]} users)
+  Directory: {seed_file} ({summary})
   API: {base}
 
 Session token for agency admin '{admin}' (valid 12 hours):
@@ -104,10 +108,9 @@ Press Ctrl-C to stop.
         )
         install_unauthorized_as_401()
         args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
-        try:
-            chalice_cli.main(args + ["--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            pass  # Ctrl-C: click reports it as Abort
+        # Ctrl-C arrives as KeyboardInterrupt, or as click's Abort from inside the command.
+        with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):
+            chalice_cli.main([*args, "--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
     finally:
         moto.stop()
         print("\nStopped the API and the embedded DynamoDB.", flush=True)
