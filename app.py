@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from chalice import Chalice
+from chalice.app import AuthRequest
 
-from chalicelib import web
-from chalicelib.routes import management
+from chalicelib import authorizer, web
+from chalicelib.config import settings
+from chalicelib.routes import management, v2
 
 app = Chalice(app_name="private-integrations")
 app.log.setLevel(logging.INFO)
 logging.getLogger("private_integrations").setLevel(logging.INFO)
 
+
+@app.authorizer(ttl_seconds=settings.authorizer_cache_ttl_seconds)
+def token_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
+    return authorizer.authorize(auth_request.token, auth_request.method_arn)
+
+
 app.register_middleware(web.handle_http, "http")
 app.register_blueprint(management.bp)
+app.register_blueprint(v2.blueprint(token_authorizer))

@@ -29,6 +29,7 @@ class Settings:
     rest_api_id: str | None = None
     event_bus_name: str = "default"
     max_integrations_per_owner: int = 100
+    authorizer_cache_ttl_seconds: int = 300
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,6 +48,7 @@ class Settings:
             rest_api_id=os.environ.get("PI_REST_API_ID") or None,
             event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
             max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
+            authorizer_cache_ttl_seconds=_int("PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),
         )
 
     def table_name(self, short_name: str) -> str:

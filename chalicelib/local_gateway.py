@@ -1,8 +1,10 @@
-"""Make `chalice local` (and chalice.test.Client) answer 401 where API Gateway answers 401.
+"""Make Chalice's API Gateway emulation (`chalice local`, chalice.test.Client) behave like API Gateway.
 
-API Gateway turns a Lambda authorizer that fails with the message "Unauthorized" into a 401; Chalice's
-local emulation turns any authorizer exception into a 500. This patches only the emulation, for local
-runs and tests; deployed code never imports this module.
+1. API Gateway turns a Lambda authorizer that fails with the message "Unauthorized" into a 401 and
+   any other authorizer failure into a 500; the emulation lets the exception escape.
+2. API Gateway evaluates the returned policy with IAM rules (an explicit Deny wins); the emulation
+   only looks at Allow statements.
+This patches only the emulation, for local runs and tests; deployed code never imports this module.
 """
 
 from __future__ import annotations
@@ -11,26 +13,38 @@ from typing import Any
 
 from chalice import local
 
+from chalicelib import policy
 
-def install_unauthorized_as_401() -> None:
+
+class AuthorizerFailure(local.LocalGatewayException):
+    CODE = 500
+
+
+def install_api_gateway_behaviour() -> None:
     emulator = local.LocalGatewayAuthorizer
-    if getattr(emulator.authorize, "_unauthorized_as_401", False):
+    if getattr(emulator.authorize, "_api_gateway_behaviour", False):
         return
     original = emulator.authorize
 
     def authorize(self: Any, raw_path: str, lambda_event: Any, lambda_context: Any) -> Any:
         try:
             return original(self, raw_path, lambda_event, lambda_context)
+        except local.LocalGatewayException:
+            raise
         except Exception as error:
-            if str(error) != "Unauthorized" or isinstance(error, local.LocalGatewayException):
-                raise
-            raise local.NotAuthorizedError(
-                {
-                    "x-amzn-RequestId": lambda_context.aws_request_id,
-                    "x-amzn-ErrorType": "UnauthorizedException",
-                },
-                b'{"message":"Unauthorized"}',
+            request_id = {"x-amzn-RequestId": lambda_context.aws_request_id}
+            if str(error) == "Unauthorized":
+                raise local.NotAuthorizedError(
+                    {**request_id, "x-amzn-ErrorType": "UnauthorizedException"}, b'{"message":"Unauthorized"}'
+                ) from None
+            # Any other authorizer failure is a 500 on API Gateway: never an Allow.
+            raise AuthorizerFailure(
+                {**request_id, "x-amzn-ErrorType": "AuthorizerConfigurationException"}, b'{"message": null}'
             ) from None
 
-    authorize._unauthorized_as_401 = True  # type: ignore[attr-defined]
+    def check_can_invoke(self: Any, arn: str, auth_result: dict[str, Any]) -> bool:
+        return policy.evaluate(auth_result.get("policyDocument") or {"Statement": []}, arn)
+
+    authorize._api_gateway_behaviour = True  # type: ignore[attr-defined]
     emulator.authorize = authorize  # type: ignore[method-assign]
+    emulator._check_can_invoke_view_function = check_can_invoke  # type: ignore[method-assign]

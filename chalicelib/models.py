@@ -172,6 +172,34 @@ class EventModel(Model):
     by_integration = IntegrationEventsIndex()
 
 
+class LocationContactsIndex(GlobalSecondaryIndex):
+    Meta = _index_meta("by-location", AllProjection())
+    location_id = UnicodeAttribute(hash_key=True, attr_name="locationId")
+    id = UnicodeAttribute(range_key=True)
+
+
+class ContactModel(Model):
+    Meta = _meta("contacts")
+    id = UnicodeAttribute(hash_key=True)
+    location_id = UnicodeAttribute(attr_name="locationId")
+    first_name = UnicodeAttribute(attr_name="firstName", null=True)
+    last_name = UnicodeAttribute(attr_name="lastName", null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    date_added = UTCDateTimeAttribute(attr_name="dateAdded")
+    date_updated = UTCDateTimeAttribute(attr_name="dateUpdated")
+    by_location = LocationContactsIndex()
+
+
+class ContactEmailModel(Model):
+    """Uniqueness guard: one item per (location, lower-cased e-mail), written with its contact."""
+
+    Meta = _meta("contact-emails")
+    key = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute(attr_name="contactId")
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     AgencyModel,
     LocationModel,
@@ -179,6 +207,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     IntegrationModel,
     TokenModel,
     EventModel,
+    ContactModel,
+    ContactEmailModel,
 )
 
 

@@ -65,7 +65,7 @@ def main() -> None:
         from chalice.cli import cli as chalice_cli
 
         from chalicelib import directory, models, sessions
-        from chalicelib.local_gateway import install_unauthorized_as_401
+        from chalicelib.local_gateway import install_api_gateway_behaviour
 
         models.create_tables()
         seed_file = Path(os.environ.get("PI_SEED_FILE") or ROOT / "seed" / "demo.json")
@@ -106,7 +106,7 @@ Press Ctrl-C to stop.
 """,
             flush=True,
         )
-        install_unauthorized_as_401()
+        install_api_gateway_behaviour()
         args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
         # Ctrl-C arrives as KeyboardInterrupt, or as click's Abort from inside the command.
         with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):

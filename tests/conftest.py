@@ -143,7 +143,9 @@ class Api:
 @pytest.fixture
 def api(aws: None) -> Iterator[Api]:
     from app import app
+    from chalicelib.local_gateway import install_api_gateway_behaviour
 
+    install_api_gateway_behaviour()
     with Client(app) as client:
         yield Api(client)
 

@@ -1,0 +1,79 @@
+"""The Lambda authorizer: Bearer token -> IAM policy and context. One GetItem at most.
+
+Import path kept lean (no boto3, no JWT, no Chalice): this module runs cold on every new authorizer
+instance, in front of every v2 request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib import clock, policy, tokens
+from chalicelib.config import settings
+from chalicelib.models import TokenModel
+
+log = logging.getLogger("private_integrations.authorizer")
+LIVE_STATES = frozenset({"active", "rotating"})
+
+
+class Unauthorized(Exception):
+    """API Gateway answers 401 when a Lambda authorizer fails with exactly this message."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+class AuthorizerUnavailable(Exception):
+    """The token could not be checked (database error): API Gateway answers 500, never Allow."""
+
+
+def _bearer(header: str | None) -> str:
+    scheme, _, credential = (header or "").strip().partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
+
+def _touch_last_used(item: TokenModel, now: int) -> None:
+    """Record use at most once per interval per token; a failed write never fails the request."""
+    interval = settings.last_used_write_interval_seconds
+    if item.last_used_at is not None and now - int(item.last_used_at) < interval:
+        return
+    try:
+        item.update(
+            actions=[TokenModel.last_used_at.set(now)],
+            # Never resurrect a token deleted meanwhile; lose the race quietly to another instance.
+            condition=TokenModel.token_hash.exists()
+            & (TokenModel.last_used_at.does_not_exist() | (TokenModel.last_used_at <= now - interval)),
+        )
+    except Exception as error:
+        log.info("lastUsedAt not written: %s", type(error).__name__)
+
+
+def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
+    token = _bearer(authorization)
+    if not tokens.is_well_formed(token):
+        raise Unauthorized  # no database read for a malformed token or a bad checksum
+    try:
+        item = TokenModel.get(tokens.digest(token), consistent_read=True)
+    except TokenModel.DoesNotExist:
+        raise Unauthorized from None
+    except Exception as error:
+        log.error("token lookup failed: %s", type(error).__name__)
+        raise AuthorizerUnavailable("token store unavailable") from None
+    now = clock.now()
+    if item.state not in LIVE_STATES or (item.expires_at is not None and item.expires_at <= now):
+        raise Unauthorized  # revoked, or rotated out and past its overlap (TTL deletion may lag 48h)
+    _touch_last_used(item, int(now.timestamp()))
+    scopes = frozenset(item.scopes or [])
+    return {
+        "principalId": item.integration_id,
+        "policyDocument": policy.document(scopes, item.owner_type, method_arn),
+        # API Gateway accepts only string, number and boolean context values.
+        "context": {
+            "integrationId": item.integration_id,
+            "ownerType": item.owner_type,
+            "ownerId": item.owner_id,
+            "agencyId": item.agency_id,
+            "scopes": " ".join(sorted(scopes)),
+        },
+    }

@@ -1,0 +1,330 @@
+"""The token authorizer and the v2 API, end to end through chalice.test.Client on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import authorizer, db, models, tokens
+from chalicelib.models import TokenModel
+from tests.conftest import Api, FakeClock
+
+V = {"Version": "2021-07-28"}
+LOCATION_SCOPES = ["locations.readonly", "contacts.readonly", "contacts.write"]
+
+
+def issue(api: Api, owner: str = "locations/loc1", scopes: list[str] | None = None) -> tuple[str, str]:
+    response = api.post(
+        f"/{owner}/private-integrations", {"name": "app", "scopes": scopes or LOCATION_SCOPES}
+    )
+    assert response.status_code == 201, response.body
+    return response.json_body["token"], response.json_body["privateIntegration"]["id"]
+
+
+class TokenClient:
+    def __init__(self, api: Api, token: str) -> None:
+        self.http = api.client.http
+        self.token = token
+
+    def __call__(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        all_headers = {"Authorization": f"Bearer {self.token}", **V, **(headers or {})}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+            import json
+
+            body = json.dumps(body)
+        return getattr(self.http, method.lower())(path, headers=all_headers, body=body)
+
+
+class CallCounter:
+    """Counts DynamoDB requests with botocore's event hooks on every client the code uses."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model: Any = None, params: Any = None, **kwargs: Any) -> None:
+        self.calls.append(kwargs["event_name"].rsplit(".", 1)[-1])
+
+    def count(self, *operations: str) -> int:
+        return sum(1 for call in self.calls if call in operations)
+
+
+@pytest.fixture
+def dynamodb_calls(api: Api) -> Iterator[CallCounter]:
+    counter = CallCounter()
+    clients = {
+        id(m._get_connection().connection.client): m._get_connection().connection.client
+        for m in models.ALL_MODELS
+    }
+    clients[id(db._connection().client)] = db._connection().client
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb", counter)
+    yield counter
+    for client in clients.values():
+        client.meta.events.unregister("before-call.dynamodb", counter)
+
+
+def test_platform_doc_examples_work(api: Api) -> None:
+    token, _ = issue(api)
+    call = TokenClient(api, token)
+    response = call("GET", "/locations/loc1", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.json_body == {"location": {"id": "loc1", "name": "Loc One", "agencyId": "ag1"}}
+    created = call(
+        "POST",
+        "/contacts/",
+        {
+            "firstName": "John",
+            "lastName": "Doe",
+            "email": "john@example.com",
+            "phone": "+1234567890",
+            "locationId": "loc1",
+        },
+    )
+    assert created.status_code == 201, created.body
+    contact = created.json_body["contact"]
+    assert {k: contact[k] for k in ("firstName", "lastName", "email", "phone", "locationId", "tags")} == {
+        "firstName": "John",
+        "lastName": "Doe",
+        "email": "john@example.com",
+        "phone": "+1234567890",
+        "locationId": "loc1",
+        "tags": [],
+    }
+    assert contact["dateAdded"] == contact["dateUpdated"] == "2026-01-15T12:00:00.000Z"
+
+
+def test_contacts_crud_list_and_duplicates(api: Api, frozen_clock: FakeClock) -> None:
+    call = TokenClient(api, issue(api)[0])
+    first = call("POST", "/contacts", {"locationId": "loc1", "email": "a@example.com"}).json_body["contact"]
+    duplicate = call("POST", "/contacts/", {"locationId": "loc1", "email": "A@example.com", "firstName": "x"})
+    assert duplicate.status_code == 400
+    assert duplicate.json_body["message"] == "This location does not allow duplicated contacts."
+    assert duplicate.json_body["meta"] == {"contactId": first["id"]}
+    ids = [first["id"]] + [
+        call("POST", "/contacts", {"locationId": "loc1", "firstName": f"n{i}"}).json_body["contact"]["id"]
+        for i in range(4)
+    ]
+    frozen_clock.advance(minutes=1)
+    updated = call(
+        "PUT", f"/contacts/{first['id']}", {"lastName": "Smith", "tags": ["vip"], "email": "b@example.com"}
+    )
+    assert updated.status_code == 200
+    assert updated.json_body["contact"]["lastName"] == "Smith"
+    assert updated.json_body["contact"]["dateUpdated"] == "2026-01-15T12:01:00.000Z"
+    # The old e-mail is free again, the new one is taken.
+    assert call("POST", "/contacts", {"locationId": "loc1", "email": "a@example.com"}).status_code == 201
+    assert call("POST", "/contacts", {"locationId": "loc1", "email": "b@example.com"}).status_code == 400
+    assert call("GET", f"/contacts/{first['id']}").json_body["contact"]["tags"] == ["vip"]
+
+    page1 = call("GET", "/contacts/?locationId=loc1&limit=4").json_body
+    assert page1["count"] == 4
+    page2 = call(
+        "GET", f"/contacts?locationId=loc1&limit=4&startAfterId={page1['contacts'][-1]['id']}"
+    ).json_body
+    assert page2["count"] == 2
+    seen = [c["id"] for c in page1["contacts"] + page2["contacts"]]
+    assert len(set(seen)) == 6 and set(ids) <= set(seen)
+    assert call("GET", "/contacts?locationId=loc1&limit=0").status_code == 422
+    assert call("GET", "/contacts").status_code == 422
+
+    assert call("DELETE", f"/contacts/{first['id']}").json_body == {"succeeded": True}
+    assert call("GET", f"/contacts/{first['id']}").status_code == 404
+    assert call("POST", "/contacts", {"locationId": "loc1", "email": "b@example.com"}).status_code == 201
+    invalid = call("POST", "/contacts", {"locationId": "loc1", "email": "nope", "tags": "x", "age": 3})
+    assert invalid.status_code == 422 and len(invalid.json_body["message"]) == 3
+
+
+def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
+    location = TokenClient(api, issue(api)[0])
+    agency = TokenClient(api, issue(api, "agencies/ag1", ["locations.readonly", "locations.write"])[0])
+    denied = location("GET", "/locations/loc2")
+    assert denied.status_code == 403
+    assert denied.json_body["message"] == "The token does not have access to this location."
+    assert location("POST", "/contacts", {"locationId": "loc2"}).status_code == 403
+    assert location("GET", "/contacts?locationId=loc2").status_code == 403
+    assert agency("GET", "/locations/loc1").status_code == 200
+    assert agency("GET", "/locations/loc2").status_code == 200
+    assert (
+        agency("GET", "/locations/loc9").json_body["message"]
+        == "The token does not have access to this location."
+    )
+    assert agency("GET", "/locations/nowhere").status_code == 403
+    renamed = agency("PUT", "/locations/loc2", {"name": "Renamed"})
+    assert renamed.json_body == {"location": {"id": "loc2", "name": "Renamed", "agencyId": "ag1"}}
+    # A contact of another location is never shown.
+    other = TokenClient(api, issue(api, "locations/loc2")[0])
+    contact_id = other("POST", "/contacts", {"locationId": "loc2", "firstName": "x"}).json_body["contact"][
+        "id"
+    ]
+    for method in ("GET", "DELETE"):
+        assert location(method, f"/contacts/{contact_id}").status_code == 404
+    assert location("PUT", f"/contacts/{contact_id}", {"firstName": "y"}).status_code == 404
+    assert other("GET", f"/contacts/{contact_id}").json_body["contact"]["firstName"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed"),
+    [
+        (["locations.readonly"], {"GET /locations/loc1"}),
+        (["contacts.readonly"], {"GET /contacts/C", "GET /contacts?locationId=loc1"}),
+        (["contacts.write"], {"POST /contacts", "PUT /contacts/C", "DELETE /contacts/C"}),
+        (["locations/customValues.readonly"], set()),
+    ],
+)
+def test_each_scope_opens_exactly_its_routes(api: Api, scopes: list[str], allowed: set[str]) -> None:
+    seed = TokenClient(api, issue(api)[0])
+    contact_id = seed("POST", "/contacts", {"locationId": "loc1", "firstName": "x"}).json_body["contact"][
+        "id"
+    ]
+    call = TokenClient(api, issue(api, scopes=scopes)[0])
+    routes = {
+        "GET /locations/loc1": ("GET", "/locations/loc1", None),
+        "GET /contacts/C": ("GET", f"/contacts/{contact_id}", None),
+        "GET /contacts?locationId=loc1": ("GET", "/contacts?locationId=loc1", None),
+        "POST /contacts": ("POST", "/contacts", {"locationId": "loc1"}),
+        "PUT /contacts/C": ("PUT", f"/contacts/{contact_id}", {"firstName": "y"}),
+        "DELETE /contacts/C": ("DELETE", f"/contacts/{contact_id}", None),
+    }
+    for label, (method, path, body) in routes.items():
+        status = call(method, path, body).status_code
+        assert (status < 300) == (label in allowed), (label, status)
+        if label not in allowed:
+            assert status == 403, (label, status)
+
+
+def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
+    token, integration_id = issue(api)
+    good = token
+    bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
+    unknown = tokens.generate()
+    for header in [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic " + good,
+        "Bearer pit-short",
+        "Bearer " + bad_checksum,
+        "Bearer " + unknown,
+        "Bearer " + good + "x",
+        good,
+    ]:
+        headers = dict(V)
+        if header is not None:
+            headers["Authorization"] = header
+        assert api.client.http.get("/locations/loc1", headers=headers).status_code == 401, header
+    assert TokenClient(api, good)("GET", "/locations/loc1").status_code == 200
+    api.delete(f"/private-integrations/{integration_id}")
+    assert TokenClient(api, good)("GET", "/locations/loc1").status_code == 401
+
+
+def test_expired_token_is_denied_before_ttl_deletes_it(api: Api, frozen_clock: FakeClock) -> None:
+    token, _ = issue(api)
+    item = TokenModel.get(tokens.digest(token))
+    item.update(actions=[TokenModel.state.set("rotating"), TokenModel.expires_at.set(frozen_clock.current)])
+    assert TokenModel.get(tokens.digest(token)).expires_at is not None  # still in the table
+    assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 401
+
+
+def test_unknown_state_is_denied(api: Api) -> None:
+    token, _ = issue(api)
+    TokenModel.get(tokens.digest(token)).update(actions=[TokenModel.state.set("revoked")])
+    assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 401
+
+
+def test_database_error_fails_closed(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    token, _ = issue(api)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("connection reset")
+
+    monkeypatch.setattr(TokenModel, "get", broken)
+    with pytest.raises(authorizer.AuthorizerUnavailable):
+        authorizer.authorize(f"Bearer {token}", "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1")
+    response = TokenClient(api, token)("GET", "/locations/loc1")
+    assert response.status_code == 500
+
+
+def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_calls: CallCounter) -> None:
+    token, _ = issue(api)
+    arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
+    dynamodb_calls.calls.clear()
+    for bad in ["Bearer pit-nope", "Bearer " + token[:-1] + ("A" if token[-1] != "A" else "B"), ""]:
+        with pytest.raises(authorizer.Unauthorized):
+            authorizer.authorize(bad, arn)
+    assert dynamodb_calls.calls == []
+    result = authorizer.authorize(f"Bearer {token}", arn)
+    assert dynamodb_calls.count("GetItem") == 1
+    assert result["context"]["ownerType"] == "location" and result["context"]["ownerId"] == "loc1"
+    assert all(isinstance(value, str) for value in result["context"].values())
+    assert result["context"]["scopes"] == " ".join(sorted(LOCATION_SCOPES))
+
+
+def test_last_used_is_written_at_most_once_per_five_minutes(
+    api: Api, frozen_clock: FakeClock, dynamodb_calls: CallCounter
+) -> None:
+    token, integration_id = issue(api)
+    arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
+    dynamodb_calls.calls.clear()
+    for _ in range(50):
+        authorizer.authorize(f"Bearer {token}", arn)
+        frozen_clock.advance(seconds=5)  # 250 s in all
+    assert dynamodb_calls.count("UpdateItem") == 1
+    assert api.get(f"/private-integrations/{integration_id}").json_body["privateIntegration"][
+        "lastUsedAt"
+    ] == ("2026-01-15T12:00:00.000Z")
+    frozen_clock.advance(seconds=50)  # 300 s after the first write
+    authorizer.authorize(f"Bearer {token}", arn)
+    assert dynamodb_calls.count("UpdateItem") == 2
+    assert api.get(f"/private-integrations/{integration_id}").json_body["privateIntegration"][
+        "lastUsedAt"
+    ] == ("2026-01-15T12:05:00.000Z")
+
+
+def test_failed_last_used_write_never_fails_the_request(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    token, _ = issue(api)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(TokenModel, "update", broken)
+    assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 200
+
+
+def test_scope_edit_applies_to_the_next_request(api: Api) -> None:
+    token, integration_id = issue(api)
+    call = TokenClient(api, token)
+    assert call("GET", "/locations/loc1").status_code == 200
+    api.patch(f"/private-integrations/{integration_id}", {"scopes": ["contacts.readonly"]})
+    assert call("GET", "/locations/loc1").status_code == 403
+    assert call("GET", "/contacts?locationId=loc1").status_code == 200
+
+
+def test_version_header_on_v2_routes(api: Api) -> None:
+    token, _ = issue(api)
+    response = api.client.http.get("/locations/loc1", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "Version" in response.json_body["message"]
+    response = api.client.http.get(
+        "/locations/loc1", headers={"Authorization": f"Bearer {token}", "Version": "2021-04-15"}
+    )
+    assert response.status_code == 400
+
+
+def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_management(api: Api) -> None:
+    token, _ = issue(api)
+    from chalicelib import sessions
+
+    session = sessions.mint("admin")
+    assert (
+        api.client.http.get(
+            "/locations/loc1", headers={"Authorization": f"Bearer {session}", **V}
+        ).status_code
+        == 401
+    )
+    response = api.client.http.get("/me", headers={"Authorization": f"Bearer {token}", **V})
+    assert response.status_code == 401
