@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib import clock, policy, tokens
 from chalicelib.config import settings
-from chalicelib.models import TokenModel
+from chalicelib.token_model import TokenModel
 
 log = logging.getLogger("private_integrations.authorizer")
 LIVE_STATES = frozenset({"active", "rotating"})

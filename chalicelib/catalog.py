@@ -9,16 +9,14 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 DATA_FILE = Path(__file__).parent / "data" / "platform-scopes.tsv"
 LEVELS = ("agency", "location")
 
 
-@dataclass(frozen=True)
-class CatalogRoute:
+class CatalogRoute(NamedTuple):
     scope: str
     method: str
     path: str  # with :param segments, as the platform writes them

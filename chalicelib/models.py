@@ -23,48 +23,25 @@ Multi-item changes (create, edit, delete, rotations) are single TransactWriteIte
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
-    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.config import settings
+from chalicelib.model_base import index_meta, table_meta
+from chalicelib.token_model import TokenModel
 
-
-def _meta(short_name: str) -> type:
-    class Meta:
-        table_name = settings.table_name(short_name)
-        region = settings.region
-        host = settings.dynamodb_endpoint
-        billing_mode = "PAY_PER_REQUEST"
-        # Fail fast: the authorizer sits on every request and must deny rather than hang.
-        connect_timeout_seconds = 2
-        read_timeout_seconds = 3
-        max_retry_attempts = 2
-
-    return Meta
-
-
-def _index_meta(index_name: str, projection: Any) -> type:
-    class Meta:
-        pass
-
-    Meta.index_name = index_name  # type: ignore[attr-defined]
-    Meta.projection = projection  # type: ignore[attr-defined]
-    return Meta
+__all__ = ["ALL_MODELS", "TokenModel", "create_tables"]
 
 
 class AgencyModel(Model):
-    Meta = _meta("agencies")
+    Meta = table_meta("agencies")
     id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     labs_private_integrations = BooleanAttribute(attr_name="labsPrivateIntegrations", default=False)
@@ -72,7 +49,7 @@ class AgencyModel(Model):
 
 
 class LocationModel(Model):
-    Meta = _meta("locations")
+    Meta = table_meta("locations")
     id = UnicodeAttribute(hash_key=True)
     agency_id = UnicodeAttribute(attr_name="agencyId")
     name = UnicodeAttribute()
@@ -80,7 +57,7 @@ class LocationModel(Model):
 
 
 class UserModel(Model):
-    Meta = _meta("users")
+    Meta = table_meta("users")
     id = UnicodeAttribute(hash_key=True)
     agency_id = UnicodeAttribute(attr_name="agencyId")
     type = UnicodeAttribute()  # "agency" | "account"
@@ -92,13 +69,13 @@ class UserModel(Model):
 
 
 class OwnerIndex(GlobalSecondaryIndex):
-    Meta = _index_meta("by-owner", AllProjection())
+    Meta = index_meta("by-owner", AllProjection())
     owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
     created_at = UTCDateTimeAttribute(range_key=True, attr_name="createdAt")
 
 
 class IntegrationModel(Model):
-    Meta = _meta("integrations")
+    Meta = table_meta("integrations")
     id = UnicodeAttribute(hash_key=True)
     owner_key = UnicodeAttribute(attr_name="ownerKey")
     owner_type = UnicodeAttribute(attr_name="ownerType")
@@ -125,39 +102,14 @@ class IntegrationModel(Model):
     by_owner = OwnerIndex()
 
 
-class DueIndex(GlobalSecondaryIndex):
-    Meta = _index_meta("by-due", KeysOnlyProjection())
-    due_bucket = UnicodeAttribute(hash_key=True, attr_name="dueBucket")
-    due_at = NumberAttribute(range_key=True, attr_name="dueAt")
-
-
-class TokenModel(Model):
-    Meta = _meta("tokens")
-    token_hash = UnicodeAttribute(hash_key=True, attr_name="tokenHash")
-    integration_id = UnicodeAttribute(attr_name="integrationId")
-    owner_type = UnicodeAttribute(attr_name="ownerType")
-    owner_id = UnicodeAttribute(attr_name="ownerId")
-    agency_id = UnicodeAttribute(attr_name="agencyId")
-    scopes = ListAttribute(of=UnicodeAttribute)
-    state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt)
-    created_at = UTCDateTimeAttribute(attr_name="createdAt")
-    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
-    last_used_at = NumberAttribute(attr_name="lastUsedAt", null=True)  # epoch seconds
-    # Sparse cleanup index: set only while the scheduled job has something to do for this token.
-    due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
-    due_at = NumberAttribute(attr_name="dueAt", null=True)
-    rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
-    by_due = DueIndex()
-
-
 class IntegrationEventsIndex(GlobalSecondaryIndex):
-    Meta = _index_meta("by-integration", AllProjection())
+    Meta = index_meta("by-integration", AllProjection())
     integration_id = UnicodeAttribute(hash_key=True, attr_name="integrationId")
     sk = UnicodeAttribute(range_key=True)
 
 
 class EventModel(Model):
-    Meta = _meta("events")
+    Meta = table_meta("events")
     owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
     sk = UnicodeAttribute(range_key=True)
     id = UnicodeAttribute()
@@ -173,13 +125,13 @@ class EventModel(Model):
 
 
 class LocationContactsIndex(GlobalSecondaryIndex):
-    Meta = _index_meta("by-location", AllProjection())
+    Meta = index_meta("by-location", AllProjection())
     location_id = UnicodeAttribute(hash_key=True, attr_name="locationId")
     id = UnicodeAttribute(range_key=True)
 
 
 class ContactModel(Model):
-    Meta = _meta("contacts")
+    Meta = table_meta("contacts")
     id = UnicodeAttribute(hash_key=True)
     location_id = UnicodeAttribute(attr_name="locationId")
     first_name = UnicodeAttribute(attr_name="firstName", null=True)
@@ -195,7 +147,7 @@ class ContactModel(Model):
 class ContactEmailModel(Model):
     """Uniqueness guard: one item per (location, lower-cased e-mail), written with its contact."""
 
-    Meta = _meta("contact-emails")
+    Meta = table_meta("contact-emails")
     key = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute(attr_name="contactId")
 

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,9 +50,9 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def main() -> None:
+def start_embedded_dynamodb() -> Any:
+    """moto in server mode on a free loopback port; sets AWS_ENDPOINT_URL_DYNAMODB. Call before chalicelib."""
     _prepare_environment()
-    _stop_on_sigterm()
     # moto's own request log is noise here; chalice local still logs each API request.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
@@ -60,6 +61,12 @@ def main() -> None:
     moto.start()
     host, moto_port = moto.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{host}:{moto_port}"
+    return moto
+
+
+def main() -> None:
+    _stop_on_sigterm()
+    moto = start_embedded_dynamodb()
     try:
         import click
         from chalice.cli import cli as chalice_cli

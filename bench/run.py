@@ -1,0 +1,146 @@
+"""`make bench`: the authorizer's cost against the embedded moto server, printed as `name: value` lines.
+
+Requests are counted with botocore event hooks (not by reading code); times are medians of interleaved
+runs so that a noisy machine affects both sides of a ratio alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.devserver import start_embedded_dynamodb  # noqa: E402
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:benchapi01/api/GET/contacts/x1"
+
+
+def _importtime_us(statement: str) -> int:
+    """Cumulative import time (µs) of `statement` in a fresh interpreter: sum of top-level imports."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = 0
+    for line in result.stderr.splitlines():
+        # "import time: self | cumulative | name"; nested imports are indented under their parent.
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\S.*)$", line)
+        if match:
+            total += int(match.group(2))
+    return total
+
+
+def import_times(statement: str, baseline: str, runs: int = 21) -> tuple[float, float]:
+    """Medians of interleaved runs, so that machine noise hits both sides alike."""
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(_importtime_us(statement))
+        theirs.append(_importtime_us(baseline))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs["event_name"].rsplit(".", 1)[-1])
+
+    def take(self) -> list[str]:
+        calls, self.calls = self.calls, []
+        return calls
+
+
+def main() -> None:
+    moto = start_embedded_dynamodb()
+    try:
+        from chalicelib import authorizer, catalog, clock, directory, integrations, models, policy, tokens
+        from chalicelib.directory import Owner
+        from chalicelib.models import TokenModel, UserModel
+
+        models.create_tables()
+        directory.load_seed(ROOT / "seed" / "demo.json")
+        admin = UserModel.get("user-admin")
+        owner = Owner("location", "loc-downtown", "agency-demo")
+        _, token = integrations.create(
+            admin,
+            owner,
+            {"name": "bench", "scopes": ["contacts.readonly", "contacts.write", "locations.readonly"]},
+        )
+        counter = Counter()
+        client = TokenModel._get_connection().connection.client
+        client.meta.events.register("before-call.dynamodb", counter)
+
+        def reads_for(header: str) -> int:
+            counter.take()
+            with contextlib.suppress(authorizer.Unauthorized):
+                authorizer.authorize(header, ARN)
+            return sum(1 for call in counter.take() if call in ("GetItem", "Query", "Scan", "BatchGetItem"))
+
+        bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
+        print(f"reads_per_auth_valid: {reads_for('Bearer ' + token)}")
+        print(f"reads_per_auth_malformed: {reads_for('Bearer pit-not-a-token')}")
+        print(f"reads_per_auth_bad_checksum: {reads_for('Bearer ' + bad_checksum)}")
+
+        # 1,000 authorizations of a fresh token at one per second (1,000 s), on the controllable clock.
+        _, fresh = integrations.create(
+            admin, owner, {"name": "bench writes", "scopes": ["contacts.readonly"]}
+        )
+        start = datetime.now(UTC)
+        moment = {"now": start}
+        clock.set_source(lambda: moment["now"])
+        counter.take()
+        for i in range(1000):
+            moment["now"] = start + timedelta(seconds=i)
+            authorizer.authorize("Bearer " + fresh, ARN)
+        writes = sum(1 for call in counter.take() if call in ("UpdateItem", "PutItem"))
+        print(f"writes_per_1000_auths: {writes}")
+        clock.reset()
+        client.meta.events.unregister("before-call.dynamodb", counter)
+
+        # Authorizer vs a bare PynamoDB GetItem of the same item, interleaved.
+        digest = tokens.digest(token)
+        authorizer.authorize("Bearer " + token, ARN)  # warm caches; lastUsedAt is fresh from here on
+        auth_times, get_times = [], []
+        for _ in range(400):
+            t0 = time.perf_counter()
+            TokenModel.get(digest, consistent_read=True)
+            t1 = time.perf_counter()
+            authorizer.authorize("Bearer " + token, ARN)
+            t2 = time.perf_counter()
+            get_times.append(t1 - t0)
+            auth_times.append(t2 - t1)
+        auth_median, get_median = statistics.median(auth_times), statistics.median(get_times)
+        print(f"authorizer_median_ms: {auth_median * 1000:.3f}")
+        print(f"getitem_median_ms: {get_median * 1000:.3f}")
+        print(f"authorizer_vs_getitem_ratio: {auth_median / get_median:.3f}")
+
+        # API Gateway caches this document per token: the largest one a token can get.
+        biggest = policy.document(frozenset(catalog.scope_levels()), "location", ARN)
+        print(f"policy_bytes_all_scopes_location: {len(json.dumps(biggest))}")
+    finally:
+        moto.stop()
+
+    authorizer_us, baseline_us = import_times(
+        "import chalicelib.authorizer", "import pynamodb.models, chalice"
+    )
+    print(f"import_authorizer_us: {authorizer_us:.0f}")
+    print(f"import_pynamodb_chalice_us: {baseline_us:.0f}")
+    print(f"import_ratio: {authorizer_us / baseline_us:.3f}")
+
+
+if __name__ == "__main__":
+    main()

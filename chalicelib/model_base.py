@@ -1,0 +1,30 @@
+"""What every table model shares: table naming, endpoint and timeouts from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.config import settings
+
+
+def table_meta(short_name: str) -> type:
+    class Meta:
+        table_name = settings.table_name(short_name)
+        region = settings.region
+        host = settings.dynamodb_endpoint
+        billing_mode = "PAY_PER_REQUEST"
+        # Fail fast: the authorizer sits on every request and must deny rather than hang.
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 3
+        max_retry_attempts = 2
+
+    return Meta
+
+
+def index_meta(index_name: str, projection: Any) -> type:
+    class Meta:
+        pass
+
+    Meta.index_name = index_name  # type: ignore[attr-defined]
+    Meta.projection = projection  # type: ignore[attr-defined]
+    return Meta

@@ -1,0 +1,41 @@
+"""The token item: its own module so the authorizer imports one model, not all of them."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.model_base import index_meta, table_meta
+
+
+class DueIndex(GlobalSecondaryIndex):
+    Meta = index_meta("by-due", KeysOnlyProjection())
+    due_bucket = UnicodeAttribute(hash_key=True, attr_name="dueBucket")
+    due_at = NumberAttribute(range_key=True, attr_name="dueAt")
+
+
+class TokenModel(Model):
+    Meta = table_meta("tokens")
+    token_hash = UnicodeAttribute(hash_key=True, attr_name="tokenHash")
+    integration_id = UnicodeAttribute(attr_name="integrationId")
+    owner_type = UnicodeAttribute(attr_name="ownerType")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    scopes = ListAttribute(of=UnicodeAttribute)
+    state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt)
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+    last_used_at = NumberAttribute(attr_name="lastUsedAt", null=True)  # epoch seconds
+    # Sparse cleanup index: set only while the scheduled job has something to do for this token.
+    due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
+    due_at = NumberAttribute(attr_name="dueAt", null=True)
+    rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
+    by_due = DueIndex()
