@@ -54,11 +54,6 @@ class PayloadTooLarge(ApiError):
     error = "Payload Too Large"
 
 
-class UnsupportedMediaType(ApiError):
-    status_code = 415
-    error = "Unsupported Media Type"
-
-
 class ValidationFailed(ApiError):
     """422: `message` is a list with one entry per problem."""
 

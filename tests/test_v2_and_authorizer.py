@@ -328,3 +328,15 @@ def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_manage
     )
     response = api.client.http.get("/me", headers={"Authorization": f"Bearer {token}", **V})
     assert response.status_code == 401
+
+
+def test_authorizer_import_path_is_lean() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, chalicelib.authorizer; "
+        "print(sorted(m for m in ('boto3', 'jwt', 'chalice') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
