@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import agency_settings, audit, catalog, integrations, sessions, web
+from chalicelib.directory import Owner
 from chalicelib.models import UserModel
 
 bp = Blueprint(__name__)
@@ -43,26 +45,24 @@ def scopes() -> dict[str, Any]:
 # --- integrations per owner ----------------------------------------------------------------------
 
 
-def _created(view: dict[str, Any], plaintext: str) -> Response:
-    return web.json_response({"privateIntegration": view, "token": plaintext}, 201)
+def _owner_integrations(resolve: Callable[[UserModel, str], tuple[Owner, Any]], owner_id: str) -> Any:
+    """List (GET) or create (POST) the integrations of the owner that `resolve` checks access to."""
+    user = _caller()
+    owner, _ = resolve(user, owner_id)
+    if bp.current_request.method == "POST":
+        view, plaintext = integrations.create(user, owner, _body())
+        return web.json_response({"privateIntegration": view, "token": plaintext}, 201)
+    return {"privateIntegrations": integrations.list_for(owner)}
 
 
 @bp.route("/agencies/{agency_id}/private-integrations", methods=["GET", "POST"])
 def agency_integrations(agency_id: str) -> Any:
-    user = _caller()
-    owner, _ = integrations.agency_owner(user, agency_id)
-    if bp.current_request.method == "POST":
-        return _created(*integrations.create(user, owner, _body()))
-    return {"privateIntegrations": integrations.list_for(owner)}
+    return _owner_integrations(integrations.agency_owner, agency_id)
 
 
 @bp.route("/locations/{location_id}/private-integrations", methods=["GET", "POST"])
 def location_integrations(location_id: str) -> Any:
-    user = _caller()
-    owner, _ = integrations.location_owner(user, location_id)
-    if bp.current_request.method == "POST":
-        return _created(*integrations.create(user, owner, _body()))
-    return {"privateIntegrations": integrations.list_for(owner)}
+    return _owner_integrations(integrations.location_owner, location_id)
 
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
