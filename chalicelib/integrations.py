@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -171,9 +171,7 @@ def view(integration: IntegrationModel, last_used_epoch: int | None = None) -> d
             "expiresAt": clock.iso(integration.rotation_expires_at),
         }
     last_used = (
-        clock.iso(datetime.fromtimestamp(last_used_epoch, tz=clock.now().tzinfo))
-        if last_used_epoch is not None
-        else None
+        clock.iso(datetime.fromtimestamp(last_used_epoch, tz=UTC)) if last_used_epoch is not None else None
     )
     return {
         "id": integration.id,
