@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 from chalice.app import AuthRequest
 
-from chalicelib import authorizer, web
+from chalicelib import authorizer, cleanup, web
 from chalicelib.config import settings
 from chalicelib.routes import management, v2
 
@@ -20,6 +20,11 @@ logging.getLogger("private_integrations").setLevel(logging.INFO)
 @app.authorizer(ttl_seconds=settings.authorizer_cache_ttl_seconds)
 def token_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     return authorizer.authorize(auth_request.token, auth_request.method_arn)
+
+
+@app.schedule(Rate(settings.cleanup_rate_minutes, unit=Rate.MINUTES))
+def scheduled_cleanup(event: Any) -> dict[str, int]:
+    return cleanup.run()
 
 
 app.register_middleware(web.handle_http, "http")

@@ -25,8 +25,11 @@ class Settings(NamedTuple):
     rotation_overlap_seconds: int
     rotation_recommended_after_days: int
     last_used_write_interval_seconds: int
-    cache_flush_stages: tuple[str, ...] = ()
-    rest_api_id: str | None = None
+    # "restApiId/stage" pairs of downstream APIs whose authorizer cache a revocation flushes.
+    cache_flush_targets: tuple[str, ...] = ()
+    # Also flush the stage of this service's own API (taken from the request), on deployed stages.
+    flush_own_api: bool = False
+    cleanup_rate_minutes: int = 15
     event_bus_name: str = "default"
     max_integrations_per_owner: int = 100
     authorizer_cache_ttl_seconds: int = 300
@@ -44,8 +47,11 @@ class Settings(NamedTuple):
             rotation_overlap_seconds=_int("PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
             rotation_recommended_after_days=_int("PI_ROTATION_RECOMMENDED_DAYS", 90),
             last_used_write_interval_seconds=_int("PI_LAST_USED_INTERVAL_SECONDS", 300),
-            cache_flush_stages=tuple(s for s in os.environ.get("PI_CACHE_FLUSH_STAGES", "").split(",") if s),
-            rest_api_id=os.environ.get("PI_REST_API_ID") or None,
+            cache_flush_targets=tuple(
+                t for t in os.environ.get("PI_CACHE_FLUSH_TARGETS", "").split(",") if t
+            ),
+            flush_own_api=os.environ.get("PI_FLUSH_OWN_API", "false").lower() == "true",
+            cleanup_rate_minutes=_int("PI_CLEANUP_RATE_MINUTES", 15),
             event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
             max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
             authorizer_cache_ttl_seconds=_int("PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),

@@ -9,7 +9,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import audit, catalog, clock, db, directory, permissions, tokens
+from chalicelib import audit, authorizer_cache, catalog, clock, db, directory, permissions, tokens
 from chalicelib.config import settings
 from chalicelib.directory import Owner
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
@@ -137,10 +137,6 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
 # --- views ---------------------------------------------------------------------------------------
 
 
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 def rotation_recommended(token_created_at: datetime) -> bool:
     return clock.now() - token_created_at >= timedelta(days=settings.rotation_recommended_after_days)
 
@@ -203,20 +199,32 @@ def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
     return AgencyModel if owner.type == "agency" else LocationModel
 
 
-def new_token_item(integration: IntegrationModel, token_hash: str, created_at: datetime) -> TokenModel:
+DUE_BUCKET = "due"  # the one partition of the sparse cleanup index
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def reminder_due(token_created_at: datetime) -> int:
+    """When the cleanup job should emit the token's "rotation recommended" event."""
+    return epoch(token_created_at + timedelta(days=settings.rotation_recommended_after_days))
+
+
+def new_token_item(integration: IntegrationModel, plaintext: str, created_at: datetime) -> TokenModel:
     """A current token: carries everything the authorizer needs, so authorizing is one GetItem."""
-    due = created_at + timedelta(days=settings.rotation_recommended_after_days)
     return TokenModel(
-        token_hash,
+        tokens.digest(plaintext),
         integration_id=integration.id,
         owner_type=integration.owner_type,
         owner_id=integration.owner_id,
         agency_id=integration.agency_id,
         scopes=list(integration.scopes),
         state="active",
+        hint=tokens.hint(plaintext),
         created_at=created_at,
-        due_bucket="due",
-        due_at=_epoch(due),
+        due_bucket=DUE_BUCKET,
+        due_at=reminder_due(created_at),
     )
 
 
@@ -261,8 +269,7 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
             )
             tx.save(integration, condition=IntegrationModel.id.does_not_exist())
             tx.save(
-                new_token_item(integration, integration.token_hash, now),
-                condition=TokenModel.token_hash.does_not_exist(),
+                new_token_item(integration, plaintext, now), condition=TokenModel.token_hash.does_not_exist()
             )
             tx.save(event)
     except TransactWriteError as error:
@@ -316,6 +323,8 @@ def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, 
             tx.save(event)
     except TransactWriteError:
         raise concurrent_change(integration.id) from None
+    if "scopes" in changes:
+        authorizer_cache.flush()  # cached policies still carry the old scopes
     return views([IntegrationModel.get(integration.id, consistent_read=True)])[0]
 
 
@@ -339,3 +348,4 @@ def delete(actor: UserModel, target: Access) -> None:
             tx.save(event)
     except TransactWriteError:
         raise concurrent_change(integration.id) from None
+    authorizer_cache.flush()

@@ -10,14 +10,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.model_base import index_meta, table_meta
 
 
 class DueIndex(GlobalSecondaryIndex):
-    Meta = index_meta("by-due", KeysOnlyProjection())
+    # ALL: the cleanup reads what it needs from the index alone (items are small).
+    Meta = index_meta("by-due", AllProjection())
     due_bucket = UnicodeAttribute(hash_key=True, attr_name="dueBucket")
     due_at = NumberAttribute(range_key=True, attr_name="dueAt")
 
@@ -31,10 +32,12 @@ class TokenModel(Model):
     agency_id = UnicodeAttribute(attr_name="agencyId")
     scopes = ListAttribute(of=UnicodeAttribute)
     state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt)
+    hint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(attr_name="createdAt")
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
     last_used_at = NumberAttribute(attr_name="lastUsedAt", null=True)  # epoch seconds
-    # Sparse cleanup index: set only while the scheduled job has something to do for this token.
+    # Sparse cleanup index: set only while the scheduled job has something to do for this token
+    # (an active token's 90-day rotation reminder, a rotating token's expiry).
     due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
     due_at = NumberAttribute(attr_name="dueAt", null=True)
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)

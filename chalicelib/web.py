@@ -13,6 +13,7 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib import authorizer_cache
 from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
 
 API_VERSION = "2021-07-28"
@@ -63,6 +64,9 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
     """Chalice HTTP middleware: trace id, Version header, ApiError -> JSON, one log line per request."""
     trace_id = uuid.uuid4().hex
     trace_id_var.set(trace_id)
+    context = request.context or {}
+    if context.get("apiId") and context.get("stage"):
+        authorizer_cache.current_api.set((context["apiId"], context["stage"]))
     started = time.perf_counter()
     resource_path = (request.context or {}).get("resourcePath", "")
     try:

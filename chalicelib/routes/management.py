@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import agency_settings, audit, catalog, integrations, sessions, web
+from chalicelib import agency_settings, audit, catalog, integrations, lifecycle, sessions, web
 from chalicelib.directory import Owner
 from chalicelib.models import UserModel
 
@@ -91,6 +91,25 @@ def integration(integration_id: str) -> Any:
         integrations.delete(user, target)
         return Response(body="", status_code=204)
     return {"privateIntegration": integrations.views([target.integration])[0]}
+
+
+@bp.route("/private-integrations/{integration_id}/rotate", methods=["POST"])
+def rotate(integration_id: str) -> dict[str, Any]:
+    user = _caller()
+    target = integrations.access(user, integration_id)
+    return lifecycle.rotate(user, target, lifecycle.parse_rotate_body(_body()))
+
+
+@bp.route("/private-integrations/{integration_id}/rotation/cancel", methods=["POST"])
+def cancel_rotation(integration_id: str) -> dict[str, Any]:
+    user = _caller()
+    return lifecycle.cancel(user, integrations.access(user, integration_id))
+
+
+@bp.route("/private-integrations/{integration_id}/rotation/expire-now", methods=["POST"])
+def expire_now(integration_id: str) -> dict[str, Any]:
+    user = _caller()
+    return lifecycle.expire_now(user, integrations.access(user, integration_id))
 
 
 @bp.route("/private-integrations/{integration_id}/events", methods=["GET"])

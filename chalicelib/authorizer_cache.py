@@ -1,0 +1,51 @@
+"""Flush API Gateway's authorizer cache after a revoking action, so "stops working now" holds.
+
+Best effort and logged: the revocation itself is already committed, and the cache expires on its own
+after its TTL. Targets: this service's own API stage (from the request being served, on deployed
+stages) and the downstream APIs configured in PI_CACHE_FLUSH_TARGETS ("restApiId/stage,...").
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from contextvars import ContextVar
+from typing import Any
+
+from chalicelib import config
+
+log = logging.getLogger("private_integrations.cache")
+# (restApiId, stage) of the request being served; set by the HTTP middleware.
+current_api: ContextVar[tuple[str, str] | None] = ContextVar("current_api", default=None)
+
+
+@functools.cache
+def _client() -> Any:
+    import boto3  # only revoking actions need it; keeps boto3 off the authorizer's import path
+
+    return boto3.client("apigateway", region_name=config.settings.region)
+
+
+def targets() -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    own = current_api.get()
+    if config.settings.flush_own_api and own is not None:
+        found.append(own)
+    for target in config.settings.cache_flush_targets:
+        api_id, _, stage = target.partition("/")
+        if api_id and stage and (api_id, stage) not in found:
+            found.append((api_id, stage))
+    return found
+
+
+def flush() -> int:
+    """Flush every target; returns how many flushes succeeded."""
+    flushed = 0
+    for api_id, stage in targets():
+        try:
+            _client().flush_stage_authorizers_cache(restApiId=api_id, stageName=stage)
+            flushed += 1
+            log.info("flushed authorizer cache api=%s stage=%s", api_id, stage)
+        except Exception as error:
+            log.warning("authorizer cache flush failed api=%s stage=%s: %s", api_id, stage, error)
+    return flushed
