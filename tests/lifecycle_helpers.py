@@ -1,0 +1,74 @@
+"""Shared by the lifecycle tests: issuing tokens, asking the authorizer, checking table invariants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import authorizer, tokens
+from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel
+from tests.conftest import Api
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api/GET/contacts/x1"
+SCOPES = ["contacts.readonly", "locations.readonly"]
+
+
+def create(api: Api, scopes: list[str] | None = None) -> tuple[str, str]:
+    response = api.post("/locations/loc1/private-integrations", {"name": "app", "scopes": scopes or SCOPES})
+    assert response.status_code == 201, response.body
+    return response.json_body["privateIntegration"]["id"], response.json_body["token"]
+
+
+def authorizes(token: str) -> bool:
+    try:
+        authorizer.authorize(f"Bearer {token}", ARN)
+    except authorizer.Unauthorized:
+        return False
+    return True
+
+
+def rotate(api: Api, integration_id: str, expire: str) -> Any:
+    return api.post(f"/private-integrations/{integration_id}/rotate", {"expire": expire})
+
+
+def cancel(api: Api, integration_id: str) -> Any:
+    return api.post(f"/private-integrations/{integration_id}/rotation/cancel", {})
+
+
+def expire_now(api: Api, integration_id: str) -> Any:
+    return api.post(f"/private-integrations/{integration_id}/rotation/expire-now", {})
+
+
+def assert_consistent() -> None:
+    """Invariants of the tables, whatever happened: no orphan, no third live token, no disagreement."""
+    integrations = {i.id: i for i in IntegrationModel.scan(consistent_read=True)}
+    token_items = {t.token_hash: t for t in TokenModel.scan(consistent_read=True)}
+    referenced: set[str] = set()
+    for integration in integrations.values():
+        current = token_items.get(integration.token_hash)
+        assert current is not None, "current token item missing"
+        assert current.state == "active" and current.expires_at is None
+        assert current.integration_id == integration.id
+        assert current.scopes == integration.scopes
+        referenced.add(integration.token_hash)
+        if integration.previous_token_hash:
+            previous = token_items.get(integration.previous_token_hash)
+            assert previous is not None, "rotating token item missing"
+            assert previous.state == "rotating"
+            assert previous.expires_at == integration.rotation_expires_at
+            assert previous.scopes == integration.scopes
+            referenced.add(integration.previous_token_hash)
+        else:
+            assert integration.rotation_expires_at is None and integration.rotation_started_at is None
+    orphans = set(token_items) - referenced
+    assert not orphans, f"orphan token items: {len(orphans)}"
+    by_owner: dict[str, int] = {}
+    for integration in integrations.values():
+        by_owner[integration.owner_key] = by_owner.get(integration.owner_key, 0) + 1
+    for location in LocationModel.scan():
+        assert (location.integration_count or 0) == by_owner.get(f"location#{location.id}", 0)
+    for agency in AgencyModel.scan():
+        assert (agency.integration_count or 0) == by_owner.get(f"agency#{agency.id}", 0)
+
+
+def digest(token: str) -> str:
+    return tokens.digest(token)

@@ -1,0 +1,197 @@
+"""The scheduled cleanup (EventBridge) and the authorizer cache flush."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib import authorizer_cache, config
+from chalicelib.models import TokenModel
+from tests.conftest import Api, FakeClock
+from tests.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
+
+
+def run_cleanup(api: Api) -> dict[str, int]:
+    event = api.client.events.generate_cw_event(
+        source="aws.events",
+        detail_type="Scheduled Event",
+        detail={},
+        resources=["arn:aws:events:rule/cleanup"],
+    )
+    return api.client.lambda_.invoke("scheduled_cleanup", event).payload
+
+
+@pytest.fixture
+def rotation_events() -> Any:
+    """An SQS queue that receives the service's EventBridge events (moto delivers them)."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="rotation-due")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="rotation-due", EventPattern=json.dumps({"source": ["growthhub.private-integrations"]})
+    )
+    events.put_targets(Rule="rotation-due", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return received
+
+
+def test_cleanup_finishes_expired_rotations_once(api: Api, frozen_clock: FakeClock) -> None:
+    integration_id, old = create(api)
+    new = rotate(api, integration_id, "later").json_body["token"]
+    assert run_cleanup(api)["rotationsCompleted"] == 0  # overlap still running
+    frozen_clock.advance(days=7, seconds=1)
+    summary = run_cleanup(api)
+    assert summary["rotationsCompleted"] == 1 and summary["itemsRead"] == 1
+    with pytest.raises(DoesNotExist):
+        TokenModel.get(digest(old))  # deleted early, not left to TTL
+    view = api.get(f"/private-integrations/{integration_id}").json_body["privateIntegration"]
+    assert view["rotation"] is None
+    assert authorizes(new) and not authorizes(old)
+    events = api.get(f"/private-integrations/{integration_id}/events").json_body["events"]
+    assert events[0]["type"] == "rotation.completed" and events[0]["actorId"] == "system:cleanup"
+    assert events[0]["details"]["reason"] == "previous token expired"
+    assert run_cleanup(api) == {"itemsRead": 0, "rotationsCompleted": 0, "rotationRemindersSent": 0}
+    assert_consistent()
+    # A new rotation can start now.
+    assert rotate(api, integration_id, "later").status_code == 200
+
+
+def test_cleanup_leaves_rotations_ended_by_users_alone(api: Api, frozen_clock: FakeClock) -> None:
+    integration_id, _ = create(api)
+    rotate(api, integration_id, "later")
+    expire_now(api, integration_id)
+    frozen_clock.advance(days=8)
+    assert run_cleanup(api)["rotationsCompleted"] == 0
+    assert_consistent()
+
+
+def test_rotation_reminder_is_emitted_once_per_due_token(
+    api: Api, frozen_clock: FakeClock, rotation_events: Any
+) -> None:
+    integration_id, token = create(api)
+    frozen_clock.advance(days=89)
+    assert run_cleanup(api)["rotationRemindersSent"] == 0
+    assert rotation_events() == []
+    frozen_clock.advance(days=1)
+    assert run_cleanup(api)["rotationRemindersSent"] == 1
+    received = rotation_events()
+    assert len(received) == 1
+    assert received[0]["detail-type"] == "Private Integration Token Rotation Recommended"
+    assert received[0]["detail"]["integrationId"] == integration_id
+    assert received[0]["detail"]["ageDays"] == 90
+    assert received[0]["detail"]["tokenHint"] == "pit-…" + token[-4:]
+    assert token[4:] not in json.dumps(received[0])
+    frozen_clock.advance(days=1)
+    assert run_cleanup(api)["rotationRemindersSent"] == 0
+    assert rotation_events() == []
+    # A fresh token gets its own reminder 90 days later.
+    rotate(api, integration_id, "now")
+    frozen_clock.advance(days=90)
+    assert run_cleanup(api)["rotationRemindersSent"] == 1
+    assert len(rotation_events()) == 1
+
+
+def test_reminder_is_retried_when_eventbridge_fails(
+    api: Api, frozen_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import cleanup
+
+    create(api)
+    frozen_clock.advance(days=90)
+
+    class Down:
+        def put_events(self, **kwargs: Any) -> Any:
+            raise RuntimeError("EventBridge unavailable")
+
+    monkeypatch.setattr(cleanup, "_events_client", lambda: Down())
+    assert run_cleanup(api)["rotationRemindersSent"] == 0
+    monkeypatch.undo()
+    assert run_cleanup(api)["rotationRemindersSent"] == 1
+
+
+def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> None:
+    due = [create(api)[0] for _ in range(3)]
+    for integration_id in due:
+        rotate(api, integration_id, "later")
+    frozen_clock.advance(days=1)
+    for _ in range(20):
+        create(api)  # not due for 90 days
+    frozen_clock.advance(days=7)
+    summary = run_cleanup(api)
+    assert summary == {"itemsRead": 3, "rotationsCompleted": 3, "rotationRemindersSent": 0}
+
+
+# --- authorizer cache flush ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stubbed_apigateway(monkeypatch: pytest.MonkeyPatch) -> Any:
+    client = boto3.client("apigateway", region_name="us-east-1")
+    stubber = Stubber(client)
+    monkeypatch.setattr(authorizer_cache, "_client", lambda: client)
+    monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
+    with stubber:
+        yield stubber
+
+
+def expect_flush(stubber: Stubber) -> None:
+    stubber.add_response("flush_stage_authorizers_cache", {}, {"restApiId": "down1", "stageName": "prod"})
+
+
+@pytest.mark.parametrize("action", ["rotate now", "expire now", "cancel", "delete", "scope edit"])
+def test_revoking_actions_flush_the_authorizer_cache(
+    api: Api, stubbed_apigateway: Stubber, action: str
+) -> None:
+    integration_id, _ = create(api)
+    if action in ("expire now", "cancel"):
+        rotate(api, integration_id, "later")  # not revoking: no flush expected
+    expect_flush(stubbed_apigateway)
+    response = {
+        "rotate now": lambda: rotate(api, integration_id, "now"),
+        "expire now": lambda: expire_now(api, integration_id),
+        "cancel": lambda: api.post(f"/private-integrations/{integration_id}/rotation/cancel", {}),
+        "delete": lambda: api.delete(f"/private-integrations/{integration_id}"),
+        "scope edit": lambda: api.patch(
+            f"/private-integrations/{integration_id}", {"scopes": ["contacts.write"]}
+        ),
+    }[action]()
+    assert response.status_code in (200, 204)
+    stubbed_apigateway.assert_no_pending_responses()
+
+
+def test_non_revoking_actions_do_not_flush(api: Api, stubbed_apigateway: Stubber) -> None:
+    integration_id, _ = create(api)
+    rotate(api, integration_id, "later")
+    api.patch(f"/private-integrations/{integration_id}", {"name": "renamed"})
+    stubbed_apigateway.assert_no_pending_responses()  # a call would have failed: nothing was queued
+
+
+def test_flush_failure_is_logged_not_raised(api: Api, stubbed_apigateway: Stubber) -> None:
+    integration_id, token = create(api)
+    stubbed_apigateway.add_client_error("flush_stage_authorizers_cache", "TooManyRequestsException")
+    assert rotate(api, integration_id, "now").status_code == 200
+    assert not authorizes(token)
+
+
+def test_own_api_stage_is_flushed_on_deployed_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        config, "settings", config.settings._replace(flush_own_api=True, cache_flush_targets=("down1/prod",))
+    )
+    authorizer_cache.current_api.set(("own123", "api"))
+    assert authorizer_cache.targets() == [("own123", "api"), ("down1", "prod")]
+    monkeypatch.setattr(config, "settings", config.settings._replace(flush_own_api=False))
+    assert authorizer_cache.targets() == [("down1", "prod")]
