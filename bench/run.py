@@ -64,6 +64,74 @@ class Counter:
         return calls
 
 
+def cleanup_items_read() -> None:
+    """10,000 tokens of which 10 are due: the scheduled job must read in proportion to the 10."""
+    from chalicelib import cleanup, clock, integrations, lifecycle, tokens
+    from chalicelib.directory import Owner
+    from chalicelib.models import TokenModel, UserModel
+
+    admin = UserModel.get("user-admin")
+    owner = Owner("location", "loc-uptown", "agency-demo")
+    start = datetime.now(UTC)
+    moment = {"now": start}
+    clock.set_source(lambda: moment["now"])
+    due = 10
+    for n in range(due):
+        view, _ = integrations.create(admin, owner, {"name": f"due {n}", "scopes": ["contacts.readonly"]})
+        target = integrations.access(admin, view["id"])
+        lifecycle.rotate(admin, target, "later")  # 2 tokens each: the rotating one becomes due
+    existing = TokenModel.count()
+    with TokenModel.batch_write() as batch:
+        for n in range(10_000 - existing):
+            plaintext = tokens.generate()
+            batch.save(
+                TokenModel(
+                    tokens.digest(plaintext),
+                    integration_id=f"filler{n}",
+                    owner_type="location",
+                    owner_id="loc-uptown",
+                    agency_id="agency-demo",
+                    scopes=["contacts.readonly"],
+                    state="active",
+                    hint=tokens.hint(plaintext),
+                    created_at=start,
+                    due_bucket=integrations.DUE_BUCKET,
+                    due_at=integrations.reminder_due(start),
+                )
+            )
+    moment["now"] = start + timedelta(days=8)  # past the overlap, long before any 90-day reminder
+    items = {"read": 0}
+
+    def count_items(parsed: dict[str, Any], **kwargs: Any) -> None:
+        operation = kwargs["event_name"].rsplit(".", 1)[-1]
+        if operation in ("Query", "Scan"):
+            items["read"] += int(parsed.get("Count", 0))
+        elif operation == "GetItem":
+            items["read"] += 1 if parsed.get("Item") else 0
+        elif operation == "BatchGetItem":
+            items["read"] += sum(len(v) for v in parsed.get("Responses", {}).values())
+
+    clients = {
+        id(m._get_connection().connection.client): m._get_connection().connection.client for m in models_all()
+    }
+    for client in clients.values():
+        client.meta.events.register("after-call.dynamodb", count_items)
+    in_table = TokenModel.count()
+    summary = cleanup.run()
+    for client in clients.values():
+        client.meta.events.unregister("after-call.dynamodb", count_items)
+    clock.reset()
+    print(f"cleanup_tokens_in_table: {in_table}")
+    print(f"cleanup_rotations_completed: {summary['rotationsCompleted']}")
+    print(f"cleanup_items_read_10000_tokens_10_due: {items['read']}")
+
+
+def models_all() -> tuple[Any, ...]:
+    from chalicelib import models
+
+    return models.ALL_MODELS
+
+
 def main() -> None:
     moto = start_embedded_dynamodb()
     try:
@@ -131,6 +199,7 @@ def main() -> None:
         # API Gateway caches this document per token: the largest one a token can get.
         biggest = policy.document(frozenset(catalog.scope_levels()), "location", ARN)
         print(f"policy_bytes_all_scopes_location: {len(json.dumps(biggest))}")
+        cleanup_items_read()
     finally:
         moto.stop()
 
