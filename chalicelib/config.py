@@ -21,7 +21,7 @@ class Settings(NamedTuple):
     dynamodb_endpoint: str | None
     table_prefix: str
     session_secret: str | None
-    session_secret_parameter: str | None
+    session_secret_id: str | None
     rotation_overlap_seconds: int
     rotation_recommended_after_days: int
     last_used_write_interval_seconds: int
@@ -43,7 +43,7 @@ class Settings(NamedTuple):
             dynamodb_endpoint=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
             table_prefix=os.environ.get("PI_TABLE_PREFIX", f"pi-{stage}-"),
             session_secret=os.environ.get("PI_SESSION_SECRET") or None,
-            session_secret_parameter=os.environ.get("PI_SESSION_SECRET_PARAMETER") or None,
+            session_secret_id=os.environ.get("PI_SESSION_SECRET_ID") or None,
             rotation_overlap_seconds=_int("PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
             rotation_recommended_after_days=_int("PI_ROTATION_RECOMMENDED_DAYS", 90),
             last_used_write_interval_seconds=_int("PI_LAST_USED_INTERVAL_SECONDS", 300),

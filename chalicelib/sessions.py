@@ -18,18 +18,17 @@ LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
 
 @functools.cache
 def session_secret() -> str:
-    """PI_SESSION_SECRET, else the SSM SecureString named by PI_SESSION_SECRET_PARAMETER (cached)."""
+    """PI_SESSION_SECRET, else the Secrets Manager secret PI_SESSION_SECRET_ID (read once per container)."""
     if settings.session_secret:
         return settings.session_secret
-    if settings.session_secret_parameter:
-        import boto3  # only deployed stages read SSM; keep boto3 off the local import path
+    if settings.session_secret_id:
+        import boto3  # only deployed stages read it; keeps boto3 off the local import path
 
-        ssm = boto3.client("ssm", region_name=settings.region)
-        response = ssm.get_parameter(Name=settings.session_secret_parameter, WithDecryption=True)
-        return str(response["Parameter"]["Value"])
+        secrets = boto3.client("secretsmanager", region_name=settings.region)
+        return str(secrets.get_secret_value(SecretId=settings.session_secret_id)["SecretString"])
     if settings.stage in ("local", "test"):
         return LOCAL_DEV_SECRET
-    raise RuntimeError("No session secret configured: set PI_SESSION_SECRET or PI_SESSION_SECRET_PARAMETER")
+    raise RuntimeError("No session secret configured: set PI_SESSION_SECRET or PI_SESSION_SECRET_ID")
 
 
 def mint(user_id: str, ttl: timedelta = timedelta(hours=12)) -> str:

@@ -184,3 +184,28 @@ def test_sessions_are_checked(api: Api, frozen_clock: FakeClock) -> None:
     assert api.client.http.get("/me", headers=good).status_code == 200
     frozen_clock.advance(minutes=10)
     assert "expired" in _session_error(api, f"Bearer {session}")["message"]
+
+
+def test_deployed_stages_read_the_session_secret_from_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import config
+
+    with mock_aws():
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="private-integrations/dev/session-secret", SecretString="s" * 64
+        )
+        deployed = config.settings._replace(
+            stage="dev", session_secret=None, session_secret_id="private-integrations/dev/session-secret"
+        )
+        monkeypatch.setattr(sessions, "settings", deployed)
+        sessions.session_secret.cache_clear()
+        try:
+            assert sessions.session_secret() == "s" * 64
+            monkeypatch.setattr(sessions, "settings", deployed._replace(session_secret_id=None))
+            sessions.session_secret.cache_clear()
+            with pytest.raises(RuntimeError):
+                sessions.session_secret()  # a deployed stage never falls back to the local secret
+        finally:
+            sessions.session_secret.cache_clear()

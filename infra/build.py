@@ -1,0 +1,236 @@
+"""`make package`: the CloudFormation (SAM) template of each stage, synthesized offline.
+
+Chalice packages the functions, the API, the authorizer and the schedule (`chalice package`); this
+script writes what Chalice does not know about and merges it in (`--merge-template`):
+  * the DynamoDB tables, derived from the PynamoDB models (keys and every GSI the code queries),
+    on-demand, encrypted, with point-in-time recovery and the TTL attribute;
+  * the session secret (Secrets Manager, generated), read at runtime and cached;
+  * the python3.12 runtime for every function, and the authorizer's ARN as an exported output;
+  * one least-privilege IAM policy per function and stage, written to .chalice/ (Chalice's automatic
+    policy cannot see PynamoDB's calls), referenced from .chalice/config.json.
+
+Usage: python infra/build.py [--stage dev] [--stage prod] [--out build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
+RUNTIME = "python3.12"
+FUNCTIONS = {
+    "api_handler": "APIHandler",
+    "token_authorizer": "TokenAuthorizer",
+    "scheduled_cleanup": "ScheduledCleanup",
+}
+
+# What each function does to which table (the code's own calls; transactions need the item actions).
+READ_WRITE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
+    "api_handler": {
+        "agencies": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "locations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "users": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "integrations": [*READ_WRITE, "dynamodb:Query"],
+        "tokens": [*READ_WRITE, "dynamodb:BatchGetItem"],
+        "events": ["dynamodb:PutItem", "dynamodb:Query"],
+        "contacts": [*READ_WRITE, "dynamodb:Query"],
+        "contact-emails": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+    },
+    "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
+    "scheduled_cleanup": {
+        "tokens": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        "integrations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "events": ["dynamodb:PutItem"],
+    },
+}
+FLUSH_CACHE = {
+    "Effect": "Allow",
+    "Action": ["apigateway:DELETE"],
+    "Resource": ["arn:aws:apigateway:*::/restapis/*/stages/*/cache/authorizers"],
+}
+LOGS = {
+    "Effect": "Allow",
+    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    "Resource": ["arn:aws:logs:*:*:*"],
+}
+
+
+def stage_config(stage: str) -> dict[str, Any]:
+    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    return dict(config["stages"][stage])
+
+
+def table_name(stage: str, short: str) -> str:
+    return f"pi-{stage}-{short}"
+
+
+def secret_name(stage: str) -> str:
+    return f"private-integrations/{stage}/session-secret"
+
+
+def policy(stage: str, function: str) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = []
+    for short, actions in TABLE_ACCESS[function].items():
+        arn = f"arn:aws:dynamodb:*:*:table/{table_name(stage, short)}"
+        resources = [arn, f"{arn}/index/*"] if "dynamodb:Query" in actions else [arn]
+        statements.append({"Effect": "Allow", "Action": sorted(actions), "Resource": resources})
+    if function == "api_handler":
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [f"arn:aws:secretsmanager:*:*:secret:{secret_name(stage)}-*"],
+            }
+        )
+    if function == "scheduled_cleanup":
+        bus = stage_config(stage)["environment_variables"].get("PI_EVENT_BUS_NAME", "default")
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["events:PutEvents"],
+                "Resource": [f"arn:aws:events:*:*:event-bus/{bus}"],
+            }
+        )
+    if function != "token_authorizer":
+        statements.append(FLUSH_CACHE)
+    statements.append(LOGS)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_file(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(key_schema, key=lambda key: key["KeyType"] != "HASH")
+
+
+def table_resources(stage: str) -> dict[str, Any]:
+    """One AWS::DynamoDB::Table per PynamoDB model, keys and GSIs taken from the model itself."""
+    from chalicelib import models
+    from chalicelib.config import settings
+
+    resources: dict[str, Any] = {}
+    for model in models.ALL_MODELS:
+        short = model.Meta.table_name[len(settings.table_prefix) :]
+        schema = model._get_schema()
+        attributes = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
+        properties: dict[str, Any] = {
+            "TableName": table_name(stage, short),
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": _hash_first(schema["key_schema"]),
+            "SSESpecification": {"SSEEnabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        }
+        indexes = []
+        for index in schema["global_secondary_indexes"]:
+            attributes.update(
+                {a["AttributeName"]: a["AttributeType"] for a in index["attribute_definitions"]}
+            )
+            indexes.append(
+                {
+                    "IndexName": index["index_name"],
+                    "KeySchema": _hash_first(index["key_schema"]),
+                    "Projection": index["projection"],
+                }
+            )
+        if indexes:
+            properties["GlobalSecondaryIndexes"] = indexes
+        properties["AttributeDefinitions"] = [
+            {"AttributeName": name, "AttributeType": kind} for name, kind in sorted(attributes.items())
+        ]
+        if model is models.TokenModel:
+            properties["TimeToLiveSpecification"] = {"AttributeName": "expiresAt", "Enabled": True}
+        logical_id = "Table" + "".join(part.capitalize() for part in short.split("-"))
+        resources[logical_id] = {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": properties,
+        }
+    return resources
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    resources = table_resources(stage)
+    resources["SessionSecret"] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Name": secret_name(stage),
+            "Description": "HS256 secret of GrowthHub session tokens (shared with the platform signing them)",
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+        },
+    }
+    for logical_id in FUNCTIONS.values():
+        resources[logical_id] = {"Properties": {"Runtime": RUNTIME}}
+    return {
+        "Resources": resources,
+        "Outputs": {
+            "TokenAuthorizerArn": {
+                "Description": "Lambda authorizer (TOKEN, header Authorization) for downstream APIs",
+                "Value": {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]},
+                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-TokenAuthorizerArn"}},
+            }
+        },
+    }
+
+
+def write_policies(stage: str) -> None:
+    for function in FUNCTIONS:
+        path = CHALICE_DIR / policy_file(stage, function)
+        path.write_text(json.dumps(policy(stage, function), indent=2) + "\n")
+
+
+def package(stage: str, out: Path) -> Path:
+    """Synthesize build/<stage>/sam.json; needs no AWS account or credentials."""
+    write_policies(stage)
+    stage_dir = out / stage
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    merge_path = stage_dir / "merge.json"
+    merge_path.write_text(json.dumps(merge_template(stage), indent=2))
+    # Chalice imports app.py to discover resources: give it the stage's settings (e.g. the cache TTL).
+    env = {**os.environ, **stage_config(stage).get("environment_variables", {})}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(  # noqa: S603 - this venv's chalice with fixed arguments
+        [
+            str(chalice),
+            "package",
+            "--stage",
+            stage,
+            "--merge-template",
+            str(merge_path),
+            str(stage_dir / "out"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    return stage_dir / "out" / "sam.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stage", action="append", help="stage to package (default: every stage but local)")
+    parser.add_argument("--out", default=str(ROOT / "build"), help="output folder")
+    args = parser.parse_args()
+    stages = args.stage or [
+        s for s in json.loads((CHALICE_DIR / "config.json").read_text())["stages"] if s != "local"
+    ]
+    for stage in stages:
+        print(f"{stage}: {package(stage, Path(args.out))}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

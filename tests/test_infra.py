@@ -1,0 +1,139 @@
+"""`make package` synthesizes each stage offline; cfn-lint passes; the security properties hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = {"dev": 60, "prod": 300}  # stage -> authorizer cache TTL
+sys.path.insert(0, str(ROOT))
+
+from infra import build  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("package")
+    args = [sys.executable, "infra/build.py", "--out", str(out)]
+    for stage in STAGES:
+        args += ["--stage", stage]
+    subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
+    return {stage: out / stage / "out" / "sam.json" for stage in STAGES}
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_cfn_lint_passes(templates: dict[str, Path], stage: str) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(templates[stage])],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str, Path], stage: str) -> None:
+    tables = of_type(load(templates[stage]), "AWS::DynamoDB::Table")
+    names = {t["Properties"]["TableName"] for t in tables.values()}
+    assert names == {
+        f"pi-{stage}-{n}"
+        for n in [
+            "agencies",
+            "locations",
+            "users",
+            "integrations",
+            "tokens",
+            "events",
+            "contacts",
+            "contact-emails",
+        ]
+    }
+    indexes = set()
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["DeletionPolicy"] == "Retain"
+        indexes |= {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
+    assert indexes == {"by-owner", "by-due", "by-integration", "by-location"}
+    tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
+    assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
+    template = load(templates[stage])
+    roles = of_type(template, "AWS::IAM::Role")
+    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "ScheduledCleanupRole"}
+    for role in roles.values():
+        for statement in _statements(role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), actions
+            assert statement["Effect"] == "Allow"
+    authorizer = _statements(roles["TokenAuthorizerRole"])
+    dynamodb = [s for s in authorizer if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-tokens"],
+        }
+    ]
+    others = {a for s in authorizer for a in s["Action"] if not a.startswith("dynamodb:")}
+    assert others == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    # The committed policy files are exactly what the generator writes.
+    for function in build.FUNCTIONS:
+        committed = json.loads((ROOT / ".chalice" / build.policy_file(stage, function)).read_text())
+        assert committed == build.policy(stage, function)
+
+
+@pytest.mark.parametrize(("stage", "ttl"), list(STAGES.items()))
+def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], stage: str, ttl: int) -> None:
+    template = load(templates[stage])
+    functions = of_type(template, "AWS::Serverless::Function")
+    assert set(functions) == {"APIHandler", "TokenAuthorizer", "ScheduledCleanup"}
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
+    schedule = next(iter(functions["ScheduledCleanup"]["Properties"]["Events"].values()))
+    assert schedule["Properties"]["Schedule"] == "rate(15 minutes)"
+    env = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert (
+        env["PI_STAGE"] == stage
+        and env["PI_SESSION_SECRET_ID"] == f"private-integrations/{stage}/session-secret"
+    )
+    assert "PI_SESSION_SECRET" not in env
+    security = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    assert (
+        security["token_authorizer"]["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == ttl
+    )
+    output = template["Outputs"]["TokenAuthorizerArn"]
+    assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
+    secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]
+    assert secret["Properties"]["Name"] == f"private-integrations/{stage}/session-secret"
+
+
+def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path]) -> None:
+    names = zipfile.ZipFile(templates["dev"].with_name("deployment.zip")).namelist()
+    assert "app.py" in names and "chalicelib/data/platform-scopes.tsv" in names
+    assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("jwt/") for n in names)
+    assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)
