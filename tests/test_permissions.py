@@ -186,7 +186,7 @@ def test_sessions_are_checked(api: Api, frozen_clock: FakeClock) -> None:
     assert "expired" in _session_error(api, f"Bearer {session}")["message"]
 
 
-def test_deployed_stages_read_the_session_secret_from_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deployed_stages_read_the_secret_from_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from moto import mock_aws
 
