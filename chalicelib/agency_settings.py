@@ -16,6 +16,8 @@ def me_view(user: UserModel) -> dict[str, Any]:
     agency = directory.get_agency(user.agency_id)
     return {
         "user": directory.user_view(user),
+        "agency": {"id": agency.id, "name": agency.name},
+        "locations": directory.visible_locations(user),
         "permissions": {"privateIntegrations": effective_flags(user).as_json()},
         "labs": {"privateIntegrations": bool(agency.labs_private_integrations)},
     }

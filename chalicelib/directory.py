@@ -63,6 +63,18 @@ def get_location(location_id: str) -> LocationModel:
         raise NotFound(f"Location '{location_id}' was not found.") from None
 
 
+def visible_locations(user: UserModel) -> list[dict[str, str]]:
+    """The sub-accounts a user works in: all of the agency's for agency users, their own for account users."""
+    if user.type == "agency":
+        found = list(LocationModel.by_agency.query(user.agency_id))
+    else:
+        ids = list(user.location_ids or [])
+        found = (
+            [loc for loc in LocationModel.batch_get(ids) if loc.agency_id == user.agency_id] if ids else []
+        )
+    return [{"id": loc.id, "name": loc.name} for loc in sorted(found, key=lambda loc: (loc.name, loc.id))]
+
+
 def user_view(user: UserModel) -> dict[str, Any]:
     return {
         "id": user.id,

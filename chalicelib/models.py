@@ -13,7 +13,7 @@ events        Query by ownerKey (agency#ID or location#ID), sort key `sk` = zero
               descending = newest first. GSI `by-integration` (integrationId, sk) for one integration's
               feed; events survive the integration's deletion.
 agencies      GetItem by id (name, Labs flag, integrationCount: the per-owner limit as a conditional counter).
-locations     GetItem by id (agencyId, name, integrationCount).
+locations     GetItem by id (agencyId, name, integrationCount); GSI `by-agency` lists an agency's locations.
 users         GetItem by id (agencyId, type, role, locationIds, explicit permission flags or null).
 contacts      GetItem by id; Query GSI `by-location` (locationId, id) for paging; duplicate e-mails are
               prevented by a guard item keyed `email#<locationId>#<email>` written in the same transaction.
@@ -48,12 +48,19 @@ class AgencyModel(Model):
     integration_count = NumberAttribute(attr_name="integrationCount", default=0)
 
 
+class AgencyLocationsIndex(GlobalSecondaryIndex):
+    Meta = index_meta("by-agency", AllProjection())
+    agency_id = UnicodeAttribute(hash_key=True, attr_name="agencyId")
+    id = UnicodeAttribute(range_key=True)
+
+
 class LocationModel(Model):
     Meta = table_meta("locations")
     id = UnicodeAttribute(hash_key=True)
     agency_id = UnicodeAttribute(attr_name="agencyId")
     name = UnicodeAttribute()
     integration_count = NumberAttribute(attr_name="integrationCount", default=0)
+    by_agency = AgencyLocationsIndex()
 
 
 class UserModel(Model):

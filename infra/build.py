@@ -36,7 +36,7 @@ READ_WRITE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dy
 TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     "api_handler": {
         "agencies": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        "locations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "locations": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "users": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "integrations": [*READ_WRITE, "dynamodb:Query"],
         "tokens": [*READ_WRITE, "dynamodb:BatchGetItem"],

@@ -71,7 +71,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["DeletionPolicy"] == "Retain"
         indexes |= {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
-    assert indexes == {"by-owner", "by-due", "by-integration", "by-location"}
+    assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency"}
     tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]

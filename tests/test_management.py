@@ -61,11 +61,14 @@ def test_me_shows_user_permissions_and_labs(api: Api) -> None:
             "role": "user",
             "locationIds": ["loc1"],
         },
+        "agency": {"id": "ag1", "name": "Agency One"},
+        "locations": [{"id": "loc1", "name": "Loc One"}],
         "permissions": {"privateIntegrations": {"agency": False, "subAccount": True}},
         "labs": {"privateIntegrations": True},
     }
     admin = api.get("/me").json_body
     assert admin["permissions"]["privateIntegrations"] == {"agency": True, "subAccount": True}
+    assert admin["locations"] == [{"id": "loc1", "name": "Loc One"}, {"id": "loc2", "name": "Loc Two"}]
 
 
 def test_scopes_serves_the_whole_catalog(api: Api) -> None:
