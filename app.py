@@ -10,7 +10,7 @@ from chalice.app import AuthRequest
 
 from chalicelib import authorizer, cleanup, web
 from chalicelib.config import settings
-from chalicelib.routes import management, v2
+from chalicelib.routes import management, ui, v2
 
 app = Chalice(app_name="private-integrations")
 app.log.setLevel(logging.INFO)
@@ -29,4 +29,5 @@ def scheduled_cleanup(event: Any) -> dict[str, int]:
 
 app.register_middleware(web.handle_http, "http")
 app.register_blueprint(management.bp)
+app.register_blueprint(ui.bp)
 app.register_blueprint(v2.blueprint(token_authorizer))

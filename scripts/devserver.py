@@ -94,6 +94,8 @@ Private Integrations, local
   Directory: {seed_file} ({summary})
   API: {base}
 
+Settings page (signed in as '{admin}'): {base}/#session={session}
+
 Session token for agency admin '{admin}' (valid 12 hours):
   export SESSION={session}
 
