@@ -4,6 +4,7 @@
    any other authorizer failure into a 500; the emulation lets the exception escape.
 2. API Gateway evaluates the returned policy with IAM rules (an explicit Deny wins); the emulation
    only looks at Allow statements.
+3. Our deployed API answers those cases with SPEC's JSON (infra's GatewayResponses); so does this.
 This patches only the emulation, for local runs and tests; deployed code never imports this module.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from chalice import local
 
-from chalicelib import policy
+from chalicelib import gateway_responses, policy
 
 
 class AuthorizerFailure(local.LocalGatewayException):
@@ -27,19 +28,31 @@ def install_api_gateway_behaviour() -> None:
     original = emulator.authorize
 
     def authorize(self: Any, raw_path: str, lambda_event: Any, lambda_context: Any) -> Any:
+        headers = {
+            "x-amzn-RequestId": lambda_context.aws_request_id,
+            "X-Trace-Id": lambda_context.aws_request_id,
+            "Content-Type": "application/json",
+        }
         try:
             return original(self, raw_path, lambda_event, lambda_context)
+        except local.ForbiddenError:
+            raise local.ForbiddenError(
+                headers, gateway_responses.body(gateway_responses.ACCESS_DENIED)
+            ) from None
+        except local.NotAuthorizedError:
+            raise local.NotAuthorizedError(
+                headers, gateway_responses.body(gateway_responses.UNAUTHORIZED)
+            ) from None
         except local.LocalGatewayException:
             raise
         except Exception as error:
-            request_id = {"x-amzn-RequestId": lambda_context.aws_request_id}
             if str(error) == "Unauthorized":
                 raise local.NotAuthorizedError(
-                    {**request_id, "x-amzn-ErrorType": "UnauthorizedException"}, b'{"message":"Unauthorized"}'
+                    headers, gateway_responses.body(gateway_responses.UNAUTHORIZED)
                 ) from None
             # Any other authorizer failure is a 500 on API Gateway: never an Allow.
             raise AuthorizerFailure(
-                {**request_id, "x-amzn-ErrorType": "AuthorizerConfigurationException"}, b'{"message": null}'
+                headers, gateway_responses.body(gateway_responses.AUTHORIZER_FAILURE)
             ) from None
 
     def check_can_invoke(self: Any, arn: str, auth_result: dict[str, Any]) -> bool:

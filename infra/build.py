@@ -113,6 +113,12 @@ def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(key_schema, key=lambda key: key["KeyType"] != "HASH")
 
 
+def _gateway_responses() -> Any:
+    from chalicelib import gateway_responses
+
+    return gateway_responses
+
+
 def table_resources(stage: str) -> dict[str, Any]:
     """One AWS::DynamoDB::Table per PynamoDB model, keys and GSIs taken from the model itself."""
     from chalicelib import models
@@ -160,6 +166,7 @@ def table_resources(stage: str) -> dict[str, Any]:
 
 
 def merge_template(stage: str) -> dict[str, Any]:
+    gateway_responses = _gateway_responses()
     resources = table_resources(stage)
     resources["SessionSecret"] = {
         "Type": "AWS::SecretsManager::Secret",
@@ -171,6 +178,19 @@ def merge_template(stage: str) -> dict[str, Any]:
     }
     for logical_id in FUNCTIONS.values():
         resources[logical_id] = {"Properties": {"Runtime": RUNTIME}}
+    # When the authorizer decides, API Gateway answers; make it answer in SPEC's JSON with a trace id.
+    resources["RestAPI"] = {
+        "Properties": {
+            "GatewayResponses": {
+                response_type: {
+                    "StatusCode": str(response["statusCode"]),
+                    "ResponseTemplates": {"application/json": json.dumps(response)},
+                    "ResponseParameters": {"Headers": {"X-Trace-Id": "context.requestId"}},
+                }
+                for response_type, response in gateway_responses.BY_TYPE.items()
+            }
+        }
+    }
     return {
         "Resources": resources,
         "Outputs": {

@@ -126,6 +126,11 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     assert (
         security["token_authorizer"]["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == ttl
     )
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    unauthorized = json.loads(responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"])
+    assert unauthorized["statusCode"] == 401 and unauthorized["error"] == "Unauthorized"
+    assert responses["ACCESS_DENIED"]["StatusCode"] == "403"
+    assert responses["UNAUTHORIZED"]["ResponseParameters"]["Headers"] == {"X-Trace-Id": "context.requestId"}
     output = template["Outputs"]["TokenAuthorizerArn"]
     assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
     secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]

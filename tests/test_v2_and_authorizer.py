@@ -195,6 +195,8 @@ def test_each_scope_opens_exactly_its_routes(api: Api, scopes: list[str], allowe
         assert (status < 300) == (label in allowed), (label, status)
         if label not in allowed:
             assert status == 403, (label, status)
+            body = call(method, path, body).json_body
+            assert body["statusCode"] == 403 and "scope" in body["message"]
 
 
 def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
@@ -218,6 +220,9 @@ def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
         if header is not None:
             headers["Authorization"] = header
         assert api.client.http.get("/locations/loc1", headers=headers).status_code == 401, header
+    denied = api.client.http.get("/locations/loc1", headers={**V, "Authorization": "Bearer " + unknown})
+    assert denied.json_body["statusCode"] == 401 and denied.json_body["error"] == "Unauthorized"
+    assert "Bearer" in denied.json_body["message"] and denied.headers["X-Trace-Id"]
     assert TokenClient(api, good)("GET", "/locations/loc1").status_code == 200
     api.delete(f"/private-integrations/{integration_id}")
     assert TokenClient(api, good)("GET", "/locations/loc1").status_code == 401
