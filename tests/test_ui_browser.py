@@ -3,15 +3,8 @@ by Playwright) against the real `make run` server. Screenshots go to artifacts/.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,62 +37,21 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.dev_server import DevServer  # noqa: E402
 
 
 def session_for(user_id: str) -> str:
     return jwt.encode({"sub": user_id, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
 
 
-class Server:
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_"))}
-        env.update({"PORT": str(self.port), "PI_SESSION_SECRET": SECRET})
-        self.process = subprocess.Popen(
-            [sys.executable, "scripts/devserver.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("the dev server did not start")
-
-    def call(self, method: str, path: str, token: str, body: Any = None) -> int:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Version": "2021-07-28",
-            "Content-Type": "application/json",
-        }
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.communicate(timeout=30)
+class Server(DevServer):
+    def status(self, method: str, path: str, token: str, body: Any = None) -> int:
+        return self.call(method, path, token, body)[0]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = Server()
+    running = Server({"PI_SESSION_SECRET": SECRET})
     yield running
     running.stop()
 
@@ -166,7 +118,7 @@ def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
     assert first not in page.content()  # gone from the page once the dialog is closed
 
     # The token works with the API.
-    assert server.call("GET", "/locations/loc-downtown", first) == 200
+    assert server.status("GET", "/locations/loc-downtown", first) == 200
     row = page.locator("tr", has_text="CRM sync")
     expect(row).to_contain_text("pit-…" + first[-4:])
     expect(row).to_contain_text("contacts.readonly")
@@ -180,8 +132,8 @@ def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
     row = page.locator("tr", has_text="CRM sync v2")
     expect(row).to_be_visible()
     expect(row).not_to_contain_text("locations.readonly")
-    assert server.call("GET", "/locations/loc-downtown", first) == 403  # the scope is gone at once
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", first) == 200
+    assert server.status("GET", "/locations/loc-downtown", first) == 403  # the scope is gone at once
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
 
     # Rotate later, then cancel the rotation.
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
@@ -191,13 +143,13 @@ def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
     expect(row.get_by_role("button", name="Cancel rotation")).to_be_visible()
     expect(row.get_by_role("button", name="Expire Now")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "list-rotation-pending.png"))
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", first) == 200
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", second) == 200
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", second) == 200
     row.get_by_role("button", name="Cancel rotation").click()
     expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
     expect(row).to_contain_text("pit-…" + first[-4:])
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", second) == 401
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", first) == 200
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", second) == 401
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
 
     # Rotate later again, then expire the old token now.
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
@@ -205,16 +157,16 @@ def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
     third = take_token(page)
     row.get_by_role("button", name="Expire Now").click()
     expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", first) == 401
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", third) == 200
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 401
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", third) == 200
 
     # Rotate now.
     menu_action(page, "CRM sync v2", "Rotate and expire this token now")
     page.get_by_role("button", name="Continue", exact=True).click()
     fourth = take_token(page)
     expect(row).to_contain_text("pit-…" + fourth[-4:])
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", third) == 401
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", fourth) == 200
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", third) == 401
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", fourth) == 200
     page.screenshot(path=str(ARTIFACTS / "list.png"))
 
     # Delete.
@@ -222,7 +174,7 @@ def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
     page.get_by_role("button", name="Continue", exact=True).click()
     expect(page.locator("tr", has_text="CRM sync v2")).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
-    assert server.call("GET", "/contacts/?locationId=loc-downtown", fourth) == 401
+    assert server.status("GET", "/contacts/?locationId=loc-downtown", fourth) == 401
 
 
 def test_api_errors_are_shown_in_words(page: Page, server: Server) -> None:
@@ -245,10 +197,10 @@ def test_no_controls_without_permission(page: Page, server: Server) -> None:
 
 def test_labs_off_says_to_enable_it(page: Page, server: Server) -> None:
     admin = session_for("user-admin")
-    assert server.call("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": False}) == 200
+    assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": False}) == 200
     try:
         open_as(page, server, "user-admin")
         expect(page.locator("#message")).to_contain_text("enable Private Integrations in Settings > Labs")
         expect(page.get_by_role("button", name="Create new Integration")).to_be_hidden()
     finally:
-        assert server.call("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": True}) == 200
+        assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": True}) == 200
