@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 
 from chalicelib import audit, db, directory, permissions
 from chalicelib.directory import Owner, effective_flags
@@ -70,7 +71,7 @@ def put_permissions(caller: UserModel, agency_id: str, user_id: str, body: dict[
     if problems:
         raise ValidationFailed(problems)
     before = effective_flags(user).as_json()
-    actions = []
+    actions: list[Action] = []
     if "agency" in flags:
         actions.append(UserModel.perm_agency.set(flags["agency"]))
     if "subAccount" in flags:
@@ -114,6 +115,6 @@ def put_labs(caller: UserModel, agency_id: str, body: dict[str, Any]) -> dict[st
             {"privateIntegrations": {"before": before, "after": enabled}},
         )
         with db.transaction() as tx:
-            tx.update(agency, actions=[AgencyModel.labs_private_integrations.set(enabled)])
+            tx.update(agency, actions=[AgencyModel.labs_private_integrations.set(bool(enabled))])
             tx.save(event)
     return {"privateIntegrations": enabled}

@@ -64,7 +64,7 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     if item.state not in LIVE_STATES or (item.expires_at is not None and item.expires_at <= now):
         raise Unauthorized  # revoked, or rotated out and past its overlap (TTL deletion may lag 48h)
     _touch_last_used(item, int(now.timestamp()))
-    scopes = frozenset(item.scopes or [])
+    scopes = frozenset(str(scope) for scope in item.scopes or [])
     return {
         "principalId": item.integration_id,
         "policyDocument": policy.document(scopes, item.owner_type, method_arn),

@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.config import settings
 
 
-def table_meta(short_name: str) -> type:
+def table_meta(short_name: str) -> Any:
     class Meta:
         table_name = settings.table_name(short_name)
         region = settings.region
@@ -21,7 +21,7 @@ def table_meta(short_name: str) -> type:
     return Meta
 
 
-def index_meta(index_name: str, projection: Any) -> type:
+def index_meta(index_name: str, projection: Any) -> Any:
     class Meta:
         pass
 

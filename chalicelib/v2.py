@@ -82,7 +82,7 @@ def update_location(token: TokenContext, location_id: str, body: dict[str, Any])
         problems.append("name is required: a string of 1 to 100 characters")
     if problems:
         raise ValidationFailed(problems)
-    location.update(actions=[LocationModel.name.set(name.strip())], condition=LocationModel.id.exists())
+    location.update(actions=[LocationModel.name.set(str(name).strip())], condition=LocationModel.id.exists())
     return location_view(location)
 
 
@@ -141,7 +141,7 @@ def _duplicate(location_id: str, email: str) -> BadRequest:
     )
 
 
-_ATTRIBUTES = {
+_ATTRIBUTES: dict[str, Any] = {
     "firstName": ContactModel.first_name,
     "lastName": ContactModel.last_name,
     "email": ContactModel.email,

@@ -114,7 +114,8 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
 
 def json_object_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object, or a 400/413 that says what to fix (Chalice itself answers 415)."""
-    raw = request.raw_body or b""
+    raw_body = request.raw_body or b""
+    raw = raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     if not raw.strip():

@@ -109,7 +109,7 @@ def policy_file(stage: str, function: str) -> str:
     return f"policy-{stage}-{function}.json"
 
 
-def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+def _hash_first(key_schema: Any) -> list[Any]:
     return sorted(key_schema, key=lambda key: key["KeyType"] != "HASH")
 
 
