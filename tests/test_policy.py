@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,3 +79,21 @@ def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
     document = policy.document(frozenset({"contacts.readonly"}), "location", ARN)
     other_api = "arn:aws:execute-api:us-east-1:123456789012:otherapi99/api/GET/contacts/x1"
     assert not policy.evaluate(document, other_api)
+
+
+def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = tmp_path / "widgets.tsv"
+    extra.write_text("scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tagency,location\n")
+    monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(extra))
+    for cached in (catalog.routes, catalog.scope_levels, policy.plan):
+        cached.cache_clear()
+    try:
+        assert catalog.scope_problems(["widgets.readonly"], "agency") == []
+        document = policy.document(frozenset({"widgets.readonly"}), "agency", ARN)
+        assert policy.evaluate(document, f"{PREFIX}/GET/widgets/x1")
+        assert not policy.evaluate(document, f"{PREFIX}/GET/contacts/x1")
+        assert mismatches(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
+    finally:
+        monkeypatch.delenv("PI_EXTRA_SCOPES_FILE")
+        for cached in (catalog.routes, catalog.scope_levels, policy.plan):
+            cached.cache_clear()
