@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import authorizer, tokens
+import pytest
+
+from chalicelib import authorizer, db, tokens
 from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel
 from tests.conftest import Api
 
@@ -72,3 +74,22 @@ def assert_consistent() -> None:
 
 def digest(token: str) -> str:
     return tokens.digest(token)
+
+
+def race(monkeypatch: pytest.MonkeyPatch, competitor: Any) -> None:
+    """Run `competitor` after the next action has read its state, just before it commits."""
+    original = db.transaction
+
+    def racing() -> Any:
+        transaction = original()
+        commit = transaction._commit
+
+        def commit_after_competitor() -> Any:
+            monkeypatch.setattr(db, "transaction", original)
+            competitor()
+            return commit()
+
+        transaction._commit = commit_after_competitor  # type: ignore[method-assign]
+        return transaction
+
+    monkeypatch.setattr(db, "transaction", racing)

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import db
 from chalicelib.models import IntegrationModel, TokenModel
 from tests.conftest import Api, FakeClock
 from tests.lifecycle_helpers import (
@@ -17,6 +16,7 @@ from tests.lifecycle_helpers import (
     create,
     digest,
     expire_now,
+    race,
     rotate,
 )
 
@@ -190,25 +190,6 @@ def test_rotation_recommended_after_90_days(api: Api, frozen_clock: FakeClock) -
 
 
 # --- two actions racing at the write step ---------------------------------------------------------
-
-
-def race(monkeypatch: pytest.MonkeyPatch, competitor: Any) -> None:
-    """Run `competitor` after the next action has read its state, just before it commits."""
-    original = db.transaction
-
-    def racing() -> Any:
-        transaction = original()
-        commit = transaction._commit
-
-        def commit_after_competitor() -> Any:
-            monkeypatch.setattr(db, "transaction", original)
-            competitor()
-            return commit()
-
-        transaction._commit = commit_after_competitor  # type: ignore[method-assign]
-        return transaction
-
-    monkeypatch.setattr(db, "transaction", racing)
 
 
 PAIRS = [

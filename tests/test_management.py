@@ -272,6 +272,18 @@ def test_limit_of_100_integrations_per_owner(api: Api) -> None:
     assert create(api).status_code == 201
 
 
+def test_two_creates_racing_for_the_last_slot(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.lifecycle_helpers import race
+
+    LocationModel("loc1").update(actions=[LocationModel.integration_count.set(99)])
+    results = {}
+    race(monkeypatch, lambda: results.setdefault("first", create(api)))
+    second = create(api)
+    assert sorted([results["first"].status_code, second.status_code]) == [201, 409]
+    assert LocationModel.get("loc1").integration_count == 100
+    assert IntegrationModel.count() == 1 and TokenModel.count() == 1
+
+
 def test_limit_holds_for_real_creates(api: Api) -> None:
     for _ in range(100):
         assert create(api, "agencies/ag1", AGENCY_BODY).status_code == 201

@@ -83,7 +83,9 @@ def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
 
 def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     extra = tmp_path / "widgets.tsv"
-    extra.write_text("scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tagency,location\n")
+    extra.write_text(
+        "scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tagency,location\n"
+    )
     monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(extra))
     for cached in (catalog.routes, catalog.scope_levels, policy.plan):
         cached.cache_clear()
