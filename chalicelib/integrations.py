@@ -32,23 +32,23 @@ class Access:
 # --- owners and access ---------------------------------------------------------------------------
 
 
-def agency_owner(user: UserModel, agency_id: str) -> tuple[Owner, AgencyModel]:
+def agency_owner(user: UserModel, agency_id: str) -> Owner:
+    """The agency as an owner the caller may manage (404 for another agency, 403 without permission)."""
     message = f"Agency '{agency_id}' was not found."
     permissions.require_same_agency(user, agency_id, message)
-    agency = directory.get_agency(agency_id)
     owner = Owner("agency", agency_id, agency_id)
-    permissions.require_manage(user, owner, agency, message)
-    return owner, agency
+    permissions.require_manage(user, owner, directory.get_agency(agency_id), message)
+    return owner
 
 
-def location_owner(user: UserModel, location_id: str) -> tuple[Owner, AgencyModel]:
+def location_owner(user: UserModel, location_id: str) -> Owner:
+    """A sub-account as an owner the caller may manage (404 for another agency, 403 without permission)."""
     message = f"Location '{location_id}' was not found."
     location = directory.get_location(location_id)
     permissions.require_same_agency(user, location.agency_id, message)
-    agency = directory.get_agency(location.agency_id)
     owner = Owner("location", location_id, location.agency_id)
-    permissions.require_manage(user, owner, agency, message)
-    return owner, agency
+    permissions.require_manage(user, owner, directory.get_agency(location.agency_id), message)
+    return owner
 
 
 def owner_of(integration: IntegrationModel) -> Owner:

@@ -45,10 +45,10 @@ def scopes() -> dict[str, Any]:
 # --- integrations per owner ----------------------------------------------------------------------
 
 
-def _owner_integrations(resolve: Callable[[UserModel, str], tuple[Owner, Any]], owner_id: str) -> Any:
+def _owner_integrations(resolve: Callable[[UserModel, str], Owner], owner_id: str) -> Any:
     """List (GET) or create (POST) the integrations of the owner that `resolve` checks access to."""
     user = _caller()
-    owner, _ = resolve(user, owner_id)
+    owner = resolve(user, owner_id)
     if bp.current_request.method == "POST":
         view, plaintext = integrations.create(user, owner, _body())
         return web.json_response({"privateIntegration": view, "token": plaintext}, 201)
@@ -67,14 +67,12 @@ def location_integrations(location_id: str) -> Any:
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
 def agency_events(agency_id: str) -> dict[str, Any]:
-    owner, _ = integrations.agency_owner(_caller(), agency_id)
-    return audit.list_for_owner(owner, *_page())
+    return audit.list_for_owner(integrations.agency_owner(_caller(), agency_id), *_page())
 
 
 @bp.route("/locations/{location_id}/private-integrations/events", methods=["GET"])
 def location_events(location_id: str) -> dict[str, Any]:
-    owner, _ = integrations.location_owner(_caller(), location_id)
-    return audit.list_for_owner(owner, *_page())
+    return audit.list_for_owner(integrations.location_owner(_caller(), location_id), *_page())
 
 
 # --- one integration -----------------------------------------------------------------------------
