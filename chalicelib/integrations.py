@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit, authorizer_cache, catalog, clock, db, directory, permissions, tokens
 from chalicelib.config import settings
@@ -283,6 +286,21 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
     return view(integration), plaintext
 
 
+def unchanged_since_read(integration: IntegrationModel) -> Any:
+    """The condition every change of an integration carries: nobody wrote it since we read it."""
+    return IntegrationModel.version == integration.version
+
+
+@contextmanager
+def one_winner(integration_id: str) -> Iterator[TransactWrite]:
+    """One transaction for a change of an integration; if a racing change won, 409 (or 404 if it is gone)."""
+    try:
+        with db.transaction() as tx:
+            yield tx
+    except TransactWriteError:
+        raise concurrent_change(integration_id) from None
+
+
 def concurrent_change(integration_id: str) -> NotFound | Conflict:
     """What to tell the loser of a race: gone (404) or changed under it (409)."""
     if find(integration_id) is None:
@@ -308,21 +326,18 @@ def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, 
     event = audit.new_event(
         "integration.updated", actor.id, target.owner, {"changes": changes}, integration.id
     )
-    try:
-        with db.transaction() as tx:
-            tx.update(integration, actions=actions, condition=IntegrationModel.version == integration.version)
-            if "scopes" in changes:
-                # Scopes also live on each token item (the authorizer's one read): same transaction.
-                for token_hash in (integration.token_hash, integration.previous_token_hash):
-                    if token_hash:
-                        tx.update(
-                            TokenModel(token_hash),
-                            actions=[TokenModel.scopes.set(changes["scopes"]["after"])],
-                            condition=TokenModel.integration_id == integration.id,
-                        )
-            tx.save(event)
-    except TransactWriteError:
-        raise concurrent_change(integration.id) from None
+    with one_winner(integration.id) as tx:
+        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
+        if "scopes" in changes:
+            # Scopes also live on each token item (the authorizer's one read): same transaction.
+            for token_hash in (integration.token_hash, integration.previous_token_hash):
+                if token_hash:
+                    tx.update(
+                        TokenModel(token_hash),
+                        actions=[TokenModel.scopes.set(changes["scopes"]["after"])],
+                        condition=TokenModel.integration_id == integration.id,
+                    )
+        tx.save(event)
     if "scopes" in changes:
         authorizer_cache.flush()  # cached policies still carry the old scopes
     return views([IntegrationModel.get(integration.id, consistent_read=True)])[0]
@@ -338,14 +353,11 @@ def delete(actor: UserModel, target: Access) -> None:
         {"name": integration.name, "scopes": list(integration.scopes)},
         integration.id,
     )
-    try:
-        with db.transaction() as tx:
-            tx.delete(integration, condition=IntegrationModel.version == integration.version)
-            for token_hash in (integration.token_hash, integration.previous_token_hash):
-                if token_hash:
-                    tx.delete(TokenModel(token_hash))
-            tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
-            tx.save(event)
-    except TransactWriteError:
-        raise concurrent_change(integration.id) from None
+    with one_winner(integration.id) as tx:
+        tx.delete(integration, condition=unchanged_since_read(integration))
+        for token_hash in (integration.token_hash, integration.previous_token_hash):
+            if token_hash:
+                tx.delete(TokenModel(token_hash))
+        tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
+        tx.save(event)
     authorizer_cache.flush()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 
 from chalicelib import audit, authorizer_cache, clock, db, tokens
 from chalicelib.config import settings
@@ -26,7 +27,9 @@ from chalicelib.integrations import (
     concurrent_change,
     epoch,
     new_token_item,
+    one_winner,
     reminder_due,
+    unchanged_since_read,
     views,
 )
 from chalicelib.models import IntegrationModel, TokenModel, UserModel
@@ -60,19 +63,6 @@ def _result(integration_id: str, plaintext: str | None = None) -> dict[str, Any]
     return result
 
 
-def _unchanged_since_read(integration: IntegrationModel) -> Any:
-    return IntegrationModel.version == integration.version
-
-
-def _commit(integration: IntegrationModel, write: Any) -> None:
-    """Run `write(tx)` in one transaction; a failed condition means someone else won."""
-    try:
-        with db.transaction() as tx:
-            write(tx)
-    except TransactWriteError:
-        raise concurrent_change(integration.id) from None
-
-
 def _pending(integration: IntegrationModel) -> bool:
     return integration.previous_token_hash is not None
 
@@ -86,7 +76,7 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
     plaintext = tokens.generate()
     new_item = new_token_item(integration, plaintext, now)
     old_hint = integration.token_hint
-    actions = [
+    actions: list[Action] = [
         IntegrationModel.token_hash.set(new_item.token_hash),
         IntegrationModel.token_hint.set(tokens.hint(plaintext)),
         IntegrationModel.token_created_at.set(now),
@@ -111,8 +101,8 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
     else:
         actions += [field.remove() for field in _ROTATION_FIELDS]
 
-    def write(tx: Any) -> None:
-        tx.update(integration, actions=actions, condition=_unchanged_since_read(integration))
+    with one_winner(integration.id) as tx:
+        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
         tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
         current = TokenModel(integration.token_hash)
         if expire == "later":
@@ -132,8 +122,6 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
             if integration.previous_token_hash:
                 tx.delete(TokenModel(integration.previous_token_hash))
         tx.save(audit.new_event("token.rotated", actor.id, target.owner, details, integration.id))
-
-    _commit(integration, write)
     if expire == "now":
         authorizer_cache.flush()
     return _result(integration.id, plaintext)
@@ -159,7 +147,7 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         notified_already = bool(previous.rotation_notified)
     except TokenModel.DoesNotExist:
         raise concurrent_change(integration.id) from None
-    restore = [TokenModel.state.set("active"), TokenModel.expires_at.remove()]
+    restore: list[Action] = [TokenModel.state.set("active"), TokenModel.expires_at.remove()]
     if notified_already:
         restore += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
     else:
@@ -167,7 +155,7 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
             TokenModel.due_bucket.set(DUE_BUCKET),
             TokenModel.due_at.set(reminder_due(restored_created)),
         ]
-    actions = [
+    actions: list[Action] = [
         IntegrationModel.token_hash.set(integration.previous_token_hash),
         IntegrationModel.token_hint.set(integration.previous_token_hint),
         IntegrationModel.token_created_at.set(restored_created),
@@ -180,8 +168,8 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         "revokedTokenHint": integration.token_hint,
     }
 
-    def write(tx: Any) -> None:
-        tx.update(integration, actions=actions, condition=_unchanged_since_read(integration))
+    with one_winner(integration.id) as tx:
+        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
         tx.update(
             TokenModel(integration.previous_token_hash),
             actions=restore,
@@ -189,8 +177,6 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         )
         tx.delete(TokenModel(integration.token_hash))
         tx.save(audit.new_event("rotation.cancelled", actor.id, target.owner, details, integration.id))
-
-    _commit(integration, write)
     authorizer_cache.flush()
     return _result(integration.id)
 
@@ -199,19 +185,17 @@ def expire_now(actor: UserModel, target: Access) -> dict[str, Any]:
     """The old token stops working now; the rotation is complete."""
     integration, now = target.integration, clock.now()
     _require_pending(integration)
-    actions = [
+    actions: list[Action] = [
         IntegrationModel.updated_at.set(now),
         IntegrationModel.version.add(1),
         *[field.remove() for field in _ROTATION_FIELDS],
     ]
     details = {"previousTokenHint": integration.previous_token_hint}
 
-    def write(tx: Any) -> None:
-        tx.update(integration, actions=actions, condition=_unchanged_since_read(integration))
+    with one_winner(integration.id) as tx:
+        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
         tx.delete(TokenModel(integration.previous_token_hash))
         tx.save(audit.new_event("rotation.expired_now", actor.id, target.owner, details, integration.id))
-
-    _commit(integration, write)
     authorizer_cache.flush()
     return _result(integration.id)
 
@@ -240,7 +224,7 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
             tx.update(
                 integration,
                 actions=[IntegrationModel.version.add(1), *[field.remove() for field in _ROTATION_FIELDS]],
-                condition=_unchanged_since_read(integration),
+                condition=unchanged_since_read(integration),
             )
             tx.delete(TokenModel(token.token_hash), condition=TokenModel.state == "rotating")
             tx.save(event)
