@@ -204,3 +204,31 @@ def test_labs_off_says_to_enable_it(page: Page, server: Server) -> None:
         expect(page.get_by_role("button", name="Create new Integration")).to_be_hidden()
     finally:
         assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": True}) == 200
+
+
+def test_rotation_recommended_mark(page: Page, server: Server) -> None:
+    admin = session_for("user-admin")
+    status = server.status(
+        "POST",
+        "/agencies/agency-demo/private-integrations",
+        admin,
+        {
+            "name": "Old reporting token",
+            "scopes": ["locations.readonly"],
+        },
+    )
+    assert status == 201
+
+    # The server decides `rotationRecommended` (tested in test_lifecycle.py with the clock); here the
+    # page's answer for a 90-day-old token is played back, to see the page mark it.
+    def age_tokens(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for item in body["privateIntegrations"]:
+            item["rotationRecommended"] = item["name"] == "Old reporting token"
+        route.fulfill(response=response, json=body)
+
+    page.route("**/agencies/agency-demo/private-integrations", age_tokens)
+    open_as(page, server, "user-admin")
+    row = page.locator("tr", has_text="Old reporting token")
+    expect(row.locator(".badge")).to_have_text("Rotation recommended")
