@@ -66,6 +66,9 @@ def start_embedded_dynamodb() -> Any:
 
 def main() -> None:
     _stop_on_sigterm()
+    # The service's own log lines (one JSON line per request, with its trace id) on the console.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("private_integrations").setLevel(logging.INFO)
     moto = start_embedded_dynamodb()
     try:
         import click

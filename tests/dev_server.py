@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,7 @@ def free_port() -> int:
 class DevServer:
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.last_trace_id = ""
         self.base = f"http://127.0.0.1:{self.port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_"))}
         self.process = subprocess.Popen(
@@ -37,7 +39,15 @@ class DevServer:
             text=True,
         )
         self.banner = self._read_banner()
+        # Keep reading the output so a chatty server never blocks on a full pipe.
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
         self._wait_for_port()
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            self.output.append(line)
 
     def _read_banner(self) -> list[str]:
         lines = []
@@ -70,12 +80,15 @@ class DevServer:
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
+                self.last_trace_id = response.headers.get("X-Trace-Id", "")
                 return int(response.status), json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
+            self.last_trace_id = error.headers.get("X-Trace-Id", "")
             return int(error.code), json.loads(error.read() or b"null")
 
     def stop(self) -> tuple[int, str]:
-        """Ctrl-C, as a user would; returns (exit code, the rest of the output)."""
+        """Ctrl-C, as a user would; returns (exit code, everything printed after the banner)."""
         self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=30)
-        return int(self.process.returncode), output
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        return int(self.process.returncode), "".join(self.output)

@@ -23,6 +23,7 @@ def test_make_run_serves_the_api_and_stops_cleanly() -> None:
         token = created["token"]
         status, location = server.call("GET", "/locations/loc-downtown", token)
         assert status == 200 and location["location"]["id"] == "loc-downtown"
+        trace_id = server.last_trace_id
         assert server.call("GET", "/contacts/abc", token)[0] == 403
         status, body = server.call("GET", "/locations/loc-downtown", "pit-nope")
         assert status == 401 and body["error"] == "Unauthorized"
@@ -30,6 +31,9 @@ def test_make_run_serves_the_api_and_stops_cleanly() -> None:
         returncode, output = server.stop()
     assert returncode == 0, output
     assert "Stopped the API and the embedded DynamoDB." in output
+    # One JSON log line per request, with the trace id the response carried; never a token.
+    assert f'"traceId": "{trace_id}"' in output
+    assert token not in output and token[4:] not in output
     with socket.socket() as sock:
         # Nothing listens any more (SO_REUSEADDR only tolerates connections left in TIME_WAIT).
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
