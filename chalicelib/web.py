@@ -62,13 +62,14 @@ def check_version(request: Request) -> None:
 
 def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Chalice HTTP middleware: trace id, Version header, ApiError -> JSON, one log line per request."""
-    trace_id = uuid.uuid4().hex
-    trace_id_var.set(trace_id)
     context = request.context or {}
+    # API Gateway's request id where there is one: the same id its own error responses carry.
+    trace_id = str(context.get("requestId") or uuid.uuid4().hex)
+    trace_id_var.set(trace_id)
     if context.get("apiId") and context.get("stage"):
         authorizer_cache.current_api.set((context["apiId"], context["stage"]))
     started = time.perf_counter()
-    resource_path = (request.context or {}).get("resourcePath", "")
+    resource_path = context.get("resourcePath", "")
     try:
         if resource_path not in VERSION_EXEMPT_PATHS and request.method != "OPTIONS":
             check_version(request)
