@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Any
 
-from chalicelib import clock
+from chalicelib import clock, web
 from chalicelib.directory import Owner
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import EventModel
@@ -63,13 +63,13 @@ def view(event: EventModel) -> dict[str, Any]:
 
 def page_params(params: dict[str, str]) -> tuple[int, str | None]:
     """`limit` (1-100, default 50) and `cursor` (the `nextCursor` of the previous page) -> (limit, sk)."""
-    raw_limit = params.get("limit", str(DEFAULT_PAGE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise ValidationFailed([f"limit must be a whole number from 1 to {MAX_PAGE}"])
+    limit, problems = web.limit_param(params, DEFAULT_PAGE, MAX_PAGE)
     cursor = params.get("cursor") or None
     if cursor is not None and not _EVENT_ID.fullmatch(cursor):
-        raise ValidationFailed(["cursor must be the nextCursor of a previous page"])
-    return int(raw_limit), _sort_key(cursor) if cursor else None
+        problems.append("cursor must be the nextCursor of a previous page")
+    if problems:
+        raise ValidationFailed(problems)
+    return limit, _sort_key(cursor) if cursor else None
 
 
 def _page(results: Any, limit: int) -> dict[str, Any]:

@@ -64,11 +64,6 @@ class ValidationFailed(ApiError):
         super().__init__(list(problems))
 
 
-class ServiceUnavailable(ApiError):
-    status_code = 503
-    error = "Service Unavailable"
-
-
 LABS_OFF_MESSAGE = (
     "Private Integrations is not enabled for this agency. An agency admin can enable it in Settings > Labs."
 )

@@ -25,11 +25,10 @@ EDITABLE_FIELDS = ("name", "description", "scopes")
 
 @dataclass(frozen=True)
 class Access:
-    """An integration the caller may manage, with what the checks already read."""
+    """An integration the caller may manage, and its owner."""
 
     integration: IntegrationModel
     owner: Owner
-    agency: AgencyModel
 
 
 # --- owners and access ---------------------------------------------------------------------------
@@ -79,9 +78,8 @@ def access(user: UserModel, integration_id: str) -> Access:
     if integration is None or integration.agency_id != user.agency_id:
         raise _not_found(integration_id)
     owner = owner_of(integration)
-    agency = directory.get_agency(owner.agency_id)
-    permissions.require_manage(user, owner, agency, _missing(integration_id))
-    return Access(integration, owner, agency)
+    permissions.require_manage(user, owner, directory.get_agency(owner.agency_id), _missing(integration_id))
+    return Access(integration, owner)
 
 
 def feed_owner(user: UserModel, integration_id: str) -> Owner:

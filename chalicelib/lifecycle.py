@@ -19,7 +19,6 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import audit, authorizer_cache, clock, db, tokens
 from chalicelib.config import settings
-from chalicelib.directory import Owner
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.integrations import (
     DUE_BUCKET,
@@ -28,6 +27,7 @@ from chalicelib.integrations import (
     epoch,
     new_token_item,
     one_winner,
+    owner_of,
     reminder_due,
     unchanged_since_read,
     views,
@@ -211,11 +211,10 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
         return False
     if integration.rotation_expires_at is None or integration.rotation_expires_at > now:
         return False
-    owner = Owner(integration.owner_type, integration.owner_id, integration.agency_id)
     event = audit.new_event(
         "rotation.completed",
         SYSTEM_ACTOR,
-        owner,
+        owner_of(integration),
         {"reason": "previous token expired", "previousTokenHint": integration.previous_token_hint},
         integration.id,
     )

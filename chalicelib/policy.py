@@ -76,18 +76,21 @@ def api_prefix(method_arn: str) -> str:
     return f"{arn_api}/{stage}"
 
 
-def document(scopes: frozenset[str], level: str, method_arn: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=2048)
+def _resources(scopes: frozenset[str], level: str, prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(allow ARNs, deny ARNs) for one API stage: built once per scope set, not per authorization."""
     allow, deny = plan(scopes, level)
+    return tuple(f"{prefix}/{p}" for p in allow), tuple(f"{prefix}/{p}" for p in deny)
+
+
+def document(scopes: frozenset[str], level: str, method_arn: str) -> dict[str, Any]:
     prefix = api_prefix(method_arn)
+    allow, deny = _resources(scopes, level, prefix)
     statements: list[dict[str, Any]] = []
     if allow:
-        statements.append(
-            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": [f"{prefix}/{p}" for p in allow]}
-        )
+        statements.append({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": list(allow)})
     if deny:
-        statements.append(
-            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": [f"{prefix}/{p}" for p in deny]}
-        )
+        statements.append({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": list(deny)})
     if not statements:
         statements.append({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": [f"{prefix}/*"]})
     return {"Version": "2012-10-17", "Statement": statements}

@@ -14,7 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import clock, db
+from chalicelib import clock, db, web
 from chalicelib.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import ContactEmailModel, ContactModel, LocationContactsIndex, LocationModel
 
@@ -26,7 +26,8 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 @dataclass(frozen=True)
 class TokenContext:
-    integration_id: str
+    """What the handlers need of the authorizer's context: owner, agency, scopes."""
+
     owner_type: str
     owner_id: str
     agency_id: str
@@ -36,7 +37,6 @@ class TokenContext:
     def from_request_context(cls, context: dict[str, Any]) -> TokenContext:
         authorizer = context.get("authorizer") or {}
         return cls(
-            integration_id=str(authorizer.get("integrationId", "")),
             owner_type=str(authorizer.get("ownerType", "")),
             owner_id=str(authorizer.get("ownerId", "")),
             agency_id=str(authorizer.get("agencyId", "")),
@@ -239,19 +239,15 @@ def delete_contact(token: TokenContext, contact_id: str) -> dict[str, Any]:
 
 def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]:
     token.require_scope("contacts.readonly")
-    problems = []
     location_id = params.get("locationId", "")
+    limit, problems = web.limit_param(params, DEFAULT_LIMIT, MAX_LIMIT)
     if not location_id:
-        problems.append("locationId is required: ?locationId=<the location's id>")
-    raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        problems.append(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        problems.insert(0, "locationId is required: ?locationId=<the location's id>")
     if problems:
         raise ValidationFailed(problems)
     token.require_location(location_id)
-    limit = int(raw_limit)
     start_after = params.get("startAfterId") or None
     condition = LocationContactsIndex.id > start_after if start_after else None
-    page = list(ContactModel.by_location.query(location_id, condition, limit=limit))
-    contacts = [contact_view(contact) for contact in page[:limit]]
+    page = ContactModel.by_location.query(location_id, condition, limit=limit)
+    contacts = [contact_view(contact) for contact in page]
     return {"contacts": contacts, "count": len(contacts)}

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
+from http import HTTPStatus
 from typing import Any
 
 from chalice import Response
@@ -21,18 +21,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Routes a browser or a health check calls without the platform's Version header.
 VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    415: "Unsupported Media Type",
-    500: "Internal Server Error",
-}
-
 log = logging.getLogger("private_integrations")
-trace_id_var: ContextVar[str] = ContextVar("trace_id", default="-")
 
 
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -65,7 +54,6 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
     context = request.context or {}
     # API Gateway's request id where there is one: the same id its own error responses carry.
     trace_id = str(context.get("requestId") or uuid.uuid4().hex)
-    trace_id_var.set(trace_id)
     if context.get("apiId") and context.get("stage"):
         authorizer_cache.current_api.set((context["apiId"], context["stage"]))
     started = time.perf_counter()
@@ -92,7 +80,7 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
         response = json_response(
             {
                 "statusCode": response.status_code,
-                "error": _REASONS.get(response.status_code, "Error"),
+                "error": HTTPStatus(response.status_code).phrase,
                 "message": response.body["Message"],
             },
             response.status_code,
@@ -128,6 +116,14 @@ def json_object_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
+
+
+def limit_param(params: dict[str, str], default: int, maximum: int) -> tuple[int, list[str]]:
+    """`?limit=` as a whole number from 1 to `maximum`: (limit, problems to report)."""
+    raw = params.get("limit", str(default))
+    if raw.isdigit() and 1 <= int(raw) <= maximum:
+        return int(raw), []
+    return default, [f"limit must be a whole number from 1 to {maximum}"]
 
 
 def query_params(request: Request) -> dict[str, str]:

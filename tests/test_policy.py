@@ -87,7 +87,7 @@ def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: py
         "scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tagency,location\n"
     )
     monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(extra))
-    for cached in (catalog.routes, catalog.scope_levels, policy.plan):
+    for cached in (catalog.routes, catalog.scope_levels, policy.plan, policy._resources):
         cached.cache_clear()
     try:
         assert catalog.scope_problems(["widgets.readonly"], "agency") == []
@@ -97,5 +97,5 @@ def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: py
         assert mismatches(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
     finally:
         monkeypatch.delenv("PI_EXTRA_SCOPES_FILE")
-        for cached in (catalog.routes, catalog.scope_levels, policy.plan):
+        for cached in (catalog.routes, catalog.scope_levels, policy.plan, policy._resources):
             cached.cache_clear()
