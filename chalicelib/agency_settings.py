@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from chalicelib import audit, db, directory, permissions
 from chalicelib.directory import Owner, effective_flags
-from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.models import AgencyModel, UserModel
 
 
@@ -84,12 +83,16 @@ def put_permissions(caller: UserModel, agency_id: str, user_id: str, body: dict[
         {"userId": user.id, "before": before, "after": after},
     )
     try:
-        with db.transaction() as tx:
+        with audit.recorded_change(event) as tx:
             tx.update(user, actions=actions, condition=UserModel.agency_id == agency_id)
-            tx.save(event)
-    except TransactWriteError:
-        raise Conflict("The user changed at the same time: fetch it and retry.") from None
-    return _permissions_view(UserModel.get(user.id, consistent_read=True))
+    except db.LostRace:
+        raise NotFound(f"User '{user_id}' was not found in agency '{agency_id}'.") from None
+    # The answer is what was written: no read after the commit.
+    if "agency" in flags:
+        user.perm_agency = flags["agency"]
+    if "subAccount" in flags:
+        user.perm_sub_account = flags["subAccount"]
+    return _permissions_view(user)
 
 
 def get_labs(caller: UserModel, agency_id: str) -> dict[str, Any]:
@@ -114,7 +117,13 @@ def put_labs(caller: UserModel, agency_id: str, body: dict[str, Any]) -> dict[st
             Owner("agency", agency_id, agency_id),
             {"privateIntegrations": {"before": before, "after": enabled}},
         )
-        with db.transaction() as tx:
-            tx.update(agency, actions=[AgencyModel.labs_private_integrations.set(bool(enabled))])
-            tx.save(event)
+        try:
+            with audit.recorded_change(event) as tx:
+                tx.update(
+                    agency,
+                    actions=[AgencyModel.labs_private_integrations.set(bool(enabled))],
+                    condition=AgencyModel.id.exists(),
+                )
+        except db.LostRace:
+            raise NotFound(f"Agency '{agency_id}' was not found.") from None
     return {"privateIntegrations": enabled}

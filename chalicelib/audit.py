@@ -5,9 +5,13 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from chalicelib import clock, web
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, db, web
 from chalicelib.directory import Owner
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import EventModel
@@ -41,6 +45,27 @@ def new_event(
         agency_id=owner.agency_id,
         details=details or {},
     )
+
+
+def is_stored(event: EventModel) -> bool:
+    """Consistent read: is this very event in the table?"""
+    try:
+        EventModel.get(event.owner_key, event.sk, consistent_read=True)
+    except EventModel.DoesNotExist:
+        return False
+    return True
+
+
+@contextmanager
+def recorded_change(event: EventModel) -> Iterator[TransactWrite]:
+    """One idempotent transaction that also saves `event`, the change's record.
+
+    The event's key is unique to this attempt, so finding it after a failed answer proves the commit
+    landed (see db.idempotent_transaction). Raises db.LostRace or db.Unavailable.
+    """
+    with db.idempotent_transaction(lambda: is_stored(event)) as tx:
+        yield tx
+        tx.save(event, condition=EventModel.sk.does_not_exist())
 
 
 def _sort_key(event_id: str) -> str:

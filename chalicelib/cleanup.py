@@ -2,22 +2,27 @@
 
 1. Finishes rotations whose overlap has passed: the integration forgets the old token, the token item
    is deleted early (not waiting up to 48 h for TTL), and "rotation.completed" is recorded.
-2. Emits one EventBridge event per token that becomes due for rotation (90 days), once.
+2. Emits one EventBridge event per token that becomes due for rotation (90 days), at least once.
 
 Reads are proportional to the work due: it queries the sparse GSI `by-due`, which holds only tokens
 with a pending task whose due time has come; it never scans the table. Every write is conditional,
-so it is idempotent and safe beside user actions and beside another run.
+so it is idempotent and safe beside user actions and beside another run. One failing token never
+stops the run: it is logged, counted, and still due for the next run.
+
+A reminder is claimed, sent, then recorded. The claim moves the token's `dueAt` a lease ahead, so if
+the event cannot be sent or recorded the token is due again when the lease ends and the next run
+sends it again, with the same `reminderId` in its detail for consumers to drop duplicates.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+import uuid
 from datetime import datetime
 from typing import Any
-
-from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import audit, authorizer_cache, clock, db, lifecycle
 from chalicelib.config import settings
@@ -29,6 +34,7 @@ from chalicelib.token_model import DueIndex
 log = logging.getLogger("private_integrations.cleanup")
 EVENT_SOURCE = "growthhub.private-integrations"
 ROTATION_DUE_DETAIL_TYPE = "Private Integration Token Rotation Recommended"
+REMINDER_LEASE_SECONDS = 300
 
 
 @functools.cache
@@ -38,8 +44,14 @@ def _events_client() -> Any:
     return boto3.client("events", region_name=settings.region)
 
 
+def reminder_id(token: TokenModel) -> str:
+    """The same for every attempt at one token's reminder (and reveals nothing of the token)."""
+    return hashlib.sha256(f"rotation-recommended:{token.token_hash}".encode()).hexdigest()[:32]
+
+
 def _publish_rotation_due(token: TokenModel, now: datetime) -> None:
     detail = {
+        "reminderId": reminder_id(token),
         "integrationId": token.integration_id,
         "ownerType": token.owner_type,
         "ownerId": token.owner_id,
@@ -62,60 +74,90 @@ def _publish_rotation_due(token: TokenModel, now: datetime) -> None:
         raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
 
 
-def _remind(token: TokenModel, now: datetime) -> bool:
-    """Claim the reminder with a conditional write (so it is sent once), then send it."""
-    owner = Owner(token.owner_type, token.owner_id, token.agency_id)
-    event = audit.new_event(
-        "token.rotation_recommended",
-        lifecycle.SYSTEM_ACTOR,
-        owner,
-        {"tokenHint": token.hint},
-        token.integration_id,
-    )
+def _claimed_by(token_hash: str, claim: str) -> bool:
     try:
-        with db.transaction() as tx:
+        return TokenModel.get(token_hash, consistent_read=True).reminder_claim == claim
+    except TokenModel.DoesNotExist:
+        return False
+
+
+def _claim(token: TokenModel, now: datetime) -> str | None:
+    """Take the reminder for this run for a lease; None if another run holds it or it is no longer due."""
+    claim = uuid.uuid4().hex
+    try:
+        with db.idempotent_transaction(lambda: _claimed_by(token.token_hash, claim)) as tx:
             tx.update(
                 TokenModel(token.token_hash),
                 actions=[
-                    TokenModel.rotation_notified.set(True),
-                    TokenModel.due_bucket.remove(),
-                    TokenModel.due_at.remove(),
+                    TokenModel.reminder_claim.set(claim),
+                    TokenModel.due_at.set(epoch(now) + REMINDER_LEASE_SECONDS),
                 ],
                 condition=(TokenModel.state == "active")
                 & (TokenModel.due_at <= epoch(now))
                 & (TokenModel.rotation_notified.does_not_exist() | (TokenModel.rotation_notified == False)),  # noqa: E712
             )
-            tx.save(event)
-    except TransactWriteError:
-        return False  # another run, or a rotation, got there first
+    except db.LostRace:
+        return None
+    return claim
+
+
+def _record_sent(token: TokenModel, claim: str) -> None:
+    owner = Owner(token.owner_type, token.owner_id, token.agency_id)
+    event = audit.new_event(
+        "token.rotation_recommended",
+        lifecycle.SYSTEM_ACTOR,
+        owner,
+        {"tokenHint": token.hint, "reminderId": reminder_id(token)},
+        token.integration_id,
+    )
     try:
-        _publish_rotation_due(token, now)
-    except Exception as error:
-        # Give the claim back so the next run retries; the audit event stays as a record of the attempt.
-        log.warning("rotation reminder not sent for %s: %s", token.integration_id, error)
-        TokenModel(token.token_hash).update(
-            actions=[
-                TokenModel.rotation_notified.set(False),
-                TokenModel.due_bucket.set(DUE_BUCKET),
-                TokenModel.due_at.set(epoch(now)),
-            ],
-            condition=TokenModel.token_hash.exists() & (TokenModel.state == "active"),
-        )
-        return False
+        with audit.recorded_change(event) as tx:
+            tx.update(
+                TokenModel(token.token_hash),
+                actions=[
+                    TokenModel.rotation_notified.set(True),
+                    TokenModel.reminder_claim.remove(),
+                    TokenModel.due_bucket.remove(),
+                    TokenModel.due_at.remove(),
+                ],
+                condition=TokenModel.reminder_claim == claim,
+            )
+    except db.LostRace:
+        # The token was revoked or rotated meanwhile: the event went out, nothing is left to record.
+        log.info("reminder for %s sent; the token changed before it was recorded", token.integration_id)
+
+
+def _remind(token: TokenModel, now: datetime) -> bool:
+    claim = _claim(token, now)
+    if claim is None:
+        return False  # another run holds it, or a rotation got there first
+    _publish_rotation_due(token, now)  # on failure the lease runs out and the next run sends it
+    _record_sent(token, claim)
     return True
 
 
 def run() -> dict[str, int]:
     now = clock.now()
-    read = completed = reminded = 0
+    read = completed = reminded = failed = 0
     for token in TokenModel.by_due.query(DUE_BUCKET, DueIndex.due_at <= epoch(now)):
         read += 1
-        if token.state == "rotating":
-            completed += lifecycle.finish_expired_rotation(token, now)
-        elif token.state == "active" and not token.rotation_notified:
-            reminded += _remind(token, now)
+        try:
+            if token.state == "rotating":
+                completed += lifecycle.finish_expired_rotation(token, now)
+            elif token.state == "active" and not token.rotation_notified:
+                reminded += _remind(token, now)
+        except Exception:
+            failed += 1
+            log.exception(
+                "cleanup of one token failed (integration %s); the next run retries it", token.integration_id
+            )
     if completed:
         authorizer_cache.flush()
-    summary = {"itemsRead": read, "rotationsCompleted": completed, "rotationRemindersSent": reminded}
+    summary = {
+        "itemsRead": read,
+        "rotationsCompleted": completed,
+        "rotationRemindersSent": reminded,
+        "failed": failed,
+    }
     log.info("cleanup %s", json.dumps(summary))
     return summary

@@ -20,6 +20,9 @@ class ApiError(ChaliceUnhandledError):
         self.message = message
         self.extra = extra or {}
 
+    # Extra response headers (e.g. Retry-After).
+    headers: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced per instance
+
     def body(self) -> dict[str, Any]:
         return {"statusCode": self.status_code, "error": self.error, "message": self.message, **self.extra}
 
@@ -52,6 +55,18 @@ class Conflict(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = 413
     error = "Payload Too Large"
+
+
+class ServiceUnavailable(ApiError):
+    """503: the database is busy or unreachable. Safe to retry after `Retry-After` seconds."""
+
+    status_code = 503
+    error = "Service Unavailable"
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
 class ValidationFailed(ApiError):

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit, authorizer_cache, catalog, clock, db, directory, permissions, tokens
 from chalicelib.config import settings
 from chalicelib.directory import Owner
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel, UserModel
+from chalicelib.models import AgencyModel, EventModel, IntegrationModel, LocationModel, TokenModel, UserModel
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
 EDITABLE_FIELDS = ("name", "description", "scopes")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,34 +142,48 @@ def rotation_recommended(token_created_at: datetime) -> bool:
     return clock.now() - token_created_at >= timedelta(days=settings.rotation_recommended_after_days)
 
 
-def views(integrations: list[IntegrationModel]) -> list[dict[str, Any]]:
-    """Response bodies; one BatchGetItem reads lastUsedAt from every token of the page."""
-    hashes = [h for i in integrations for h in (i.token_hash, i.previous_token_hash) if h]
-    last_used: dict[str, int] = {}
+def rotation_pending(integration: IntegrationModel, now: datetime) -> bool:
+    """A previous token still in its overlap. An overlap that has ended is a finished rotation, in every
+    action and view, whether or not the cleanup has removed it yet."""
+    expires = integration.rotation_expires_at
+    return integration.previous_token_hash is not None and (expires is None or expires > now)
+
+
+def live_hashes(integration: IntegrationModel) -> list[str]:
+    return [h for h in (integration.token_hash, integration.previous_token_hash) if h]
+
+
+def last_used(integrations: list[IntegrationModel]) -> dict[str, int]:
+    """lastUsedAt (epoch seconds) per token digest, by one BatchGetItem over every token of the page.
+
+    Actions read it before they commit, so an answer never needs a read after the commit.
+    """
+    hashes = [h for integration in integrations for h in live_hashes(integration)]
+    found: dict[str, int] = {}
     if hashes:
         for token in TokenModel.batch_get(hashes, attributes_to_get=["tokenHash", "lastUsedAt"]):
             if token.last_used_at is not None:
-                last_used[token.token_hash] = int(token.last_used_at)
-    result = []
-    for integration in integrations:
-        used = [
-            last_used[h] for h in (integration.token_hash, integration.previous_token_hash) if h in last_used
-        ]
-        result.append(view(integration, max(used) if used else None))
-    return result
+                found[token.token_hash] = int(token.last_used_at)
+    return found
 
 
-def view(integration: IntegrationModel, last_used_epoch: int | None = None) -> dict[str, Any]:
+def views(integrations: list[IntegrationModel]) -> list[dict[str, Any]]:
+    used = last_used(integrations)
+    return [view(integration, used) for integration in integrations]
+
+
+def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None = None) -> dict[str, Any]:
+    now = clock.now()
     rotation = None
-    if integration.previous_token_hash:
+    if rotation_pending(integration, now):
         rotation = {
             "previousTokenHint": integration.previous_token_hint,
             "startedAt": clock.iso(integration.rotation_started_at),
             "expiresAt": clock.iso(integration.rotation_expires_at),
         }
-    last_used = (
-        clock.iso(datetime.fromtimestamp(last_used_epoch, tz=UTC)) if last_used_epoch is not None else None
-    )
+    live = integration.token_hash, *((integration.previous_token_hash,) if rotation else ())
+    used = [(last_used_by_hash or {})[h] for h in live if h in (last_used_by_hash or {})]
+    last_used_at = clock.iso(datetime.fromtimestamp(max(used), tz=UTC)) if used else None
     return {
         "id": integration.id,
         "name": integration.name,
@@ -183,7 +197,7 @@ def view(integration: IntegrationModel, last_used_epoch: int | None = None) -> d
         "updatedAt": clock.iso(integration.updated_at),
         "token": {"hint": integration.token_hint, "createdAt": clock.iso(integration.token_created_at)},
         "rotation": rotation,
-        "lastUsedAt": last_used,
+        "lastUsedAt": last_used_at,
         "rotationRecommended": rotation_recommended(integration.token_created_at),
     }
 
@@ -261,7 +275,7 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         integration.id,
     )
     try:
-        with db.transaction() as tx:
+        with audit.recorded_change(event) as tx:
             tx.update(
                 owner_model(owner.id),
                 actions=[owner_model.integration_count.add(1)],
@@ -272,15 +286,14 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
             tx.save(
                 new_token_item(integration, plaintext, now), condition=TokenModel.token_hash.does_not_exist()
             )
-            tx.save(event)
-    except TransactWriteError as error:
+    except db.LostRace:
         counter = owner_model.get(owner.id, consistent_read=True)
-        if db.condition_failed(error) and (counter.integration_count or 0) >= limit:
+        if (counter.integration_count or 0) >= limit:
             raise Conflict(
                 f"This {'agency' if owner.type == 'agency' else 'sub-account'} already has {limit} "
                 "private integrations: delete one before creating another."
             ) from None
-        raise
+        raise Conflict("The owner changed at the same time: retry.") from None
     return view(integration), plaintext
 
 
@@ -289,14 +302,34 @@ def unchanged_since_read(integration: IntegrationModel) -> Any:
     return IntegrationModel.version == integration.version
 
 
-@contextmanager
-def one_winner(integration_id: str) -> Iterator[TransactWrite]:
-    """One transaction for a change of an integration; if a racing change won, 409 (or 404 if it is gone)."""
-    try:
-        with db.transaction() as tx:
-            yield tx
-    except TransactWriteError:
-        raise concurrent_change(integration_id) from None
+def change_actions(changes: dict[str, Any]) -> list[Action]:
+    """Update actions for {python attribute name: new value, or None to remove it}."""
+    attributes = {name: getattr(IntegrationModel, name) for name in changes}
+    return [
+        attributes[name].remove() if value is None else attributes[name].set(value)
+        for name, value in changes.items()
+    ]
+
+
+def apply_changes(integration: IntegrationModel, changes: dict[str, Any]) -> IntegrationModel:
+    """The integration as the committed change left it: answers are built from what was written."""
+    for name, value in changes.items():
+        setattr(integration, name, value)
+    return integration
+
+
+def write_change(
+    integration: IntegrationModel,
+    changes: dict[str, Any],
+    event: EventModel,
+    add_operations: Callable[[TransactWrite], None],
+) -> IntegrationModel:
+    """One recorded transaction: the integration's fields (conditioned on its version) and more items."""
+    with audit.recorded_change(event) as tx:
+        add_operations(tx)  # may add to `changes` (finishing an ended rotation)
+        written = {**changes, "updated_at": clock.now(), "version": integration.version + 1}
+        tx.update(integration, actions=change_actions(written), condition=unchanged_since_read(integration))
+    return apply_changes(integration, written)
 
 
 def concurrent_change(integration_id: str) -> NotFound | Conflict:
@@ -306,6 +339,50 @@ def concurrent_change(integration_id: str) -> NotFound | Conflict:
     return Conflict(
         "The private integration was changed by another request at the same time: fetch it and retry."
     )
+
+
+SECURITY_ATTEMPTS = 5
+
+
+def until_applied(target: Access, attempt: Callable[[IntegrationModel], T]) -> T:
+    """Run a security action (delete, rotate now, expire now) until it applies, re-reading each time.
+
+    A token owner who acts on a leak must not fail because a benign change raced: only a deletion (404)
+    stops it. Each attempt is a fresh, conditioned transaction, so nothing is applied twice.
+    """
+    integration = target.integration
+    for _ in range(SECURITY_ATTEMPTS):
+        try:
+            return attempt(integration)
+        except db.LostRace:
+            found = find(integration.id)
+            if found is None:
+                raise _not_found(integration.id) from None
+            integration = found
+    raise Conflict(
+        "The private integration is being changed by many requests at once: retry in a moment."
+    )
+
+
+def finish_ended_rotation(
+    tx: TransactWrite, integration: IntegrationModel, changes: dict[str, Any], now: datetime
+) -> None:
+    """An overlap that has ended is finished inside the caller's transaction: the old token item goes."""
+    if integration.previous_token_hash and not rotation_pending(integration, now):
+        tx.delete(
+            TokenModel(integration.previous_token_hash),
+            condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "rotating"),
+        )
+        changes.update(dict.fromkeys(ROTATION_FIELDS))
+
+
+ROTATION_FIELDS = (
+    "previous_token_hash",
+    "previous_token_hint",
+    "previous_token_created_at",
+    "rotation_started_at",
+    "rotation_expires_at",
+)
 
 
 def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, Any]:
@@ -318,44 +395,53 @@ def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, 
     }
     if not changes:
         return views([integration])[0]
-    now = clock.now()
-    actions = [getattr(IntegrationModel, name).set(change["after"]) for name, change in changes.items()]
-    actions += [IntegrationModel.updated_at.set(now), IntegrationModel.version.add(1)]
+    used = last_used([integration])
+    new_values: dict[str, Any] = {name: change["after"] for name, change in changes.items()}
     event = audit.new_event(
         "integration.updated", actor.id, target.owner, {"changes": changes}, integration.id
     )
-    with one_winner(integration.id) as tx:
-        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
-        if "scopes" in changes:
-            # Scopes also live on each token item (the authorizer's one read): same transaction.
-            for token_hash in (integration.token_hash, integration.previous_token_hash):
-                if token_hash:
-                    tx.update(
-                        TokenModel(token_hash),
-                        actions=[TokenModel.scopes.set(changes["scopes"]["after"])],
-                        condition=TokenModel.integration_id == integration.id,
-                    )
-        tx.save(event)
+    now = clock.now()
+
+    def operations(tx: TransactWrite) -> None:
+        finish_ended_rotation(tx, integration, new_values, now)
+        if "scopes" not in changes:
+            return
+        # Scopes also live on each token item (the authorizer's one read): same transaction.
+        live = [integration.token_hash]
+        if rotation_pending(integration, now):
+            live.append(integration.previous_token_hash)
+        for token_hash in live:
+            tx.update(
+                TokenModel(token_hash),
+                actions=[TokenModel.scopes.set(changes["scopes"]["after"])],
+                condition=TokenModel.integration_id == integration.id,
+            )
+
+    try:
+        updated = write_change(integration, new_values, event, operations)
+    except db.LostRace:
+        raise concurrent_change(integration.id) from None
     if "scopes" in changes:
         authorizer_cache.flush()  # cached policies still carry the old scopes
-    return views([IntegrationModel.get(integration.id, consistent_read=True)])[0]
+    return view(updated, used)
 
 
 def delete(actor: UserModel, target: Access) -> None:
-    integration = target.integration
     owner_model = _owner_model(target.owner)
-    event = audit.new_event(
-        "integration.deleted",
-        actor.id,
-        target.owner,
-        {"name": integration.name, "scopes": list(integration.scopes)},
-        integration.id,
-    )
-    with one_winner(integration.id) as tx:
-        tx.delete(integration, condition=unchanged_since_read(integration))
-        for token_hash in (integration.token_hash, integration.previous_token_hash):
-            if token_hash:
+
+    def attempt(integration: IntegrationModel) -> None:
+        event = audit.new_event(
+            "integration.deleted",
+            actor.id,
+            target.owner,
+            {"name": integration.name, "scopes": list(integration.scopes)},
+            integration.id,
+        )
+        with audit.recorded_change(event) as tx:
+            tx.delete(integration, condition=unchanged_since_read(integration))
+            for token_hash in live_hashes(integration):
                 tx.delete(TokenModel(token_hash))
-        tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
-        tx.save(event)
+            tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
+
+    until_applied(target, attempt)
     authorizer_cache.flush()

@@ -1,11 +1,13 @@
 """Token rotation: rotate (expire later / now), cancel a rotation, expire the old token now.
 
-Each action is one TransactWriteItems whose conditions pin exactly the state it read: the
-integration's `version` plus each token item's state. Two racing actions therefore have one winner;
-the loser gets 409 (or 404 when the integration is gone) and nothing of it is written.
+Each action is one idempotent TransactWriteItems whose conditions pin exactly the state it read: the
+integration's `version` plus each token item's state. Two racing actions therefore never both apply.
+Rotate-later and cancel keep one-winner semantics (the loser gets 409, or 404 when the integration is
+gone). Rotate-now and expire-now are what a user does when a token leaked: they re-read and retry
+until they apply (integrations.until_applied), and fail only when the integration is gone.
 
 States of one integration (current token C, previous token P):
-    steady   C active, no P
+    steady   C active, no P (or a P whose overlap has ended: finished inside the next action)
     pending  C active, P rotating until rotationExpiresAt (both authorize during the overlap)
 """
 
@@ -14,35 +16,33 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit, authorizer_cache, clock, db, tokens
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.integrations import (
     DUE_BUCKET,
+    ROTATION_FIELDS,
     Access,
     concurrent_change,
     epoch,
+    finish_ended_rotation,
+    last_used,
     new_token_item,
-    one_winner,
     owner_of,
     reminder_due,
+    rotation_pending,
     unchanged_since_read,
-    views,
+    until_applied,
+    view,
+    write_change,
 )
 from chalicelib.models import IntegrationModel, TokenModel, UserModel
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
-_ROTATION_FIELDS = (
-    IntegrationModel.previous_token_hash,
-    IntegrationModel.previous_token_hint,
-    IntegrationModel.previous_token_created_at,
-    IntegrationModel.rotation_started_at,
-    IntegrationModel.rotation_expires_at,
-)
 
 
 def parse_rotate_body(body: dict[str, Any]) -> str:
@@ -55,57 +55,70 @@ def parse_rotate_body(body: dict[str, Any]) -> str:
     return str(expire)
 
 
-def _result(integration_id: str, plaintext: str | None = None) -> dict[str, Any]:
-    integration = IntegrationModel.get(integration_id, consistent_read=True)
-    result: dict[str, Any] = {"privateIntegration": views([integration])[0]}
+def _result(
+    integration: IntegrationModel, used: dict[str, int], plaintext: str | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"privateIntegration": view(integration, used)}
     if plaintext is not None:
         result["token"] = plaintext
     return result
 
 
-def _pending(integration: IntegrationModel) -> bool:
-    return integration.previous_token_hash is not None
+def _no_rotation_pending(integration: IntegrationModel) -> Conflict:
+    if integration.previous_token_hash:
+        return Conflict(
+            "No rotation is pending: the previous token expired at "
+            f"{clock.iso(integration.rotation_expires_at)} and the rotation is complete."
+        )
+    return Conflict("No rotation is pending for this private integration.")
 
 
 def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
-    integration, now = target.integration, clock.now()
-    if expire == "later" and _pending(integration):
-        raise Conflict(
-            "A rotation is already pending: cancel it or expire the old token now before rotating again."
-        )
+    """A new current token, shown once. Later: the old one keeps working for the overlap. Now: every
+    earlier token of the integration stops working at once (also one still rotating out)."""
     plaintext = tokens.generate()
-    new_item = new_token_item(integration, plaintext, now)
-    old_hint = integration.token_hint
-    actions: list[Action] = [
-        IntegrationModel.token_hash.set(new_item.token_hash),
-        IntegrationModel.token_hint.set(tokens.hint(plaintext)),
-        IntegrationModel.token_created_at.set(now),
-        IntegrationModel.updated_at.set(now),
-        IntegrationModel.version.add(1),
-    ]
-    details: dict[str, Any] = {
-        "expire": expire,
-        "tokenHint": tokens.hint(plaintext),
-        "previousTokenHint": old_hint,
-    }
-    if expire == "later":
-        expires = now + timedelta(seconds=settings.rotation_overlap_seconds)
-        actions += [
-            IntegrationModel.previous_token_hash.set(integration.token_hash),
-            IntegrationModel.previous_token_hint.set(old_hint),
-            IntegrationModel.previous_token_created_at.set(integration.token_created_at),
-            IntegrationModel.rotation_started_at.set(now),
-            IntegrationModel.rotation_expires_at.set(expires),
-        ]
-        details["expiresAt"] = clock.iso(expires)
-    else:
-        actions += [field.remove() for field in _ROTATION_FIELDS]
+    used = last_used([target.integration])
 
-    with one_winner(integration.id) as tx:
-        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
-        tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
-        current = TokenModel(integration.token_hash)
+    def attempt(integration: IntegrationModel) -> IntegrationModel:
+        now = clock.now()
+        if expire == "later" and rotation_pending(integration, now):
+            raise Conflict(
+                "A rotation is already pending: cancel it or expire the old token now before rotating again."
+            )
+        new_item = new_token_item(integration, plaintext, now)
+        changes: dict[str, Any] = {
+            "token_hash": new_item.token_hash,
+            "token_hint": new_item.hint,
+            "token_created_at": now,
+        }
+        details: dict[str, Any] = {
+            "expire": expire,
+            "tokenHint": new_item.hint,
+            "previousTokenHint": integration.token_hint,
+        }
+        expires = now + timedelta(seconds=settings.rotation_overlap_seconds)
         if expire == "later":
+            details["expiresAt"] = clock.iso(expires)
+        event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)
+
+        def operations(tx: TransactWrite) -> None:
+            tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
+            current = TokenModel(integration.token_hash)
+            if expire == "now":
+                # Compromise: every earlier token stops working now, also one still rotating out.
+                tx.delete(current)
+                if integration.previous_token_hash:
+                    tx.delete(TokenModel(integration.previous_token_hash))
+                changes.update(dict.fromkeys(ROTATION_FIELDS))
+                return
+            finish_ended_rotation(tx, integration, changes, now)
+            changes.update(
+                previous_token_hash=integration.token_hash,
+                previous_token_hint=integration.token_hint,
+                previous_token_created_at=integration.token_created_at,
+                rotation_started_at=now,
+                rotation_expires_at=expires,
+            )
             tx.update(
                 current,
                 actions=[
@@ -116,88 +129,86 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
                 ],
                 condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "active"),
             )
-        else:
-            # Compromise: every earlier token stops working now, also one still rotating out.
-            tx.delete(current)
-            if integration.previous_token_hash:
-                tx.delete(TokenModel(integration.previous_token_hash))
-        tx.save(audit.new_event("token.rotated", actor.id, target.owner, details, integration.id))
+
+        return write_change(integration, changes, event, operations)
+
     if expire == "now":
+        updated = until_applied(target, attempt)
         authorizer_cache.flush()
-    return _result(integration.id, plaintext)
-
-
-def _require_pending(integration: IntegrationModel) -> None:
-    if not _pending(integration):
-        raise Conflict("No rotation is pending for this private integration.")
+    else:
+        try:
+            updated = attempt(target.integration)
+        except db.LostRace:
+            raise concurrent_change(target.integration.id) from None
+    return _result(updated, used, plaintext)
 
 
 def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
     """More time is needed: the old token is current again with no expiry; the new one is revoked now."""
     integration, now = target.integration, clock.now()
-    _require_pending(integration)
-    if integration.rotation_expires_at is not None and integration.rotation_expires_at <= now:
-        raise Conflict(
-            "The rotation has already completed: the previous token expired and cannot be restored."
-        )
+    if not rotation_pending(integration, now):
+        raise _no_rotation_pending(integration)
+    used = last_used([integration])
     restored_created = integration.previous_token_created_at or now
-    notified_already = False
     try:
         previous = TokenModel.get(integration.previous_token_hash, consistent_read=True)
-        notified_already = bool(previous.rotation_notified)
     except TokenModel.DoesNotExist:
         raise concurrent_change(integration.id) from None
     restore: list[Action] = [TokenModel.state.set("active"), TokenModel.expires_at.remove()]
-    if notified_already:
+    if previous.rotation_notified:
         restore += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
     else:
         restore += [
             TokenModel.due_bucket.set(DUE_BUCKET),
             TokenModel.due_at.set(reminder_due(restored_created)),
         ]
-    actions: list[Action] = [
-        IntegrationModel.token_hash.set(integration.previous_token_hash),
-        IntegrationModel.token_hint.set(integration.previous_token_hint),
-        IntegrationModel.token_created_at.set(restored_created),
-        IntegrationModel.updated_at.set(now),
-        IntegrationModel.version.add(1),
-        *[field.remove() for field in _ROTATION_FIELDS],
-    ]
+    changes: dict[str, Any] = {
+        "token_hash": integration.previous_token_hash,
+        "token_hint": integration.previous_token_hint,
+        "token_created_at": restored_created,
+        **dict.fromkeys(ROTATION_FIELDS),
+    }
     details = {
         "restoredTokenHint": integration.previous_token_hint,
         "revokedTokenHint": integration.token_hint,
     }
+    event = audit.new_event("rotation.cancelled", actor.id, target.owner, details, integration.id)
 
-    with one_winner(integration.id) as tx:
-        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
+    def operations(tx: TransactWrite) -> None:
         tx.update(
             TokenModel(integration.previous_token_hash),
             actions=restore,
             condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "rotating"),
         )
         tx.delete(TokenModel(integration.token_hash))
-        tx.save(audit.new_event("rotation.cancelled", actor.id, target.owner, details, integration.id))
+
+    revoked_hash = integration.token_hash
+    try:
+        updated = write_change(integration, changes, event, operations)
+    except db.LostRace:
+        raise concurrent_change(integration.id) from None
+    used.pop(revoked_hash, None)
     authorizer_cache.flush()
-    return _result(integration.id)
+    return _result(updated, used)
 
 
 def expire_now(actor: UserModel, target: Access) -> dict[str, Any]:
     """The old token stops working now; the rotation is complete."""
-    integration, now = target.integration, clock.now()
-    _require_pending(integration)
-    actions: list[Action] = [
-        IntegrationModel.updated_at.set(now),
-        IntegrationModel.version.add(1),
-        *[field.remove() for field in _ROTATION_FIELDS],
-    ]
-    details = {"previousTokenHint": integration.previous_token_hint}
+    used = last_used([target.integration])
 
-    with one_winner(integration.id) as tx:
-        tx.update(integration, actions=actions, condition=unchanged_since_read(integration))
-        tx.delete(TokenModel(integration.previous_token_hash))
-        tx.save(audit.new_event("rotation.expired_now", actor.id, target.owner, details, integration.id))
+    def attempt(integration: IntegrationModel) -> IntegrationModel:
+        if not rotation_pending(integration, clock.now()):
+            raise _no_rotation_pending(integration)
+        details = {"previousTokenHint": integration.previous_token_hint}
+        event = audit.new_event("rotation.expired_now", actor.id, target.owner, details, integration.id)
+        previous = TokenModel(integration.previous_token_hash)
+        return write_change(
+            integration, dict.fromkeys(ROTATION_FIELDS), event, lambda tx: tx.delete(previous)
+        )
+
+    updated = until_applied(target, attempt)
     authorizer_cache.flush()
-    return _result(integration.id)
+    return _result(updated, used)
 
 
 def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
@@ -209,7 +220,7 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
     # The index is eventually consistent: a user action may have finished this rotation already.
     if integration is None or integration.previous_token_hash != token.token_hash:
         return False
-    if integration.rotation_expires_at is None or integration.rotation_expires_at > now:
+    if rotation_pending(integration, now):
         return False
     event = audit.new_event(
         "rotation.completed",
@@ -219,14 +230,17 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
         integration.id,
     )
     try:
-        with db.transaction() as tx:
+        with audit.recorded_change(event) as tx:
             tx.update(
                 integration,
-                actions=[IntegrationModel.version.add(1), *[field.remove() for field in _ROTATION_FIELDS]],
+                actions=[
+                    IntegrationModel.version.add(1),
+                    *[getattr(IntegrationModel, name).remove() for name in ROTATION_FIELDS],
+                ],
                 condition=unchanged_since_read(integration),
             )
             tx.delete(TokenModel(token.token_hash), condition=TokenModel.state == "rotating")
-            tx.save(event)
-    except TransactWriteError:
+    except db.LostRace:
         return False  # a user action won the race; the next run looks again if anything is left
     return True
+

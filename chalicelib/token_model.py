@@ -41,4 +41,7 @@ class TokenModel(Model):
     due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
     due_at = NumberAttribute(attr_name="dueAt", null=True)
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
+    # The cleanup run that is sending this token's reminder; its lease is `dueAt` moved ahead, so a run
+    # that dies before it records the reminder leaves the token due again for the next run.
+    reminder_claim = UnicodeAttribute(attr_name="reminderClaim", null=True)
     by_due = DueIndex()

@@ -13,8 +13,8 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib import authorizer_cache
-from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
+from chalicelib import authorizer_cache, db
+from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable
 
 API_VERSION = "2021-07-28"
 MAX_BODY_BYTES = 64 * 1024
@@ -33,7 +33,20 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
 
 
 def error_response(error: ApiError) -> Response:
-    return json_response(error.body(), error.status_code)
+    return json_response(error.body(), error.status_code, error.headers)
+
+
+def unavailable(error: Exception) -> ServiceUnavailable:
+    """What a caller is told when the database throttled us or could not be reached (after retries)."""
+    retry = "Retry after the number of seconds in the Retry-After header."
+    if isinstance(error, db.Unavailable):
+        if not error.outcome_known:
+            return ServiceUnavailable(
+                "The database did not answer in time and the change may or may not have been saved: "
+                "fetch the resource to see its state before retrying."
+            )
+        return ServiceUnavailable(f"The database is busy or unreachable: nothing was changed. {retry}")
+    return ServiceUnavailable(f"The service is busy or its database is unreachable right now. {retry}")
 
 
 def _header(request: Request, name: str) -> str | None:
@@ -64,18 +77,14 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
         response = get_response(request)
     except ApiError as error:
         response = error_response(error)
-    except Exception:
-        # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
-        log.exception("unhandled error trace_id=%s", trace_id)
-        response = json_response(
-            {
-                "statusCode": 500,
-                "error": "Internal Server Error",
-                "message": f"Something went wrong on our side; quote trace id {trace_id} to support.",
-            },
-            500,
-        )
+    except Exception as error:
+        if db.is_unavailable(error):
+            log.warning("database unavailable trace_id=%s: %s", trace_id, type(error).__name__)
+            response = error_response(unavailable(error))
+        else:
+            response = _internal_error(trace_id)
     if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
+
         # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
         response = json_response(
             {
@@ -99,6 +108,19 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
         )
     )
     return response
+
+
+def _internal_error(trace_id: str) -> Response:
+    # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
+    log.exception("unhandled error trace_id=%s", trace_id)
+    return json_response(
+        {
+            "statusCode": 500,
+            "error": "Internal Server Error",
+            "message": f"Something went wrong on our side; quote trace id {trace_id} to support.",
+        },
+        500,
+    )
 
 
 def json_object_body(request: Request) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import authorizer, db, tokens
+from chalicelib import authorizer, tokens
 from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel
 from tests.conftest import Api
+from tests.faults import install
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api/GET/contacts/x1"
 SCOPES = ["contacts.readonly", "locations.readonly"]
@@ -78,18 +79,4 @@ def digest(token: str) -> str:
 
 def race(monkeypatch: pytest.MonkeyPatch, competitor: Any) -> None:
     """Run `competitor` after the next action has read its state, just before it commits."""
-    original = db.transaction
-
-    def racing() -> Any:
-        transaction = original()
-        commit = transaction._commit
-
-        def commit_after_competitor() -> Any:
-            monkeypatch.setattr(db, "transaction", original)
-            competitor()
-            return commit()
-
-        transaction._commit = commit_after_competitor  # type: ignore[method-assign]
-        return transaction
-
-    monkeypatch.setattr(db, "transaction", racing)
+    install(monkeypatch).before("dynamodb.TransactWriteItems", competitor)

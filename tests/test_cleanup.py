@@ -64,7 +64,12 @@ def test_cleanup_finishes_expired_rotations_once(api: Api, frozen_clock: FakeClo
     events = api.get(f"/private-integrations/{integration_id}/events").json_body["events"]
     assert events[0]["type"] == "rotation.completed" and events[0]["actorId"] == "system:cleanup"
     assert events[0]["details"]["reason"] == "previous token expired"
-    assert run_cleanup(api) == {"itemsRead": 0, "rotationsCompleted": 0, "rotationRemindersSent": 0}
+    assert run_cleanup(api) == {
+        "itemsRead": 0,
+        "rotationsCompleted": 0,
+        "rotationRemindersSent": 0,
+        "failed": 0,
+    }
     assert_consistent()
     # A new rotation can start now.
     assert rotate(api, integration_id, "later").status_code == 200
@@ -118,9 +123,19 @@ def test_reminder_is_retried_when_eventbridge_fails(
             raise RuntimeError("EventBridge unavailable")
 
     monkeypatch.setattr(cleanup, "_events_client", lambda: Down())
-    assert run_cleanup(api)["rotationRemindersSent"] == 0
+    assert run_cleanup(api) == {
+        "itemsRead": 1,
+        "rotationsCompleted": 0,
+        "rotationRemindersSent": 0,
+        "failed": 1,
+    }
     monkeypatch.undo()
+    # The claim holds for its lease (a run still sending must not be doubled), then it is due again.
+    assert run_cleanup(api)["rotationRemindersSent"] == 0
+    frozen_clock.advance(seconds=cleanup.REMINDER_LEASE_SECONDS)
     assert run_cleanup(api)["rotationRemindersSent"] == 1
+    frozen_clock.advance(days=1)
+    assert run_cleanup(api)["itemsRead"] == 0
 
 
 def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> None:
@@ -132,7 +147,7 @@ def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> No
         create(api)  # not due for 90 days
     frozen_clock.advance(days=7)
     summary = run_cleanup(api)
-    assert summary == {"itemsRead": 3, "rotationsCompleted": 3, "rotationRemindersSent": 0}
+    assert summary == {"itemsRead": 3, "rotationsCompleted": 3, "rotationRemindersSent": 0, "failed": 0}
 
 
 # --- authorizer cache flush ------------------------------------------------------------------------
