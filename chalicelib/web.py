@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from chalice import Response
+from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
 from chalicelib import authorizer_cache, db
@@ -77,14 +78,14 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
         response = get_response(request)
     except ApiError as error:
         response = error_response(error)
-    except Exception as error:
-        if db.is_unavailable(error):
-            log.warning("database unavailable trace_id=%s: %s", trace_id, type(error).__name__)
-            response = error_response(unavailable(error))
+    except Exception as raised:
+        cause = raised.__cause__ if isinstance(raised, UnexpectedError) else raised
+        if isinstance(cause, Exception) and db.is_unavailable(cause):
+            log.warning("database unavailable trace_id=%s: %s", trace_id, type(cause).__name__)
+            response = error_response(unavailable(cause))
         else:
             response = _internal_error(trace_id)
     if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
-
         # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
         response = json_response(
             {
@@ -108,6 +109,32 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
         )
     )
     return response
+
+
+def raise_unexpected_errors_to_middleware(app: Chalice) -> None:
+    """Chalice turns an unexpected exception of a view into its own 500 before middleware sees it; wrap
+    every registered view so that it reaches `handle_http` instead (503 for an unavailable database,
+    SPEC's 500 with the trace id otherwise). Call after every blueprint is registered."""
+    for methods in app.routes.values():
+        for entry in methods.values():
+            entry.view_function = _reraising(entry.view_function)
+
+
+class UnexpectedError(ChaliceUnhandledError):
+    """Carries a view's unexpected exception past Chalice's own error handling to the middleware."""
+
+
+def _reraising(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def call(**kwargs: Any) -> Any:
+        try:
+            return view(**kwargs)
+        except (ApiError, ChaliceViewError):
+            raise
+        except Exception as error:
+            raise UnexpectedError(str(error)) from error
+
+    return call
 
 
 def _internal_error(trace_id: str) -> Response:

@@ -41,13 +41,58 @@ def _admin_of(seed: dict) -> str:
     raise SystemExit("The directory file has no agency admin to print a session token for.")
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (e.g. from a supervisor) shuts down as cleanly as Ctrl-C."""
+def _stop_on_signals() -> None:
+    """Ctrl-C stops the server however it was started (`make run &` from a non-interactive shell
+    inherits SIGINT ignored), and SIGTERM (e.g. from a supervisor) shuts down as cleanly."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def _accept_bursts() -> None:
+    """`chalice local` listens with http.server's backlog of 5: a burst of clients gets connection
+    resets. API Gateway takes bursts; so does the local server (a backlog of 128)."""
+    from chalice.local import ThreadedHTTPServer
+
+    ThreadedHTTPServer.request_queue_size = 128
+
+
+def _serialized_moto_server() -> Any:
+    """moto's threaded server, with one request at a time inside moto.
+
+    moto's DynamoDB is not isolated between threads: a transaction that fails its conditions rolls back
+    by restoring a copy of the whole table taken when it started, wiping what other requests committed
+    meanwhile. DynamoDB serializes conflicting writes itself; here one lock does (local runs only).
+    """
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serialized(environ: Any, start_response: Any) -> Any:
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
 
 def start_embedded_dynamodb() -> Any:
@@ -55,9 +100,7 @@ def start_embedded_dynamodb() -> Any:
     _prepare_environment()
     # moto's own request log is noise here; chalice local still logs each API request.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto = _serialized_moto_server()
     moto.start()
     host, moto_port = moto.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{host}:{moto_port}"
@@ -65,7 +108,7 @@ def start_embedded_dynamodb() -> Any:
 
 
 def main() -> None:
-    _stop_on_sigterm()
+    _stop_on_signals()
     # The service's own log lines (one JSON line per request, with its trace id) on the console.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("private_integrations").setLevel(logging.INFO)
@@ -119,6 +162,7 @@ Press Ctrl-C to stop.
             flush=True,
         )
         install_api_gateway_behaviour()
+        _accept_bursts()
         args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
         # Ctrl-C arrives as KeyboardInterrupt, or as click's Abort from inside the command.
         with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):

@@ -23,6 +23,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,20 @@ def frozen_clock() -> Iterator[FakeClock]:
     clock.reset()
 
 
-@pytest.fixture
-def aws(frozen_clock: FakeClock) -> Iterator[None]:
+@contextmanager
+def seeded_world() -> Iterator[None]:
+    """A fresh moto account with the tables created and SEED loaded."""
     with mock_aws():
         models.create_tables()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
         seed_path.write_text(json.dumps(SEED))
         directory.load_seed(seed_path)
+        yield
+
+
+@pytest.fixture
+def aws(frozen_clock: FakeClock) -> Iterator[None]:
+    with seeded_world():
         yield
 
 

@@ -89,6 +89,12 @@ class DevServer:
     def stop(self) -> tuple[int, str]:
         """Ctrl-C, as a user would; returns (exit code, everything printed after the banner)."""
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A failed run must not leave servers listening.
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
         self._reader.join(timeout=10)
         return int(self.process.returncode), "".join(self.output)

@@ -1,0 +1,303 @@
+"""Every action x every AWS call it makes x {throttling, connection error, commit then timeout}.
+
+Afterwards the tables keep their invariants, the caller's answer is true to what happened (a success
+did everything, a 503 did nothing), every token the tables hold was shown to someone, and no expiry
+moved later. The authorizer fails closed on a database failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib import cleanup, db, models, tokens
+from chalicelib.models import IntegrationModel, TokenModel
+from tests.conftest import Api, FakeClock, seeded_world
+from tests.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
+from tests.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
+
+Context = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    setup: Callable[[Api], Context]
+    act: Callable[[Api, Context], Any]
+    effect: Callable[[Api, Context, Any], None]  # what a success must have done
+
+
+def _created(api: Api) -> Context:
+    integration_id, token = create(api)
+    return {"id": integration_id, "tokens": [token], "old": token}
+
+
+def _rotating(api: Api) -> Context:
+    context = _created(api)
+    new = rotate(api, context["id"], "later").json_body["token"]
+    context["tokens"].append(new)
+    context["new"] = new
+    return context
+
+
+def _integration(context: Context) -> str:
+    return f"/private-integrations/{context['id']}"
+
+
+def _shows_committed_state(api: Api, context: Context, response: Any) -> None:
+    """The answer is the state the tables now hold (no stale read, no guess)."""
+    now = api.get(_integration(context)).json_body["privateIntegration"]
+    assert response.json_body["privateIntegration"] == now
+
+
+def _created_effect(api: Api, context: Context, response: Any) -> None:
+    assert response.status_code == 201
+    assert authorizes(response.json_body["token"])
+    assert IntegrationModel.count() == 1
+
+
+def _edited(api: Api, context: Context, response: Any) -> None:
+    _shows_committed_state(api, context, response)
+    assert TokenModel.get(tokens.digest(context["old"])).scopes == ["contacts.write"]
+
+
+def _rotated_later(api: Api, context: Context, response: Any) -> None:
+    _shows_committed_state(api, context, response)
+    assert authorizes(context["old"]) and authorizes(response.json_body["token"])
+
+
+def _rotated_now(api: Api, context: Context, response: Any) -> None:
+    _shows_committed_state(api, context, response)
+    assert authorizes(response.json_body["token"])
+    assert not authorizes(context["old"]) and not authorizes(context["new"])
+
+
+def _cancelled(api: Api, context: Context, response: Any) -> None:
+    _shows_committed_state(api, context, response)
+    assert authorizes(context["old"]) and not authorizes(context["new"])
+
+
+def _expired(api: Api, context: Context, response: Any) -> None:
+    _shows_committed_state(api, context, response)
+    assert authorizes(context["new"]) and not authorizes(context["old"])
+
+
+def _deleted(api: Api, context: Context, response: Any) -> None:
+    assert response.status_code == 204
+    assert api.get(_integration(context)).status_code == 404
+    assert not any(authorizes(token) for token in context["tokens"])
+
+
+def _permission_granted(api: Api, context: Context, response: Any) -> None:
+    assert response.json_body["privateIntegrations"]["agency"] is True
+    assert api.get("/agencies/ag1/users/staff/permissions").json_body == response.json_body
+
+
+def _labs_off(api: Api, context: Context, response: Any) -> None:
+    assert response.json_body == {"privateIntegrations": False}
+    assert api.get("/agencies/ag1/labs").json_body == {"privateIntegrations": False}
+
+
+ACTIONS = {
+    "create": Action(
+        lambda api: {"tokens": []},
+        lambda api, c: api.post(
+            "/locations/loc1/private-integrations", {"name": "app", "scopes": ["contacts.readonly"]}
+        ),
+        _created_effect,
+    ),
+    "edit": Action(
+        _created, lambda api, c: api.patch(_integration(c), {"scopes": ["contacts.write"]}), _edited
+    ),
+    "rotate later": Action(_created, lambda api, c: rotate(api, c["id"], "later"), _rotated_later),
+    "rotate now": Action(_rotating, lambda api, c: rotate(api, c["id"], "now"), _rotated_now),
+    "cancel": Action(_rotating, lambda api, c: cancel(api, c["id"]), _cancelled),
+    "expire now": Action(_rotating, lambda api, c: expire_now(api, c["id"]), _expired),
+    "delete": Action(_rotating, lambda api, c: api.delete(_integration(c)), _deleted),
+    "permissions": Action(
+        lambda api: {"tokens": []},
+        lambda api, c: api.put(
+            "/agencies/ag1/users/staff/permissions", {"privateIntegrations": {"agency": True}}
+        ),
+        _permission_granted,
+    ),
+    "labs": Action(
+        lambda api: {"tokens": []},
+        lambda api, c: api.put("/agencies/ag1/labs", {"privateIntegrations": False}),
+        _labs_off,
+    ),
+}
+
+
+def snapshot() -> dict[str, list[Any]]:
+    """Every item of every table except the audit log and lastUsedAt, sorted: to compare before/after."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    state: dict[str, list[Any]] = {}
+    for model in models.ALL_MODELS:
+        if model is models.EventModel:
+            continue
+        items = ddb.scan(TableName=model.Meta.table_name, ConsistentRead=True)["Items"]
+        for item in items:
+            item.pop("lastUsedAt", None)
+        state[model.Meta.table_name] = sorted(items, key=repr)
+    return state
+
+
+def expiries() -> dict[str, int | None]:
+    return {
+        t.token_hash: (int(t.expires_at.timestamp()) if t.expires_at else None) for t in TokenModel.scan()
+    }
+
+
+def check_truthful(name: str, api: Api, context: Context, before: dict[str, Any], response: Any) -> None:
+    action = ACTIONS[name]
+    assert response.status_code in (200, 201, 204, 503), (response.status_code, response.body)
+    if response.status_code == 503:
+        assert response.headers["Retry-After"] == "2"
+        assert response.json_body["error"] == "Service Unavailable"
+        assert snapshot() == before["tables"], "a 503 must leave nothing written"
+    else:
+        if "token" in (response.json_body or {}):
+            context["tokens"].append(response.json_body["token"])
+        action.effect(api, context, response)
+    assert_consistent()
+    shown = {tokens.digest(token) for token in context["tokens"]}
+    held = {t.token_hash for t in TokenModel.scan(consistent_read=True)}
+    assert held <= shown, "a token was committed but never shown"
+    for token_hash, expires in expiries().items():
+        earlier = before["expiries"].get(token_hash, "new")
+        if earlier not in ("new", None) and not (name == "cancel" and response.status_code == 200):
+            assert expires is not None and expires <= earlier, "an expiry moved later"
+
+
+def run_with_fault(
+    name: str, client: Client, monkeypatch: pytest.MonkeyPatch, index: int | None, kind: str
+) -> tuple[int, list[str]]:
+    """One fresh world: set up, act with the fault armed at call `index`, check. Returns (status, calls)."""
+    action = ACTIONS[name]
+    with seeded_world():
+        api = Api(client)
+        context = action.setup(api)
+        before = {"tables": snapshot(), "expiries": expiries()}
+        faults = install(monkeypatch)
+        if index is not None:
+            faults.arm(index, kind)
+        response = action.act(api, context)
+        calls = faults.operations()
+        monkeypatch.undo()
+        check_truthful(name, api, context, before, response)
+        return response.status_code, calls
+
+
+@pytest.fixture
+def client(frozen_clock: FakeClock) -> Any:
+    from app import app
+    from chalicelib.local_gateway import install_api_gateway_behaviour
+
+    install_api_gateway_behaviour()
+    with Client(app) as chalice_client:
+        yield chalice_client
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_every_call_of_every_action_can_fail(
+    name: str, kind: str, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, calls = run_with_fault(name, client, monkeypatch, None, kind)
+    assert status in (200, 201, 204)
+    assert "dynamodb.TransactWriteItems" in calls
+    outcomes = []
+    for index, operation in enumerate(calls):
+        status, _ = run_with_fault(name, client, monkeypatch, index, kind)
+        outcomes.append((operation, status))
+        if kind == COMMIT_THEN_TIMEOUT:
+            # The call was carried out and botocore resent it: the action must still succeed.
+            assert status in (200, 201, 204), (index, operation)
+    if kind != COMMIT_THEN_TIMEOUT:
+        write = calls.index("dynamodb.TransactWriteItems")
+        assert outcomes[write][1] == 503, outcomes
+
+
+# --- the scheduled cleanup ------------------------------------------------------------------------
+
+
+def _due_world(api: Api, clock: FakeClock) -> dict[str, str]:
+    """One rotation whose overlap has ended and one token due for its 90-day reminder."""
+    rotating_id, _ = create(api)
+    rotate(api, rotating_id, "later")
+    reminded_id, reminded_token = create(api)
+    clock.advance(days=90)
+    return {"rotating": rotating_id, "reminded": reminded_id, "token": reminded_token}
+
+
+def _run_cleanup() -> dict[str, int]:
+    return cleanup.run()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_of_the_cleanup_can_fail(
+    kind: str, frozen_clock: FakeClock, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = frozen_clock.current
+
+    def world_calls(index: int | None) -> tuple[list[str], Faults]:
+        frozen_clock.current = start
+        with seeded_world():
+            api = Api(client)
+            world = _due_world(api, frozen_clock)
+            faults = install(monkeypatch)
+            if index is not None:
+                faults.arm(index, kind)
+            try:
+                summary = _run_cleanup()  # a failing token must not stop the run
+            except Exception as error:
+                # Only an unreadable due index fails the whole run (EventBridge runs it again).
+                assert db.is_unavailable(error) and faults.calls[-1].operation == "dynamodb.Query"
+                summary = {"itemsRead": 1}
+            calls = faults.operations()
+            faults.armed.clear()
+            # A later run, after the reminder's lease: everything due is done, at least once.
+            frozen_clock.advance(seconds=cleanup.REMINDER_LEASE_SECONDS + 1)
+            _run_cleanup()
+            sent = [
+                entry["Detail"]
+                for body in faults.delivered("eventbridge.PutEvents")
+                for entry in body.get("Entries", [])
+            ]
+            monkeypatch.undo()
+            assert summary["itemsRead"] >= 1
+            assert sum(world["reminded"] in detail for detail in sent) >= 1, "a reminder was lost"
+            reminded = TokenModel.get(tokens.digest(world["token"]))
+            assert reminded.rotation_notified and reminded.due_at is None
+            rotating = IntegrationModel.get(world["rotating"])
+            assert rotating.previous_token_hash is None
+            assert_consistent()
+            return calls, faults
+
+    calls, _ = world_calls(None)
+    assert "eventbridge.PutEvents" in calls and "dynamodb.TransactWriteItems" in calls
+    for index in range(len(calls)):
+        world_calls(index)
+
+
+# --- the authorizer -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_authorizer_fails_closed(kind: str, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = create(api)
+    faults = install(monkeypatch)
+    faults.arm(0, kind)
+    response = api.client.http.get(
+        "/locations/loc1", headers={"Authorization": f"Bearer {token}", "Version": "2021-07-28"}
+    )
+    assert faults.operations()[0] == "dynamodb.GetItem"
+    if kind == COMMIT_THEN_TIMEOUT:
+        assert response.status_code == 200  # the read was retried and answered: a true Allow
+    else:
+        assert response.status_code == 500, response.body  # never an Allow without a read
