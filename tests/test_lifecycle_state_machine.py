@@ -1,24 +1,31 @@
-"""Random sequences of lifecycle actions; after every step exactly the tokens the model says are live
-authorize, and the tables keep their invariants (hypothesis RuleBasedStateMachine)."""
+"""Random sequences of lifecycle actions, also interleaved with each other and with injected faults;
+after every step exactly the tokens the model says are live authorize, and the tables keep their
+invariants (hypothesis RuleBasedStateMachine)."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from chalice.test import Client
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from moto import mock_aws
 
-from chalicelib import clock, directory, models
+from chalicelib import clock
 from chalicelib.local_gateway import install_api_gateway_behaviour
-from tests.conftest import SEED, Api, FakeClock
+from tests.conftest import Api, FakeClock, seeded_world
+from tests.faults import KINDS, install
 from tests.lifecycle_helpers import assert_consistent, authorizes
 
 OVERLAP = timedelta(days=7)
+ACTIONS = ("rotate later", "rotate now", "cancel", "expire now", "edit", "delete")
+# What a user does when a token leaked: re-read and retried past a concurrent change.
+SECURITY_ACTIONS = ("rotate now", "expire now", "delete")
+SCOPE_SETS = (["contacts.readonly"], ["contacts.write", "locations.readonly"])
 
 
 @dataclass
@@ -26,23 +33,16 @@ class Expected:
     current: str
     previous: str | None = None
     expires: datetime | None = None
-    dead: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=lambda: ["contacts.readonly"])
 
 
 class Lifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.mock = mock_aws()
-        self.mock.start()
+        self.stack = ExitStack()
         self.clock = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))
         clock.set_source(self.clock)
-        models.create_tables()
-        import json
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as seed:
-            json.dump(SEED, seed)
-        directory.load_seed(seed.name)
+        self.stack.enter_context(seeded_world())
         from app import app
 
         install_api_gateway_behaviour()
@@ -52,7 +52,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.dead: list[str] = []
 
     def teardown(self) -> None:
-        self.mock.stop()
+        self.stack.close()
         clock.reset()
 
     def _pick(self, data: Any) -> tuple[str, Expected]:
@@ -82,67 +82,131 @@ class Lifecycle(RuleBasedStateMachine):
             current=response.json_body["token"]
         )
 
-    @rule(data=st.data())
-    def rotate_later(self, data: Any) -> None:
-        self._rotate(data, "later")
+    # --- the model ----------------------------------------------------------------------------------
 
-    @rule(data=st.data())
-    def rotate_now(self, data: Any) -> None:
-        self._rotate(data, "now")
+    def _expected_status(self, action: str, integration_id: str) -> int:
+        state = self.expected.get(integration_id)
+        if state is None:
+            return 404
+        if action == "rotate later":
+            return 409 if self._pending_live(state) else 200
+        if action in ("cancel", "expire now"):
+            return 200 if self._pending_live(state) else 409
+        return 204 if action == "delete" else 200
 
-    def _rotate(self, data: Any, expire: str) -> None:
-        integration_id, state = self._pick(data)
-        response = self.api.post(f"/private-integrations/{integration_id}/rotate", {"expire": expire})
-        if expire == "later" and state.previous is not None:
-            assert response.status_code == 409
-            return
-        assert response.status_code == 200, response.body
-        new = response.json_body["token"]
-        if expire == "later":
+    def _apply(self, action: str, integration_id: str, response: Any) -> None:
+        """A successful action, as the model sees it."""
+        state = self.expected[integration_id]
+        if action == "rotate later":
+            if state.previous is not None:  # its overlap had ended: finished by this rotation
+                self.dead.append(state.previous)
             state.previous, state.expires = state.current, self.clock.current + OVERLAP
-        else:
+            state.current = response.json_body["token"]
+        elif action == "rotate now":
             self.dead += [t for t in (state.current, state.previous) if t]
             state.previous, state.expires = None, None
-        state.current = new
+            state.current = response.json_body["token"]
+        elif action == "cancel":
+            assert state.previous is not None
+            self.dead.append(state.current)
+            state.current, state.previous, state.expires = state.previous, None, None
+        elif action == "expire now":
+            assert state.previous is not None
+            self.dead.append(state.previous)
+            state.previous, state.expires = None, None
+        elif action == "delete":
+            self.dead += [t for t in (state.current, state.previous) if t]
+            del self.expected[integration_id]
+        elif action == "edit":
+            state.scopes = list(response.json_body["privateIntegration"]["scopes"])
 
-    @rule(data=st.data())
-    def cancel(self, data: Any) -> None:
-        integration_id, state = self._pick(data)
-        response = self.api.post(f"/private-integrations/{integration_id}/rotation/cancel", {})
-        if not self._pending_live(state):
-            assert response.status_code == 409
-            return
-        assert response.status_code == 200, response.body
-        assert state.previous is not None
-        self.dead.append(state.current)
-        state.current, state.previous, state.expires = state.previous, None, None
+    def _send(self, action: str, integration_id: str, scopes: list[str]) -> Any:
+        path = f"/private-integrations/{integration_id}"
+        if action.startswith("rotate"):
+            return self.api.post(f"{path}/rotate", {"expire": action.split()[1]})
+        if action == "cancel":
+            return self.api.post(f"{path}/rotation/cancel", {})
+        if action == "expire now":
+            return self.api.post(f"{path}/rotation/expire-now", {})
+        if action == "edit":
+            return self.api.patch(path, {"scopes": scopes})
+        return self.api.delete(path)
 
-    @rule(data=st.data())
-    def expire_now(self, data: Any) -> None:
-        integration_id, state = self._pick(data)
-        response = self.api.post(f"/private-integrations/{integration_id}/rotation/expire-now", {})
-        if state.previous is None:
-            assert response.status_code == 409
-            return
-        assert response.status_code == 200, response.body
-        self.dead.append(state.previous)
-        state.previous, state.expires = None, None
+    def _perform(self, action: str, integration_id: str, scopes: list[str]) -> bool:
+        """Send the action, check its answer against the model; True when it wrote something."""
+        expected = self._expected_status(action, integration_id)
+        state = self.expected.get(integration_id)
+        changes_nothing = action == "edit" and state is not None and state.scopes == scopes
+        response = self._send(action, integration_id, scopes)
+        assert response.status_code == expected, (action, response.status_code, response.body)
+        if expected in (200, 204):
+            self._apply(action, integration_id, response)
+        return expected in (200, 204) and not changes_nothing
+
+    # --- rules ----------------------------------------------------------------------------------------
+
+    @rule(data=st.data(), action=st.sampled_from(ACTIONS), scopes=st.sampled_from(SCOPE_SETS))
+    def act(self, data: Any, action: str, scopes: list[str]) -> None:
+        integration_id, _ = self._pick(data)
+        self._perform(action, integration_id, scopes)
 
     @rule(
         data=st.data(),
-        scopes=st.sampled_from([["contacts.readonly"], ["contacts.write", "locations.readonly"]]),
+        action=st.sampled_from(ACTIONS),
+        kind=st.sampled_from(KINDS),
+        index=st.integers(min_value=0, max_value=7),
+        scopes=st.sampled_from(SCOPE_SETS),
     )
-    def edit(self, data: Any, scopes: list[str]) -> None:
+    def act_with_a_fault(self, data: Any, action: str, kind: str, index: int, scopes: list[str]) -> None:
+        """One AWS call of the action fails: the answer is a success that did everything, or a 503
+        that did nothing (the invariants then compare every token with the model)."""
         integration_id, _ = self._pick(data)
-        response = self.api.patch(f"/private-integrations/{integration_id}", {"scopes": scopes})
-        assert response.status_code == 200
+        expected = self._expected_status(action, integration_id)
+        with pytest.MonkeyPatch.context() as patch:
+            install(patch).arm(index, kind)
+            response = self._send(action, integration_id, scopes)
+        assert response.status_code in (expected, 503), (action, kind, index, response.body)
+        if response.status_code in (200, 204):
+            self._apply(action, integration_id, response)
 
-    @rule(data=st.data())
-    def delete(self, data: Any) -> None:
-        integration_id, state = self._pick(data)
-        assert self.api.delete(f"/private-integrations/{integration_id}").status_code == 204
-        self.dead += [t for t in (state.current, state.previous) if t]
-        del self.expected[integration_id]
+    @rule(
+        data=st.data(),
+        first=st.sampled_from(ACTIONS),
+        second=st.sampled_from(ACTIONS),
+        scopes=st.sampled_from(SCOPE_SETS),
+    )
+    def interleave(self, data: Any, first: str, second: str, scopes: list[str]) -> None:
+        """`second` lands between `first`'s read and its write."""
+        integration_id, _ = self._pick(data)
+        ran: list[bool] = []
+
+        def competitor() -> None:
+            ran.append(self._perform(second, integration_id, scopes))
+
+        before = self._expected_status(first, integration_id)
+        with pytest.MonkeyPatch.context() as patch:
+            faults = install(patch)
+            faults.before("dynamodb.TransactWriteItems", competitor)
+            # The competitor's status is checked, and the model moved, inside competitor().
+            response = self._send(first, integration_id, scopes)
+            faults.pending_before.clear()
+        if not ran:  # `first` wrote nothing (refused, or an edit that changed nothing)
+            assert response.status_code == before, (first, response.body)
+            if before in (200, 204):
+                self._apply(first, integration_id, response)
+            self._perform(second, integration_id, scopes)
+            return
+        after = self._expected_status(first, integration_id)
+        if first in SECURITY_ACTIONS:
+            expected = after  # re-read and applied to the state the competitor left
+        elif integration_id not in self.expected:
+            expected = 404
+        else:
+            # One winner: the loser is the one that read before the other wrote.
+            expected = 409 if ran[0] else before
+        assert response.status_code == expected, (first, second, response.status_code, response.body)
+        if expected in (200, 204):
+            self._apply(first, integration_id, response)
 
     @rule(step=st.sampled_from([timedelta(minutes=1), timedelta(hours=23)]))
     def advance_a_little(self, step: timedelta) -> None:
@@ -177,5 +241,5 @@ class Lifecycle(RuleBasedStateMachine):
         assert_consistent()
 
 
-Lifecycle.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+Lifecycle.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
 test_lifecycle_state_machine = Lifecycle.TestCase
