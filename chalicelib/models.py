@@ -159,6 +159,8 @@ class ContactModel(Model):
     search_text = UnicodeAttribute(attr_name="searchText", default="")
     date_added = UTCDateTimeAttribute(attr_name="dateAdded")
     date_updated = UTCDateTimeAttribute(attr_name="dateUpdated")
+    # Every write is conditioned on the version it read: its e-mail and phone guards stay exact.
+    version = NumberAttribute(default=1)
     by_location = LocationContactsIndex()
 
 

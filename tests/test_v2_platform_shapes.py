@@ -339,3 +339,47 @@ def test_location_update_takes_the_documented_body_and_answers_flat(api: Api) ->
     assert agency("PUT", "/locations/loc1", {"name": "No company"}).json_body["message"] == [
         "companyId is required"
     ]
+
+
+def test_upsert_racing_a_create_never_makes_a_duplicate(api: Api, monkeypatch: Any) -> None:
+    """Another writer takes the e-mail between upsert's lookup and its write: the guard's condition
+    cancels the transaction and upsert decides again, updating that contact."""
+    from chalicelib.v2 import contacts
+
+    call = contact_client(api)
+    existing = call("POST", "/contacts", {"locationId": "loc1", "email": "race@example.com"}).json_body[
+        "contact"
+    ]
+    real_match = contacts._match
+    calls: list[int] = []
+
+    def stale_first_lookup(location_id: str, fields: dict[str, Any]) -> Any:
+        calls.append(1)
+        return None if len(calls) == 1 else real_match(location_id, fields)
+
+    monkeypatch.setattr(contacts, "_match", stale_first_lookup)
+    upserted = call(
+        "POST", "/contacts/upsert", {"locationId": "loc1", "email": "race@example.com", "city": "Oslo"}
+    )
+    assert upserted.status_code == 200, upserted.json_body
+    assert upserted.json_body["new"] is False and upserted.json_body["contact"]["id"] == existing["id"]
+    assert len(list(ContactModel.scan())) == 1
+    assert {guard.contact_id for guard in ContactKeyModel.scan()} == {existing["id"]}
+
+
+def test_concurrent_update_is_409_and_keeps_guards_consistent(api: Api, monkeypatch: Any) -> None:
+    from chalicelib.v2 import contacts
+
+    call = contact_client(api)
+    contact_id = call("POST", "/contacts", {"locationId": "loc1", "email": "one@example.com"}).json_body[
+        "contact"
+    ]["id"]
+    stale = ContactModel.get(contact_id)
+    assert call("PUT", f"/contacts/{contact_id}", {"email": "two@example.com"}).status_code == 200
+    monkeypatch.setattr(contacts, "_accessible_contact", lambda token, cid: stale)
+    # Saving the stale copy would bring back the old e-mail without its guard: refused instead.
+    late = call("PUT", f"/contacts/{contact_id}", {"city": "Oslo"})
+    assert late.status_code == 409 and "send it again" in late.json_body["message"]
+    assert ContactModel.get(contact_id).email == "two@example.com"
+    assert "city" not in call("GET", f"/contacts/{contact_id}").json_body["contact"]
+    assert [guard.key for guard in ContactKeyModel.scan()] == ["loc1#email#two@example.com"]

@@ -208,7 +208,8 @@ def _save(before: ContactModel | None, after: ContactModel) -> None:
             if before is None:
                 tx.save(after, condition=ContactModel.id.does_not_exist())
             else:
-                tx.save(after, condition=ContactModel.date_updated == before.date_updated)
+                after.version = before.version + 1
+                tx.save(after, condition=ContactModel.version == before.version)
             for field, key in old_keys.items():
                 if new_keys.get(field) != key:
                     tx.delete(ContactKeyModel(key), condition=ContactKeyModel.contact_id == after.id)
