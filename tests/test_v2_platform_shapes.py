@@ -5,8 +5,13 @@ Every response goes through TokenClient, which checks it against the documented 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from chalicelib import directory
 from chalicelib.models import ContactKeyModel, ContactModel
 from chalicelib.v2 import schema
 from tests.conftest import Api, FakeClock, scan_all_items
@@ -341,7 +346,7 @@ def test_location_update_takes_the_documented_body_and_answers_flat(api: Api) ->
     ]
 
 
-def test_upsert_racing_a_create_never_makes_a_duplicate(api: Api, monkeypatch: Any) -> None:
+def test_upsert_racing_a_create_never_makes_a_duplicate(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer takes the e-mail between upsert's lookup and its write: the guard's condition
     cancels the transaction and upsert decides again, updating that contact."""
     from chalicelib.v2 import contacts
@@ -367,7 +372,9 @@ def test_upsert_racing_a_create_never_makes_a_duplicate(api: Api, monkeypatch: A
     assert {guard.contact_id for guard in ContactKeyModel.scan()} == {existing["id"]}
 
 
-def test_concurrent_update_is_409_and_keeps_guards_consistent(api: Api, monkeypatch: Any) -> None:
+def test_concurrent_update_is_409_and_keeps_guards_consistent(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chalicelib.v2 import contacts
 
     call = contact_client(api)
@@ -383,3 +390,22 @@ def test_concurrent_update_is_409_and_keeps_guards_consistent(api: Api, monkeypa
     assert ContactModel.get(contact_id).email == "two@example.com"
     assert "city" not in call("GET", f"/contacts/{contact_id}").json_body["contact"]
     assert [guard.key for guard in ContactKeyModel.scan()] == ["loc1#email#two@example.com"]
+
+
+def test_seeded_location_fields_are_answered_and_checked(api: Api, tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    extra = {"address": "1 Main St", "city": "Oslo", "country": "NO", "email": "desk@example.com"}
+    seed.write_text(json.dumps({"locations": [{"id": "loc7", "agencyId": "ag1", "name": "Seven", **extra}]}))
+    directory.load_seed(seed)
+    agency = TokenClient(api, issue(api, "agencies/ag1", AGENCY_SCOPES)[0])
+    location = agency("GET", "/locations/loc7").json_body["location"]
+    assert location == {
+        "id": "loc7",
+        "companyId": "ag1",
+        "name": "Seven",
+        **extra,
+        "settings": {"allowDuplicateContact": False},
+    }
+    seed.write_text(json.dumps({"locations": [{"id": "loc8", "agencyId": "ag1", "city": 5, "color": "red"}]}))
+    with pytest.raises(ValueError, match=r"city must be a string.*'color' is not a documented field"):
+        directory.load_seed(seed)
