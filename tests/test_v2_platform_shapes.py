@@ -174,6 +174,9 @@ def test_get_contacts_query_and_paging_as_documented(api: Api, frozen_clock: Fak
     assert [c["id"] for c in found["contacts"]] == [ids[3]]
     assert call("GET", "/contacts/?locationId=loc1&query=PERSON").json_body["count"] == 5
     assert call("GET", "/contacts/?locationId=loc1&query=nobody").json_body["contacts"] == []
+    # A page is `limit` matches, however many non-matching contacts come before them.
+    late_match = call("GET", "/contacts/?locationId=loc1&query=person4&limit=1").json_body
+    assert [c["id"] for c in late_match["contacts"]] == [ids[4]] and late_match["meta"]["total"] == 1
 
     page1 = call("GET", "/contacts/?locationId=loc1&limit=2").json_body
     assert [c["id"] for c in page1["contacts"]] == ids[:2]

@@ -348,9 +348,11 @@ def _page(
 ) -> tuple[list[ContactModel], int]:
     """One page of a location's contacts, oldest first, and how many match in all."""
     key_condition = ContactModel.added_key > after_key if after_key else None
-    page = list(
-        ContactModel.by_location.query(location_id, key_condition, filter_condition=condition, limit=limit)
+    # Read in pages of MAX_LIMIT: with a filter, a page of `limit` matches may need many more items.
+    query = ContactModel.by_location.query(
+        location_id, key_condition, filter_condition=condition, limit=limit, page_size=MAX_LIMIT
     )
+    page = list(query)
     total = ContactModel.by_location.count(location_id, filter_condition=condition)
     return page, total
 
