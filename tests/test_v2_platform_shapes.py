@@ -393,6 +393,9 @@ def test_concurrent_update_is_409_and_keeps_guards_consistent(
     assert ContactModel.get(contact_id).email == "two@example.com"
     assert "city" not in call("GET", f"/contacts/{contact_id}").json_body["contact"]
     assert [guard.key for guard in ContactKeyModel.scan()] == ["loc1#email#two@example.com"]
+    stale_delete = call("DELETE", f"/contacts/{contact_id}")
+    assert stale_delete.status_code == 409
+    assert [guard.key for guard in ContactKeyModel.scan()] == ["loc1#email#two@example.com"]
 
 
 def test_seeded_location_fields_are_answered_and_checked(api: Api, tmp_path: Path) -> None:

@@ -273,10 +273,16 @@ def update_contact(token: TokenContext, contact_id: str, body: dict[str, Any]) -
 def delete_contact(token: TokenContext, contact_id: str) -> dict[str, Any]:
     token.require_scope("contacts.write")
     contact = _accessible_contact(token, contact_id)
-    with db.transaction() as tx:
-        tx.delete(contact)
-        for key in _guard_keys(contact).values():
-            tx.delete(ContactKeyModel(key))
+    try:
+        with db.transaction() as tx:
+            # As read: a concurrent change of e-mail or phone would otherwise orphan its new guard.
+            tx.delete(contact, condition=ContactModel.version == contact.version)
+            for key in _guard_keys(contact).values():
+                tx.delete(ContactKeyModel(key))
+    except TransactWriteError as error:
+        if db.condition_failed(error):
+            raise ContactChanged() from None
+        raise
     return {"succeded": True}
 
 
