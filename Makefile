@@ -25,10 +25,25 @@ $(CHROMIUM):
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi
 
+# The SDK test (tests/test_sdk.py) drives the platform's official Node SDK, pinned in
+# tests/sdk/package-lock.json, with Debian's nodejs and npm: installed as root like chromium.
+SDK_MODULES := tests/sdk/node_modules/.package-lock.json
+$(SDK_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's nodejs and npm for the SDK test"; \
+			apt-get install -y -q nodejs npm >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q nodejs npm >/dev/null; }; \
+		else echo "The SDK test needs Node.js: sudo apt-get install nodejs npm"; fi; \
+	fi
+	@if command -v npm >/dev/null; then \
+		cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/python scripts/devserver.py
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(SDK_MODULES)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest

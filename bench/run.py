@@ -218,6 +218,10 @@ def main() -> None:
     print(f"import_authorizer_us: {authorizer_us:.0f}")
     print(f"import_pynamodb_chalice_us: {baseline_us:.0f}")
     print(f"import_ratio: {authorizer_us / baseline_us:.3f}")
+    # The API handler's cold import (every route, the v2 package included), against the same baseline.
+    handler_us, baseline_us = import_times("import app", "import pynamodb.models, chalice")
+    print(f"import_api_handler_us: {handler_us:.0f}")
+    print(f"import_api_handler_ratio: {handler_us / baseline_us:.3f}")
 
 
 if __name__ == "__main__":

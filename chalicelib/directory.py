@@ -85,6 +85,20 @@ def user_view(user: UserModel) -> dict[str, Any]:
     }
 
 
+def _location_details(location: dict[str, Any]) -> dict[str, Any]:
+    """A location's other documented fields (address, phone, ...), checked against the platform's
+    GetLocationByIdSchema so that v2 answers stay documented."""
+    from chalicelib.v2 import schema  # only seeding needs the documents
+
+    details = {key: value for key, value in location.items() if key not in ("id", "agencyId", "name")}
+    problems = schema.problems("locations", "GetLocationByIdSchema", details)
+    if "settings" in details:  # computed: duplicate contacts are never allowed here
+        problems.append("settings cannot be seeded")
+    if problems:
+        raise ValueError(f"location {location['id']} in the directory file: {'; '.join(problems)}")
+    return details
+
+
 def load_seed(path: str | Path) -> dict[str, int]:
     """Load a directory file (SPEC "Running it") into empty tables: items are written as given."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -101,6 +115,7 @@ def load_seed(path: str | Path) -> dict[str, int]:
             agency_id=location["agencyId"],
             name=location.get("name", location["id"]),
             integration_count=0,
+            details=_location_details(location),
         ).save()
     for user in data.get("users", []):
         flags = (user.get("permissions") or {}).get("privateIntegrations") or {}

@@ -15,8 +15,12 @@ events        Query by ownerKey (agency#ID or location#ID), sort key `sk` = zero
 agencies      GetItem by id (name, Labs flag, integrationCount: the per-owner limit as a conditional counter).
 locations     GetItem by id (agencyId, name, integrationCount); GSI `by-agency` lists an agency's locations.
 users         GetItem by id (agencyId, type, role, locationIds, explicit permission flags or null).
-contacts      GetItem by id; Query GSI `by-location` (locationId, id) for paging; duplicate e-mails are
-              prevented by a guard item keyed `email#<locationId>#<email>` written in the same transaction.
+contacts      GetItem by id; Query GSI `by-location` (locationId, addedKey = zero-padded dateAdded ms + id)
+              pages a location's contacts oldest first, with documented filters as filter expressions.
+              Every documented contact field lives in the raw map `details` as the client sent it (the
+              platform's document says which fields exist; chalicelib/v2/schema.py). Duplicate e-mails
+              and phones are prevented by guard items in `contact-keys`, keyed
+              `<locationId>#email#<email>` / `<locationId>#phone#<digits>`, written in the same transaction.
 
 Multi-item changes (create, edit, delete, rotations) are single TransactWriteItems with conditions.
 """
@@ -27,6 +31,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -60,6 +65,8 @@ class LocationModel(Model):
     agency_id = UnicodeAttribute(attr_name="agencyId")
     name = UnicodeAttribute()
     integration_count = NumberAttribute(attr_name="integrationCount", default=0)
+    # The platform's documented location fields other than id, companyId and name (phone, address, ...).
+    details = MapAttribute[str, object](default=dict)
     by_agency = AgencyLocationsIndex()
 
 
@@ -134,27 +141,33 @@ class EventModel(Model):
 class LocationContactsIndex(GlobalSecondaryIndex):
     Meta = index_meta("by-location", AllProjection())
     location_id = UnicodeAttribute(hash_key=True, attr_name="locationId")
-    id = UnicodeAttribute(range_key=True)
+    added_key = UnicodeAttribute(range_key=True, attr_name="addedKey")
 
 
 class ContactModel(Model):
     Meta = table_meta("contacts")
     id = UnicodeAttribute(hash_key=True)
     location_id = UnicodeAttribute(attr_name="locationId")
-    first_name = UnicodeAttribute(attr_name="firstName", null=True)
-    last_name = UnicodeAttribute(attr_name="lastName", null=True)
-    email = UnicodeAttribute(null=True)
-    phone = UnicodeAttribute(null=True)
+    # Zero-padded dateAdded epoch ms + "#" + id: the platform's paging order (startAfter, startAfterId).
+    added_key = UnicodeAttribute(attr_name="addedKey")
+    email = UnicodeAttribute(null=True)  # lower-cased: e-mails match case-insensitively
+    phone = UnicodeAttribute(null=True)  # "+" and digits only
     tags = ListAttribute(of=UnicodeAttribute, default=list)
+    # Every other documented CreateContactDto field, as sent (types checked against the document).
+    details = MapAttribute[str, object](default=dict)
+    # Lower-cased "name email phone": what `query` searches.
+    search_text = UnicodeAttribute(attr_name="searchText", default="")
     date_added = UTCDateTimeAttribute(attr_name="dateAdded")
     date_updated = UTCDateTimeAttribute(attr_name="dateUpdated")
+    # Every write is conditioned on the version it read: its e-mail and phone guards stay exact.
+    version = NumberAttribute(default=1)
     by_location = LocationContactsIndex()
 
 
-class ContactEmailModel(Model):
-    """Uniqueness guard: one item per (location, lower-cased e-mail), written with its contact."""
+class ContactKeyModel(Model):
+    """Uniqueness guard: one item per (location, e-mail) and (location, phone), written with its contact."""
 
-    Meta = table_meta("contact-emails")
+    Meta = table_meta("contact-keys")
     key = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute(attr_name="contactId")
 
@@ -167,7 +180,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TokenModel,
     EventModel,
     ContactModel,
-    ContactEmailModel,
+    ContactKeyModel,
 )
 
 

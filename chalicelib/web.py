@@ -17,7 +17,9 @@ from chalice.app import Request
 from chalicelib import authorizer_cache, db
 from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable
 
-API_VERSION = "2021-07-28"
+# What the platform's documents (2021-07-28, 2021-04-15) and its official SDK (2023-02-21, its default)
+# send; the first is the one the documents give for the v2 routes served here.
+API_VERSIONS = ("2021-07-28", "2021-04-15", "2023-02-21")
 MAX_BODY_BYTES = 64 * 1024
 # Routes a browser or a health check calls without the platform's Version header.
 VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
@@ -56,10 +58,10 @@ def _header(request: Request, name: str) -> str | None:
 
 def check_version(request: Request) -> None:
     value = _header(request, "Version")
-    if value != API_VERSION:
+    if value not in API_VERSIONS:
         raise BadRequest(
             f"The Version header is {'missing' if value is None else 'not supported'}: "
-            f"send 'Version: {API_VERSION}' with every request."
+            f"send 'Version: {API_VERSIONS[0]}' (or one of {', '.join(API_VERSIONS[1:])}) with every request."
         )
 
 

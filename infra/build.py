@@ -42,7 +42,7 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "tokens": [*READ_WRITE, "dynamodb:BatchGetItem"],
         "events": ["dynamodb:PutItem", "dynamodb:Query"],
         "contacts": [*READ_WRITE, "dynamodb:Query"],
-        "contact-emails": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        "contact-keys": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
     },
     "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
     "scheduled_cleanup": {

@@ -65,7 +65,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
             "tokens",
             "events",
             "contacts",
-            "contact-emails",
+            "contact-keys",
         ]
     }
     indexes = set()

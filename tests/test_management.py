@@ -42,7 +42,7 @@ def test_health_needs_no_header_and_no_token(api: Api) -> None:
     assert response.headers["X-Trace-Id"]
 
 
-@pytest.mark.parametrize("version", [None, "2021-04-15", ""])
+@pytest.mark.parametrize("version", [None, "2021-07-27", ""])
 def test_every_other_route_requires_the_version_header(api: Api, version: str | None) -> None:
     headers = {} if version is None else {"Version": version}
     for path in ["/me", "/scopes", "/locations/loc1/private-integrations", "/private-integrations/x"]:
@@ -74,12 +74,14 @@ def test_me_shows_user_permissions_and_labs(api: Api) -> None:
 def test_scopes_serves_the_whole_catalog(api: Api) -> None:
     scopes = api.get("/scopes").json_body["scopes"]
     assert len(scopes) == 90
-    assert sum(len(scope["routes"]) for scope in scopes) == 245
+    assert sum(len(scope["routes"]) for scope in scopes) == 248
     by_name = {scope["name"]: scope for scope in scopes}
     assert by_name["contacts.readonly"]["levels"] == ["location"]
     assert by_name["locations.readonly"]["levels"] == ["agency", "location"]
     assert by_name["locations.write"]["levels"] == ["agency"]
     assert "GET /contacts/:contactId" in by_name["contacts.readonly"]["routes"]
+    assert "POST /contacts/search" in by_name["contacts.readonly"]["routes"]
+    assert "POST /contacts/upsert" in by_name["contacts.write"]["routes"]
 
 
 def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> None:

@@ -28,8 +28,12 @@ def mismatches(scopes: frozenset[str], level: str) -> list[str]:
     return wrong
 
 
-def test_catalog_has_245_routes_and_90_scopes() -> None:
-    assert len(catalog.routes()) == 245
+def test_catalog_has_248_routes_and_90_scopes() -> None:
+    # The platform's 245, plus the three contacts routes its documents name (issue 12).
+    assert len(catalog.routes()) == 248
+    labels = {route.label: route.scope for route in catalog.routes()}
+    assert labels["POST /contacts/search"] == labels["GET /contacts/search/duplicate"] == "contacts.readonly"
+    assert labels["POST /contacts/upsert"] == "contacts.write"
     assert len(ALL_SCOPES) == 90
 
 

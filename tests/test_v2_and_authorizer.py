@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from chalicelib import authorizer, db, models, tokens
 from chalicelib.models import TokenModel
 from tests.conftest import Api, FakeClock
+from tests.platform_docs import response_problems
 
 V = {"Version": "2021-07-28"}
 LOCATION_SCOPES = ["locations.readonly", "contacts.readonly", "contacts.write"]
@@ -24,6 +26,8 @@ def issue(api: Api, owner: str = "locations/loc1", scopes: list[str] | None = No
 
 
 class TokenClient:
+    """A third-party app's calls; every answer must conform to the platform's documented response schema."""
+
     def __init__(self, api: Api, token: str) -> None:
         self.http = api.client.http
         self.token = token
@@ -34,10 +38,11 @@ class TokenClient:
         all_headers = {"Authorization": f"Bearer {self.token}", **V, **(headers or {})}
         if body is not None:
             all_headers["Content-Type"] = "application/json"
-            import json
-
             body = json.dumps(body)
-        return getattr(self.http, method.lower())(path, headers=all_headers, body=body)
+        response = getattr(self.http, method.lower())(path, headers=all_headers, body=body)
+        problems = response_problems(method, path, response.status_code, response.json_body)
+        assert not problems, (method, path, response.status_code, problems)
+        return response
 
 
 class CallCounter:
@@ -73,7 +78,14 @@ def test_platform_doc_examples_work(api: Api) -> None:
     call = TokenClient(api, token)
     response = call("GET", "/locations/loc1", headers={"Accept": "application/json"})
     assert response.status_code == 200
-    assert response.json_body == {"location": {"id": "loc1", "name": "Loc One", "agencyId": "ag1"}}
+    assert response.json_body == {
+        "location": {
+            "id": "loc1",
+            "name": "Loc One",
+            "companyId": "ag1",
+            "settings": {"allowDuplicateContact": False},
+        }
+    }
     created = call(
         "POST",
         "/contacts/",
@@ -87,13 +99,13 @@ def test_platform_doc_examples_work(api: Api) -> None:
     )
     assert created.status_code == 201, created.body
     contact = created.json_body["contact"]
-    assert {k: contact[k] for k in ("firstName", "lastName", "email", "phone", "locationId", "tags")} == {
+    assert {k: contact[k] for k in ("firstName", "lastName", "email", "phone", "locationId", "name")} == {
         "firstName": "John",
         "lastName": "Doe",
         "email": "john@example.com",
         "phone": "+1234567890",
         "locationId": "loc1",
-        "tags": [],
+        "name": "John Doe",
     }
     assert contact["dateAdded"] == contact["dateUpdated"] == "2026-01-15T12:00:00.000Z"
 
@@ -104,7 +116,7 @@ def test_contacts_crud_list_and_duplicates(api: Api, frozen_clock: FakeClock) ->
     duplicate = call("POST", "/contacts/", {"locationId": "loc1", "email": "A@example.com", "firstName": "x"})
     assert duplicate.status_code == 400
     assert duplicate.json_body["message"] == "This location does not allow duplicated contacts."
-    assert duplicate.json_body["meta"] == {"contactId": first["id"]}
+    assert duplicate.json_body["meta"] == {"contactId": first["id"], "matchingField": "email"}
     ids = [first["id"]] + [
         call("POST", "/contacts", {"locationId": "loc1", "firstName": f"n{i}"}).json_body["contact"]["id"]
         for i in range(4)
@@ -132,7 +144,7 @@ def test_contacts_crud_list_and_duplicates(api: Api, frozen_clock: FakeClock) ->
     assert call("GET", "/contacts?locationId=loc1&limit=0").status_code == 422
     assert call("GET", "/contacts").status_code == 422
 
-    assert call("DELETE", f"/contacts/{first['id']}").json_body == {"succeeded": True}
+    assert call("DELETE", f"/contacts/{first['id']}").json_body == {"succeded": True}
     assert call("GET", f"/contacts/{first['id']}").status_code == 404
     assert call("POST", "/contacts", {"locationId": "loc1", "email": "b@example.com"}).status_code == 201
     invalid = call("POST", "/contacts", {"locationId": "loc1", "email": "nope", "tags": "x", "age": 3})
@@ -154,8 +166,13 @@ def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
         == "The token does not have access to this location."
     )
     assert agency("GET", "/locations/nowhere").status_code == 403
-    renamed = agency("PUT", "/locations/loc2", {"name": "Renamed"})
-    assert renamed.json_body == {"location": {"id": "loc2", "name": "Renamed", "agencyId": "ag1"}}
+    renamed = agency("PUT", "/locations/loc2", {"name": "Renamed", "companyId": "ag1"})
+    assert renamed.json_body == {
+        "id": "loc2",
+        "name": "Renamed",
+        "companyId": "ag1",
+        "settings": {"allowDuplicateContact": False},
+    }
     # A contact of another location is never shown.
     other = TokenClient(api, issue(api, "locations/loc2")[0])
     contact_id = other("POST", "/contacts", {"locationId": "loc2", "firstName": "x"}).json_body["contact"][
@@ -171,8 +188,11 @@ def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
     ("scopes", "allowed"),
     [
         (["locations.readonly"], {"GET /locations/loc1"}),
-        (["contacts.readonly"], {"GET /contacts/C", "GET /contacts?locationId=loc1"}),
-        (["contacts.write"], {"POST /contacts", "PUT /contacts/C", "DELETE /contacts/C"}),
+        (
+            ["contacts.readonly"],
+            {"GET /contacts/C", "GET /contacts?locationId=loc1", "POST /contacts/search", "GET duplicate"},
+        ),
+        (["contacts.write"], {"POST /contacts", "PUT /contacts/C", "DELETE /contacts/C", "POST upsert"}),
         (["locations/customValues.readonly"], set()),
     ],
 )
@@ -189,6 +209,10 @@ def test_each_scope_opens_exactly_its_routes(api: Api, scopes: list[str], allowe
         "POST /contacts": ("POST", "/contacts", {"locationId": "loc1"}),
         "PUT /contacts/C": ("PUT", f"/contacts/{contact_id}", {"firstName": "y"}),
         "DELETE /contacts/C": ("DELETE", f"/contacts/{contact_id}", None),
+        # Literal routes beside /contacts/{contactId}: never taken for a contact id.
+        "POST /contacts/search": ("POST", "/contacts/search", {"locationId": "loc1"}),
+        "GET duplicate": ("GET", "/contacts/search/duplicate?locationId=loc1&email=x%40example.com", None),
+        "POST upsert": ("POST", "/contacts/upsert", {"locationId": "loc1", "email": "u@example.com"}),
     }
     for label, (method, path, body) in routes.items():
         status = call(method, path, body).status_code
@@ -314,10 +338,18 @@ def test_version_header_on_v2_routes(api: Api) -> None:
     token, _ = issue(api)
     response = api.client.http.get("/locations/loc1", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400 and "Version" in response.json_body["message"]
-    response = api.client.http.get(
-        "/locations/loc1", headers={"Authorization": f"Bearer {token}", "Version": "2021-04-15"}
-    )
-    assert response.status_code == 400
+    for accepted in ("2021-07-28", "2021-04-15", "2023-02-21"):
+        response = api.client.http.get(
+            "/locations/loc1", headers={"Authorization": f"Bearer {token}", "Version": accepted}
+        )
+        assert response.status_code == 200, accepted
+    for refused in ("2021-07-29", "2023-02-21 ", "v2", ""):
+        response = api.client.http.get(
+            "/locations/loc1", headers={"Authorization": f"Bearer {token}", "Version": refused}
+        )
+        assert response.status_code == 400, refused
+        message = response.json_body["message"]
+        assert "Version" in message and all(v in message for v in ("2021-07-28", "2021-04-15", "2023-02-21"))
 
 
 def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_management(api: Api) -> None:
@@ -341,7 +373,7 @@ def test_authorizer_import_path_is_lean() -> None:
 
     code = (
         "import sys, chalicelib.authorizer; "
-        "print(sorted(m for m in ('boto3', 'jwt', 'chalice') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'chalicelib.v2') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -1,4 +1,8 @@
-"""v2 routes (SPEC "v2 API and the authorizer"): called by third-party apps with an integration token."""
+"""v2 routes (SPEC "v2 API and the authorizer"): called by third-party apps with an integration token.
+
+Literal routes (/contacts/search, /contacts/upsert, /contacts/search/duplicate) sit beside
+/contacts/{contact_id}: API Gateway and chalice local both prefer a literal segment to a parameter.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +11,52 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import ChaliceAuthorizer
 
-from chalicelib import v2, web
+from chalicelib import web
+from chalicelib.v2 import contacts, locations
+from chalicelib.v2.access import TokenContext
 
 
 def blueprint(token_authorizer: ChaliceAuthorizer) -> Blueprint:
     bp = Blueprint(__name__)
 
-    def token() -> v2.TokenContext:
-        return v2.TokenContext.from_request_context(bp.current_request.context or {})
+    def token() -> TokenContext:
+        return TokenContext.from_request_context(bp.current_request.context or {})
+
+    def body() -> dict[str, Any]:
+        return web.json_object_body(bp.current_request)
 
     @bp.route("/locations/{location_id}", methods=["GET", "PUT"], authorizer=token_authorizer)
     def location(location_id: str) -> dict[str, Any]:
         if bp.current_request.method == "PUT":
-            return v2.update_location(token(), location_id, web.json_object_body(bp.current_request))
-        return v2.get_location(token(), location_id)
+            return locations.update_location(token(), location_id, body())
+        return locations.get_location(token(), location_id)
 
     # API Gateway and chalice local drop the trailing slash: this also serves /contacts/.
     @bp.route("/contacts", methods=["GET", "POST"], authorizer=token_authorizer)
-    def contacts() -> Any:
+    def contact_list() -> Any:
         if bp.current_request.method == "POST":
-            body = web.json_object_body(bp.current_request)
-            return web.json_response(v2.create_contact(token(), body), 201)
-        return v2.list_contacts(token(), web.query_params(bp.current_request))
+            return web.json_response(contacts.create_contact(token(), body()), 201)
+        return contacts.list_contacts(token(), web.query_params(bp.current_request))
+
+    @bp.route("/contacts/search", methods=["POST"], authorizer=token_authorizer)
+    def contact_search() -> dict[str, Any]:
+        return contacts.search_contacts(token(), body())
+
+    @bp.route("/contacts/search/duplicate", methods=["GET"], authorizer=token_authorizer)
+    def contact_duplicate() -> dict[str, Any]:
+        return contacts.find_duplicate(token(), web.query_params(bp.current_request))
+
+    @bp.route("/contacts/upsert", methods=["POST"], authorizer=token_authorizer)
+    def contact_upsert() -> dict[str, Any]:
+        return contacts.upsert_contact(token(), body())
 
     @bp.route("/contacts/{contact_id}", methods=["GET", "PUT", "DELETE"], authorizer=token_authorizer)
     def contact(contact_id: str) -> dict[str, Any] | Response:
         method = bp.current_request.method
         if method == "PUT":
-            return v2.update_contact(token(), contact_id, web.json_object_body(bp.current_request))
+            return contacts.update_contact(token(), contact_id, body())
         if method == "DELETE":
-            return v2.delete_contact(token(), contact_id)
-        return v2.get_contact(token(), contact_id)
+            return contacts.delete_contact(token(), contact_id)
+        return contacts.get_contact(token(), contact_id)
 
     return bp
