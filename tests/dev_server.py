@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class DevServer:
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, sigint_ignored: bool = False) -> None:
+        """`sigint_ignored`: start it as `make run &` from a non-interactive shell does (SIGINT ignored)."""
         self.port = free_port()
         self.last_trace_id = ""
         self.base = f"http://127.0.0.1:{self.port}"
@@ -37,6 +38,7 @@ class DevServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
         )
         self.banner = self._read_banner()
         # Keep reading the output so a chatty server never blocks on a full pipe.

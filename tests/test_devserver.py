@@ -39,3 +39,11 @@ def test_make_run_serves_the_api_and_stops_cleanly() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", server.port))
         sock.listen()
+
+
+def test_ctrl_c_stops_make_run_even_when_started_with_sigint_ignored() -> None:
+    """`make run &` from a non-interactive shell inherits SIGINT ignored; Ctrl-C must still stop it."""
+    server = DevServer(sigint_ignored=True)
+    returncode, output = server.stop()
+    assert returncode == 0, output
+    assert "Stopped the API and the embedded DynamoDB." in output
