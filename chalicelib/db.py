@@ -92,16 +92,6 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-def transaction() -> TransactWrite:
-    """A plain transaction: the caller handles TransactWriteError itself (see idempotent_transaction)."""
-    return TransactWrite(connection=_connection(), client_request_token=uuid.uuid4().hex)
-
-
-def condition_failed(error: TransactWriteError) -> bool:
-    """True when a condition cancelled the transaction (not throttling or a conflict in flight)."""
-    return "ConditionalCheckFailed" in _reason_codes(error)
-
-
 @contextmanager
 def idempotent_transaction(landed: Callable[[], bool]) -> Iterator[TransactWrite]:
     """One idempotent TransactWriteItems; the caller adds operations inside the `with` block.

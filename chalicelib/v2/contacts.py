@@ -16,7 +16,6 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib import clock, db, web
@@ -203,8 +202,16 @@ def _save(before: ContactModel | None, after: ContactModel) -> None:
     """One transaction: the contact (conditioned on what was read) and its e-mail / phone guards."""
     old_keys, new_keys = _guard_keys(before), _guard_keys(after)
     after.date_updated = clock.now() if before is not None else after.date_added
+
+    def landed() -> bool:  # our write is in the table (its answer was lost, the resend refused)
+        try:
+            stored = ContactModel.get(after.id, consistent_read=True)
+        except ContactModel.DoesNotExist:
+            return False
+        return bool(stored.serialize() == after.serialize())
+
     try:
-        with db.transaction() as tx:
+        with db.idempotent_transaction(landed) as tx:
             if before is None:
                 tx.save(after, condition=ContactModel.id.does_not_exist())
             else:
@@ -217,9 +224,7 @@ def _save(before: ContactModel | None, after: ContactModel) -> None:
                 if old_keys.get(field) != key:
                     guard = ContactKeyModel(key, contact_id=after.id)
                     tx.save(guard, condition=ContactKeyModel.key.does_not_exist())
-    except TransactWriteError as error:
-        if not db.condition_failed(error):
-            raise
+    except db.LostRace:
         for field, key in new_keys.items():
             owner = _owner_of(key) if old_keys.get(field) != key else None
             if owner is not None and owner.id != after.id:
@@ -273,16 +278,21 @@ def update_contact(token: TokenContext, contact_id: str, body: dict[str, Any]) -
 def delete_contact(token: TokenContext, contact_id: str) -> dict[str, Any]:
     token.require_scope("contacts.write")
     contact = _accessible_contact(token, contact_id)
+    def gone() -> bool:  # deleted: by this request (its answer lost) or by another one
+        try:
+            ContactModel.get(contact.id, consistent_read=True)
+        except ContactModel.DoesNotExist:
+            return True
+        return False
+
     try:
-        with db.transaction() as tx:
+        with db.idempotent_transaction(gone) as tx:
             # As read: a concurrent change of e-mail or phone would otherwise orphan its new guard.
             tx.delete(contact, condition=ContactModel.version == contact.version)
             for key in _guard_keys(contact).values():
                 tx.delete(ContactKeyModel(key))
-    except TransactWriteError as error:
-        if db.condition_failed(error):
-            raise ContactChanged() from None
-        raise
+    except db.LostRace:
+        raise ContactChanged() from None
     return {"succeded": True}
 
 
