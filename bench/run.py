@@ -79,6 +79,7 @@ def cleanup_items_read() -> None:
     from chalicelib import cleanup, clock, integrations, lifecycle, tokens
     from chalicelib.directory import Owner
     from chalicelib.models import TokenModel, UserModel
+    from chalicelib.token_model import due_bucket
 
     admin = UserModel.get("user-admin")
     owner = Owner("location", "loc-uptown", "agency-demo")
@@ -94,9 +95,10 @@ def cleanup_items_read() -> None:
     with TokenModel.batch_write() as batch:
         for n in range(10_000 - existing):
             plaintext = tokens.generate()
+            token_hash = tokens.digest(plaintext)
             batch.save(
                 TokenModel(
-                    tokens.digest(plaintext),
+                    token_hash,
                     integration_id=f"filler{n}",
                     owner_type="location",
                     owner_id="loc-uptown",
@@ -105,7 +107,7 @@ def cleanup_items_read() -> None:
                     state="active",
                     hint=tokens.hint(plaintext),
                     created_at=start,
-                    due_bucket=integrations.DUE_BUCKET,
+                    due_bucket=due_bucket(token_hash),
                     due_at=integrations.reminder_due(start),
                 )
             )

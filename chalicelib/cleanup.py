@@ -5,7 +5,8 @@
 2. Emits one EventBridge event per token that becomes due for rotation (90 days), at least once.
 
 Reads are proportional to the work due: it queries the sparse GSI `by-due`, which holds only tokens
-with a pending task whose due time has come; it never scans the table. Every write is conditional,
+with a pending task, spread over DUE_SHARDS partition keys; each query reads only what is due; it never
+scans the table. Every write is conditional,
 so it is idempotent and safe beside user actions and beside another run. One failing token never
 stops the run: it is logged, counted, and still due for the next run.
 
@@ -20,16 +21,20 @@ import functools
 import hashlib
 import json
 import logging
+import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from chalicelib import audit, authorizer_cache, clock, db, lifecycle
 from chalicelib.config import settings
 from chalicelib.directory import Owner
-from chalicelib.integrations import DUE_BUCKET, epoch
+from chalicelib.integrations import epoch
 from chalicelib.models import TokenModel
-from chalicelib.token_model import DueIndex
+from chalicelib.token_model import DUE_SHARDS, DueIndex, due_buckets
 
 log = logging.getLogger("private_integrations.cleanup")
 EVENT_SOURCE = "growthhub.private-integrations"
@@ -136,28 +141,71 @@ def _remind(token: TokenModel, now: datetime) -> bool:
     return True
 
 
-def run() -> dict[str, int]:
+def _process(token: TokenModel, now: datetime) -> str:
+    """One due token -> what happened to it (a key of the run's summary)."""
+    try:
+        if token.state == "rotating":
+            return "rotationsCompleted" if lifecycle.finish_expired_rotation(token, now) else "skipped"
+        if token.state == "active" and not token.rotation_notified:
+            return "rotationRemindersSent" if _remind(token, now) else "skipped"
+    except Exception:
+        log.exception(
+            "cleanup of one token failed (integration %s); a later run retries it", token.integration_id
+        )
+        return "failed"
+    return "skipped"
+
+
+def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Counter[str]:
+    """Everything due in one shard of the index, until told to stop."""
+    counts: Counter[str] = Counter()
+    for token in TokenModel.by_due.query(bucket, DueIndex.due_at <= epoch(now)):
+        if should_stop():
+            counts["stoppedEarly"] = 1
+            break
+        counts["itemsRead"] += 1
+        counts[_process(token, now)] += 1
+    return counts
+
+
+def _time_budget() -> Callable[[], bool]:
+    deadline = time.monotonic() + settings.cleanup_time_budget_seconds
+    return lambda: time.monotonic() >= deadline
+
+
+def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True) -> dict[str, int]:
+    """One run: every shard of the due index (in parallel), each read only where items are due.
+
+    Finished work leaves the index, so the index itself is how far the last run got: a run that stops
+    at its time budget (a long outage's backlog) leaves the rest for the next run, and nothing is done
+    twice. A shard that cannot be read does not stop the others; the run then fails at its end, so the
+    invocation is reported as failed and the next one reads that shard again.
+    """
     now = clock.now()
-    read = completed = reminded = failed = 0
-    for token in TokenModel.by_due.query(DUE_BUCKET, DueIndex.due_at <= epoch(now)):
-        read += 1
+    stop = should_stop or _time_budget()
+
+    def drain(bucket: str) -> Counter[str] | Exception:
         try:
-            if token.state == "rotating":
-                completed += lifecycle.finish_expired_rotation(token, now)
-            elif token.state == "active" and not token.rotation_notified:
-                reminded += _remind(token, now)
-        except Exception:
-            failed += 1
-            log.exception(
-                "cleanup of one token failed (integration %s); the next run retries it", token.integration_id
-            )
-    if completed:
+            return _drain(bucket, now, stop)
+        except Exception as error:
+            log.exception("cleanup could not read %s of the due index", bucket)
+            return error
+
+    if parallel:
+        with ThreadPoolExecutor(max_workers=DUE_SHARDS) as pool:
+            results = list(pool.map(drain, due_buckets()))
+    else:
+        results = [drain(bucket) for bucket in due_buckets()]
+    total: Counter[str] = sum((r for r in results if isinstance(r, Counter)), Counter())
+    if total["rotationsCompleted"]:
         authorizer_cache.flush()
     summary = {
-        "itemsRead": read,
-        "rotationsCompleted": completed,
-        "rotationRemindersSent": reminded,
-        "failed": failed,
+        key: total[key] for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "failed")
     }
+    if total["stoppedEarly"]:
+        summary["stoppedEarly"] = 1
     log.info("cleanup %s", json.dumps(summary))
+    errors = [r for r in results if isinstance(r, Exception)]
+    if errors:
+        raise errors[0]
     return summary

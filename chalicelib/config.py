@@ -30,6 +30,9 @@ class Settings(NamedTuple):
     # Also flush the stage of this service's own API (taken from the request), on deployed stages.
     flush_own_api: bool = False
     cleanup_rate_minutes: int = 15
+    # A run stops taking new work after this long (the function's timeout is 300 s); the rest stays in
+    # the due index for the next run.
+    cleanup_time_budget_seconds: int = 240
     event_bus_name: str = "default"
     max_integrations_per_owner: int = 100
     authorizer_cache_ttl_seconds: int = 300
@@ -52,6 +55,7 @@ class Settings(NamedTuple):
             ),
             flush_own_api=os.environ.get("PI_FLUSH_OWN_API", "false").lower() == "true",
             cleanup_rate_minutes=_int("PI_CLEANUP_RATE_MINUTES", 15),
+            cleanup_time_budget_seconds=_int("PI_CLEANUP_TIME_BUDGET_SECONDS", 240),
             event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
             max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
             authorizer_cache_ttl_seconds=_int("PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),

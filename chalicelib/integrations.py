@@ -16,6 +16,7 @@ from chalicelib.config import settings
 from chalicelib.directory import Owner
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import AgencyModel, EventModel, IntegrationModel, LocationModel, TokenModel, UserModel
+from chalicelib.token_model import due_bucket
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
@@ -214,9 +215,6 @@ def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
     return AgencyModel if owner.type == "agency" else LocationModel
 
 
-DUE_BUCKET = "due"  # the one partition of the sparse cleanup index
-
-
 def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -238,7 +236,7 @@ def new_token_item(integration: IntegrationModel, plaintext: str, created_at: da
         state="active",
         hint=tokens.hint(plaintext),
         created_at=created_at,
-        due_bucket=DUE_BUCKET,
+        due_bucket=due_bucket(tokens.digest(plaintext)),
         due_at=reminder_due(created_at),
     )
 

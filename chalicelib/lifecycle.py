@@ -23,7 +23,6 @@ from chalicelib import audit, authorizer_cache, clock, db, tokens
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.integrations import (
-    DUE_BUCKET,
     ROTATION_FIELDS,
     Access,
     concurrent_change,
@@ -40,6 +39,7 @@ from chalicelib.integrations import (
     write_change,
 )
 from chalicelib.models import IntegrationModel, TokenModel, UserModel
+from chalicelib.token_model import due_bucket
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
@@ -124,7 +124,7 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
                 actions=[
                     TokenModel.state.set("rotating"),
                     TokenModel.expires_at.set(expires),
-                    TokenModel.due_bucket.set(DUE_BUCKET),
+                    TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
                     TokenModel.due_at.set(epoch(expires)),
                 ],
                 condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "active"),
@@ -159,7 +159,7 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         restore += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
     else:
         restore += [
-            TokenModel.due_bucket.set(DUE_BUCKET),
+            TokenModel.due_bucket.set(due_bucket(integration.previous_token_hash)),
             TokenModel.due_at.set(reminder_due(restored_created)),
         ]
     changes: dict[str, Any] = {

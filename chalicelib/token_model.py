@@ -10,15 +10,41 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.model_base import index_meta, table_meta
 
+# The sparse cleanup index is spread over this many partition keys, by token digest: every create,
+# rotation and reminder writes it, and one key takes at most ~1,000 writes/s (make scale).
+DUE_SHARDS = 16
+# What the cleanup reads from the index. Not ALL: then every lastUsedAt write (the authorizer's) would
+# also write the index.
+DUE_INDEX_ATTRIBUTES = [
+    "integrationId",
+    "ownerType",
+    "ownerId",
+    "agencyId",
+    "state",
+    "hint",
+    "createdAt",
+    "expiresAt",
+    "rotationNotified",
+    "reminderClaim",
+]
+
+
+def due_bucket(token_hash: str) -> str:
+    """The token's partition key in the cleanup index: `due#00` .. `due#15`."""
+    return f"due#{int(token_hash[:8], 16) % DUE_SHARDS:02d}"
+
+
+def due_buckets() -> list[str]:
+    return [f"due#{shard:02d}" for shard in range(DUE_SHARDS)]
+
 
 class DueIndex(GlobalSecondaryIndex):
-    # ALL: the cleanup reads what it needs from the index alone (items are small).
-    Meta = index_meta("by-due", AllProjection())
+    Meta = index_meta("by-due", IncludeProjection(DUE_INDEX_ATTRIBUTES))
     due_bucket = UnicodeAttribute(hash_key=True, attr_name="dueBucket")
     due_at = NumberAttribute(range_key=True, attr_name="dueAt")
 

@@ -150,6 +150,30 @@ def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> No
     assert summary == {"itemsRead": 3, "rotationsCompleted": 3, "rotationRemindersSent": 0, "failed": 0}
 
 
+def test_the_due_index_spreads_over_shards_and_a_stopped_run_resumes(
+    api: Api, frozen_clock: FakeClock
+) -> None:
+    from chalicelib import cleanup
+    from chalicelib.token_model import DUE_SHARDS
+
+    created = [create(api) for _ in range(24)]
+    buckets = {TokenModel.get(digest(token)).due_bucket for _, token in created}
+    assert len(buckets) >= DUE_SHARDS // 2 and all(b.startswith("due#") for b in buckets)
+    frozen_clock.advance(days=90)
+    budget = iter(range(10))  # a run that may take 10 tokens before its time is up
+
+    def out_of_time() -> bool:
+        return next(budget, None) is None
+
+    first = cleanup.run(out_of_time, parallel=False)
+    assert first["stoppedEarly"] == 1 and first["rotationRemindersSent"] == 10
+    # The rest is still due: the next run takes it, and nothing is sent twice.
+    second = cleanup.run()
+    assert second == {"itemsRead": 14, "rotationsCompleted": 0, "rotationRemindersSent": 14, "failed": 0}
+    assert all(TokenModel.get(digest(token)).rotation_notified for _, token in created)
+    assert cleanup.run()["itemsRead"] == 0
+
+
 # --- authorizer cache flush ------------------------------------------------------------------------
 
 
