@@ -199,7 +199,9 @@ def _candidates(finding: Finding) -> Iterable[Glob]:
 
 
 @functools.lru_cache(maxsize=4096)
-def plan(scopes: frozenset[str], level: str, pin: str | None = None) -> tuple[tuple[Glob, ...], tuple[Glob, ...]]:
+def plan(
+    scopes: frozenset[str], level: str, pin: str | None = None
+) -> tuple[tuple[Glob, ...], tuple[Glob, ...]]:
     """(allow globs, deny globs) for a token holding `scopes` at owner `level`, pinned to `pin`."""
     table = _table(scopes, level)
     allow = list(dict.fromkeys(_allow_glob(shape, pin) for shape, ok in table if ok))
@@ -237,9 +239,7 @@ def findings(scopes: frozenset[str], level: str, pin: str | None = None) -> list
     allow, deny = plan(scopes, level, pin)
     return [
         f
-        for f in _explore(
-            _table(scopes, level), allow + deny, [True] * len(allow) + [False] * len(deny), pin
-        )
+        for f in _explore(_table(scopes, level), allow + deny, [True] * len(allow) + [False] * len(deny), pin)
         if f.allowed != f.wanted
     ]
 

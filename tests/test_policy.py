@@ -32,6 +32,8 @@ CONTACT_ROWS = (
     "contacts.readonly\tGET\t/contacts/search/duplicate\tlocation\n"
     "contacts.write\tPOST\t/contacts/upsert\tlocation\n"
 )
+
+
 def pin(level: str) -> str | None:
     return OWN if level == "location" else None
 
@@ -65,7 +67,7 @@ def ambiguous(path: tuple[str, ...], scopes: frozenset[str], level: str) -> bool
     return any(
         len(shape.skeleton) == len(path)
         and not ok
-        and all(s is None and p != "" or s == p for s, p in zip(shape.skeleton, path, strict=True))
+        and all((s is None and p != "") or s == p for s, p in zip(shape.skeleton, path, strict=True))
         for shape, ok in policy._table(scopes, level)
     )
 
@@ -196,12 +198,16 @@ def mismatch(scopes: frozenset[str], level: str, method: str, path: str) -> str 
     opened = [r for r in routes if any(row.scope in scopes and level in row.levels for row in r.rows)]
     if want and len(opened) < len(routes):
         return None  # ambiguous: also a route the token may not call; refused (fail closed, policy.py)
-    if got and opened and any(  # another location, reached by a shorter allowed route's trailing `*`
-        r.segments[-1].startswith(":") and len(r.segments) < path.count("/") + 1 and (
-            path.startswith("/".join(r.segments[:-1]) + "/")
+    if (
+        got
+        and opened
+        and any(  # another location, reached by a shorter allowed route's trailing `*`
+            r.segments[-1].startswith(":")
+            and len(r.segments) < path.count("/") + 1
+            and (path.startswith("/".join(r.segments[:-1]) + "/"))
+            for r in oracle_routes()
+            if r.method == method and any(row.scope in scopes and level in row.levels for row in r.rows)
         )
-        for r in oracle_routes()
-        if r.method == method and any(row.scope in scopes and level in row.levels for row in r.rows)
     ):
         return None
     return f"{'under' if want else 'over'}-grant: {method} {path} scopes={sorted(scopes)} level={level}"
@@ -327,7 +333,14 @@ def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
 @contextlib.contextmanager
 def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]:
     """The catalog plus a downstream API's rows (PI_EXTRA_SCOPES_FILE), for one test."""
-    caches = (catalog.routes, catalog.scope_levels, policy.plan, policy._resources, oracle_routes, literal_words)
+    caches = (
+        catalog.routes,
+        catalog.scope_levels,
+        policy.plan,
+        policy._resources,
+        oracle_routes,
+        literal_words,
+    )
     monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(path))
     for cached in caches:
         cached.cache_clear()
