@@ -4,7 +4,11 @@
    any other authorizer failure into a 500; the emulation lets the exception escape.
 2. API Gateway evaluates the returned policy with IAM rules (an explicit Deny wins); the emulation
    only looks at Allow statements.
-3. Our deployed API answers every case it decides itself with SPEC's JSON (infra's GatewayResponses):
+3. Its own answer to OPTIONS gets a trace id too, as every response does.
+4. The emulation's HTTP server answers methods it has no handler for (TRACE, PROPFIND, ...) with an
+   HTML 501; here every method reaches the app, which answers 405 in SPEC's JSON. And it wrote a body
+   after the headers of a HEAD answer, which breaks the client's connection; no more.
+5. Our deployed API answers every case it decides itself with SPEC's JSON (infra's GatewayResponses):
    so does this, from the same templates, including 404 "no such route" where the emulation answers
    403 and echoes the Authorization header.
 This patches only the emulation, for local runs and tests; deployed code never imports this module.
@@ -13,6 +17,7 @@ This patches only the emulation, for local runs and tests; deployed code never i
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 from chalice import local
@@ -42,6 +47,7 @@ def install_api_gateway_behaviour() -> None:
         return
     original = emulator.authorize
     original_event = local.LocalGateway._generate_lambda_event
+    original_options = local.LocalGateway._autogen_options_headers
 
     def authorize(self: Any, raw_path: str, lambda_event: Any, lambda_context: Any) -> Any:
         trace_id = lambda_context.aws_request_id
@@ -84,6 +90,29 @@ def install_api_gateway_behaviour() -> None:
                 _headers(trace_id), gateway_responses.body("MISSING_AUTHENTICATION_TOKEN", context)
             ) from None
 
+    def options_headers(self: Any, lambda_event: Any) -> Any:
+        return {**original_options(self, lambda_event), "X-Trace-Id": uuid.uuid4().hex}
+
+    def any_method(self: Any, name: str) -> Any:
+        if name.startswith("do_"):  # BaseHTTPRequestHandler looks up `do_<METHOD>`
+            return self._generic_handle
+        raise AttributeError(name)
+
+    original_send = local.ChaliceRequestHandler._send_http_response_with_body
+
+    def send_with_body(self: Any, code: int, headers: Any, body: str | bytes) -> None:
+        if self.command != "HEAD":
+            return original_send(self, code, headers, body)
+        data = body if isinstance(body, bytes) else body.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))  # what a GET would send; no body (RFC 9110)
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
+        return None
+
+    local.ChaliceRequestHandler._send_http_response_with_body = send_with_body  # type: ignore[method-assign]
+    local.LocalGateway._autogen_options_headers = options_headers  # type: ignore[method-assign]
+    local.ChaliceRequestHandler.__getattr__ = any_method
     authorize._api_gateway_behaviour = True  # type: ignore[attr-defined]
     emulator.authorize = authorize  # type: ignore[method-assign]
     emulator._check_can_invoke_view_function = check_can_invoke  # type: ignore[method-assign]
