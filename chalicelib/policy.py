@@ -255,7 +255,7 @@ def _text(glob: Glob, location_id: str | None) -> str:
     return "/".join("*" if s is STAR else (location_id or "") if s == PIN else s for s in glob)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)  # ~25 KB each at most: bounded memory however many locations call
 def _resources(
     scopes: frozenset[str], level: str, prefix: str, location_id: str | None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
