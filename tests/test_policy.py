@@ -258,6 +258,22 @@ def test_contact_routes_whose_words_collide_with_contact_ids(
         assert not policy.evaluate(read_only, f"{PREFIX}/POST/contacts/upsert")
 
 
+@pytest.mark.parametrize(
+    ("scope", "path"),
+    [
+        # The over-grants: a parameter equal to another route's word (sampling "x1" missed them).
+        ("locations/customFields.readonly", "GET/locations/L1/customValues/customFields"),
+        ("calendars/events.write", "PUT/calendars/groups/notifications/status"),
+        ("socialplanner/account.readonly", "GET/social-media-posting/oauth/L1/facebook/accounts/accounts"),
+    ],
+)
+def test_a_parameter_equal_to_another_routes_word_is_not_an_open_door(scope: str, path: str) -> None:
+    for own in (None, "L1"):
+        assert not policy.evaluate(
+            policy.document(frozenset({scope}), "location", ARN, own), f"{PREFIX}/{path}"
+        )
+
+
 # --- the tenant pin ----------------------------------------------------------------------------------
 
 
