@@ -119,6 +119,16 @@ def test_every_path_with_every_method(live: Live) -> None:
                     assert token not in response.text
 
 
+def test_unknown_routes_are_404_under_chalice_local_and_never_echo_the_token(live: Live) -> None:
+    for path in ("/nope", "/locations/loc-downtown/customValues", "/contacts/a/b/c"):
+        for token in (live.session_token, live.token, None):
+            headers = {"Version": "2021-07-28", **({"Authorization": f"Bearer {token}"} if token else {})}
+            response = live.http.get(live.server.base + path, headers=headers, timeout=30)
+            assert_answer(response, "GET", path)
+            assert response.status_code == 404 and response.json()["message"].startswith("No such route")
+            assert token is None or token not in response.text
+
+
 def test_the_server_is_the_one_make_run_starts(live: Live) -> None:
     with urllib.request.urlopen(live.server.base + "/health", timeout=10) as response:
         assert json.loads(response.read()) == {"status": "ok"}
