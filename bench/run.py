@@ -208,8 +208,19 @@ def main() -> None:
         print(f"authorizer_vs_getitem_ratio: {auth_median / get_median:.3f}")
 
         # API Gateway caches this document per token: the largest one a token can get.
-        biggest = policy.document(frozenset(catalog.scope_levels()), "location", ARN)
+        every = frozenset(catalog.scope_levels())
+        own = "Lc0wn5Ub4cc0untId01X"  # platform location ids are 20 characters
+        biggest = policy.document(every, "location", ARN, own)
         print(f"policy_bytes_all_scopes_location: {len(json.dumps(biggest))}")
+        agency = policy.document(every, "agency", ARN)
+        print(f"policy_bytes_all_scopes_agency: {len(json.dumps(agency))}")
+        arns = [arn for document in (biggest, agency) for s in document["Statement"] for arn in s["Resource"]]
+        print(f"policy_longest_resource_arn_chars: {max(map(len, arns))}  # API Gateway's limit: 512")
+        # What a cold authorizer pays once per scope set (then cached): the exact plan for every scope.
+        policy.plan.cache_clear()
+        started = time.perf_counter()
+        policy.plan(every, "location", policy.PIN)
+        print(f"policy_plan_ms_all_scopes_cold: {(time.perf_counter() - started) * 1000:.0f}")
         cleanup_items_read()
     finally:
         moto.stop()

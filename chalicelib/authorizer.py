@@ -65,9 +65,11 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         raise Unauthorized  # revoked, or rotated out and past its overlap (TTL deletion may lag 48h)
     _touch_last_used(item, int(now.timestamp()))
     scopes = frozenset(str(scope) for scope in item.scopes or [])
+    # A location token's policy names its own location wherever a route has `:locationId`.
+    own_location = item.owner_id if item.owner_type == "location" else None
     return {
         "principalId": item.integration_id,
-        "policyDocument": policy.document(scopes, item.owner_type, method_arn),
+        "policyDocument": policy.document(scopes, item.owner_type, method_arn, own_location),
         # API Gateway accepts only string, number and boolean context values.
         "context": {
             "integrationId": item.integration_id,

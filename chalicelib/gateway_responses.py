@@ -1,39 +1,103 @@
-"""The bodies API Gateway answers with when the authorizer, not our code, decides (SPEC's error shape).
+"""The bodies API Gateway answers with when it decides, not our code (SPEC's error shape, trace id).
 
-Used twice: infra/build.py writes them into the API's GatewayResponses, and the local emulation
-(local_gateway.py) answers with the same bodies, so `make run` and AWS agree.
+Used twice: infra/build.py writes them into the API's GatewayResponses (with API Gateway's `$context`
+variables), and the local emulation (local_gateway.py) fills the same templates from the request, so
+`make run` and AWS agree. No body ever holds a header value: API Gateway's own messages (which echo
+the Authorization header for an unknown route) are never used.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import NamedTuple
 
-UNAUTHORIZED = {
-    "statusCode": 401,
-    "error": "Unauthorized",
-    "message": "Send a current Private Integration token: 'Authorization: Bearer pit-…'. "
-    "It is missing, malformed, unknown, revoked or expired.",
-}
-ACCESS_DENIED = {
-    "statusCode": 403,
-    "error": "Forbidden",
-    "message": "The token is not authorized for this scope: "
-    "add the scope this route needs to the private integration.",
-}
-AUTHORIZER_FAILURE = {
-    "statusCode": 500,
-    "error": "Internal Server Error",
-    "message": "The token could not be checked right now: retry shortly.",
-}
-
-# API Gateway response type -> body
-BY_TYPE = {
-    "UNAUTHORIZED": UNAUTHORIZED,
-    "ACCESS_DENIED": ACCESS_DENIED,
-    "AUTHORIZER_FAILURE": AUTHORIZER_FAILURE,
-    "AUTHORIZER_CONFIGURATION_ERROR": AUTHORIZER_FAILURE,
-}
+SCOPES_HINT = "GET /scopes lists which scope opens which route, and at which level"
 
 
-def body(response: dict[str, object]) -> bytes:
-    return json.dumps(response).encode()
+class Context(NamedTuple):
+    """What a body may mention; on AWS these are `$context` variables, never request headers."""
+
+    method: str = "$context.httpMethod"
+    route: str = "$context.resourcePath"
+    scopes: str = "$context.authorizer.scopes"
+    trace_id: str = "$context.requestId"
+
+
+def _error(status: int, message: str) -> dict[str, object]:
+    return {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+
+
+def unauthorized(c: Context) -> dict[str, object]:
+    return _error(
+        401,
+        "Send a current Private Integration token: 'Authorization: Bearer pit-…'. "
+        "It is missing, malformed, unknown, revoked or expired.",
+    )
+
+
+def access_denied(c: Context) -> dict[str, object]:
+    return _error(
+        403,
+        f"This token may not call {c.method} {c.route}. It holds the scopes [{c.scopes}]; {SCOPES_HINT}. "
+        "A sub-account (location) token reaches only its own location, and some routes only agency "
+        "tokens may call.",
+    )
+
+
+def no_such_route(c: Context) -> dict[str, object]:
+    return _error(404, f"No such route: {c.method} is not served at this path. See the API reference.")
+
+
+def server_error(c: Context) -> dict[str, object]:
+    return _error(500, f"Something went wrong on our side; quote trace id {c.trace_id} to support.")
+
+
+def authorizer_failure(c: Context) -> dict[str, object]:
+    return _error(500, f"The token could not be checked right now: retry shortly (trace id {c.trace_id}).")
+
+
+Template = Callable[[Context], dict[str, object]]
+
+
+def _fixed(status: int, message: str) -> Template:
+    return lambda c: _error(status, message)
+
+
+# Every API Gateway response type -> (status, body template). MISSING_AUTHENTICATION_TOKEN is what
+# API Gateway answers for a path or method it does not serve, with or without a token: a 404 here.
+BY_TYPE: dict[str, Template] = {
+    "MISSING_AUTHENTICATION_TOKEN": no_such_route,
+    "RESOURCE_NOT_FOUND": no_such_route,
+    "UNAUTHORIZED": unauthorized,
+    "ACCESS_DENIED": access_denied,
+    "AUTHORIZER_FAILURE": authorizer_failure,
+    "AUTHORIZER_CONFIGURATION_ERROR": authorizer_failure,
+    "API_CONFIGURATION_ERROR": server_error,
+    "EXPIRED_TOKEN": unauthorized,
+    "INVALID_SIGNATURE": unauthorized,
+    "INVALID_API_KEY": _fixed(403, "This API takes no API key: send 'Authorization: Bearer <token>'."),
+    "WAF_FILTERED": _fixed(403, "The request was refused by the firewall."),
+    "BAD_REQUEST_PARAMETERS": _fixed(400, "A required request parameter is missing or invalid."),
+    "BAD_REQUEST_BODY": _fixed(400, "The request body is not valid: send a JSON object."),
+    "REQUEST_TOO_LARGE": _fixed(413, "The request is too large: bodies are at most 64 KiB."),
+    "UNSUPPORTED_MEDIA_TYPE": _fixed(415, "Send 'Content-Type: application/json'."),
+    "THROTTLED": _fixed(429, "Too many requests: slow down and retry after a moment."),
+    "QUOTA_EXCEEDED": _fixed(429, "The request quota is used up: retry later."),
+    "INTEGRATION_FAILURE": server_error,
+    "INTEGRATION_TIMEOUT": _fixed(504, "The request took too long: retry shortly."),
+    # Anything else API Gateway answers itself; the status is fixed so that the body can say it.
+    "DEFAULT_4XX": _fixed(400, "The request was refused: check the method, path, headers and body."),
+    "DEFAULT_5XX": server_error,
+}
+
+
+def template(response_type: str) -> dict[str, object]:
+    """The body for a GatewayResponses entry, with `$context` variables in it."""
+    return BY_TYPE[response_type](Context())
+
+
+def body(response_type: str, context: Context) -> bytes:
+    """The body the local emulation answers with, the same template filled from the request."""
+    return json.dumps(BY_TYPE[response_type](context)).encode()

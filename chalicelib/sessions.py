@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import math
 from datetime import timedelta
+from typing import Any
 
 import jwt
 
@@ -51,21 +53,42 @@ def authenticate(authorization: str | None) -> UserModel:
             "Private Integration tokens are not accepted here: management routes need a session token."
         )
     try:
-        # Expiry is checked against our clock below, so tests can move time without sleeping.
+        # Times are checked against our clock below (tests move it without sleeping), so PyJWT checks
+        # the signature, the algorithm and that `sub` and `exp` are present.
         claims = jwt.decode(
             credential,
             session_secret(),
             algorithms=["HS256"],
-            options={"require": ["sub", "exp"], "verify_exp": False},
+            options={
+                "require": ["sub", "exp"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError:
         raise Unauthorized("The session token is invalid: sign in again.") from None
-    exp, sub = claims.get("exp"), claims.get("sub")
-    if not isinstance(exp, int | float) or exp <= clock.now().timestamp():
-        raise Unauthorized("The session token has expired: sign in again.")
+    _check_times(claims)
+    sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("The session token has no user: sign in again.")
     user = directory.find_user(sub)
     if user is None:
         raise Unauthorized("The session token's user does not exist: sign in again.")
     return user
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """`exp`, `nbf` and `iat` must be finite numbers (JSON parses NaN, Infinity and 1e400 to floats on
+    which every comparison is false or never true), `exp` still ahead and `nbf` reached, by our clock."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
+            raise Unauthorized(f"The session token's '{name}' is not a time: sign in again.")
+    now = clock.now().timestamp()
+    if claims["exp"] <= now:
+        raise Unauthorized("The session token has expired: sign in again.")
+    if "nbf" in claims and claims["nbf"] > now:
+        raise Unauthorized("The session token is not valid yet: sign in again later.")

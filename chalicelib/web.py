@@ -14,13 +14,14 @@ from typing import Any
 from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
-from chalicelib import authorizer_cache, db
-from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable
+from chalicelib import authorizer_cache, db, gateway_responses
+from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 
 # What the platform's documents (2021-07-28, 2021-04-15) and its official SDK (2023-02-21, its default)
 # send; the first is the one the documents give for the v2 routes served here.
 API_VERSIONS = ("2021-07-28", "2021-04-15", "2023-02-21")
 MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_DEPTH = 32  # nesting of objects and lists; no route needs more than a few levels
 # Routes a browser or a health check calls without the platform's Version header.
 VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
 
@@ -65,6 +66,10 @@ def check_version(request: Request) -> None:
         )
 
 
+def _server_error(trace_id: str) -> Response:
+    return json_response(gateway_responses.server_error(gateway_responses.Context(trace_id=trace_id)), 500)
+
+
 def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Chalice HTTP middleware: trace id, Version header, ApiError -> JSON, one log line per request."""
     context = request.context or {}
@@ -86,18 +91,27 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
             log.warning("database unavailable trace_id=%s: %s", trace_id, type(cause).__name__)
             response = error_response(unavailable(cause))
         else:
-            response = _internal_error(trace_id)
+            # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
+            log.exception("unhandled error trace_id=%s", trace_id)
+            response = _server_error(trace_id)
     if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
-        # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
-        response = json_response(
-            {
-                "statusCode": response.status_code,
-                "error": HTTPStatus(response.status_code).phrase,
-                "message": response.body["Message"],
-            },
-            response.status_code,
-        )
+        if response.status_code >= 500:
+            # Chalice caught an exception itself (and logged it): the same 500 as ours, with the trace id.
+            log.error("unhandled error trace_id=%s (traceback logged above by Chalice)", trace_id)
+            response = _server_error(trace_id)
+        else:
+            # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
+            response = json_response(
+                {
+                    "statusCode": response.status_code,
+                    "error": HTTPStatus(response.status_code).phrase,
+                    "message": response.body["Message"],
+                },
+                response.status_code,
+            )
     response.headers["X-Trace-Id"] = trace_id
+    # Bodies carry tokens (create, rotate) and tenant data: no browser, proxy or CDN may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
     # Never log headers or bodies: they carry session and integration tokens.
     log.info(
         json.dumps(
@@ -116,7 +130,8 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
 def raise_unexpected_errors_to_middleware(app: Chalice) -> None:
     """Chalice turns an unexpected exception of a view into its own 500 before middleware sees it; wrap
     every registered view so that it reaches `handle_http` instead (503 for an unavailable database,
-    SPEC's 500 with the trace id otherwise). Call after every blueprint is registered."""
+    SPEC's 500 with the trace id otherwise, and the exception logged once with that trace id).
+    Call after every blueprint is registered."""
     for methods in app.routes.values():
         for entry in methods.values():
             entry.view_function = _reraising(entry.view_function)
@@ -139,40 +154,64 @@ def _reraising(view: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _internal_error(trace_id: str) -> Response:
-    # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
-    log.exception("unhandled error trace_id=%s", trace_id)
-    return json_response(
-        {
-            "statusCode": 500,
-            "error": "Internal Server Error",
-            "message": f"Something went wrong on our side; quote trace id {trace_id} to support.",
-        },
-        500,
-    )
-
-
 def json_object_body(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, or a 400/413 that says what to fix (Chalice itself answers 415)."""
+    """The body as a JSON object, or a 400/413/422 that says what to fix (Chalice itself answers 415)."""
     raw_body = request.raw_body or b""
     raw = raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     if not raw.strip():
         raise BadRequest("The request body must be a JSON object.")
+    too_deep = BadRequest(f"The request body is nested deeper than {MAX_BODY_DEPTH} levels: flatten it.")
     try:
         body = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise too_deep from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The request body is not valid JSON: send a UTF-8 JSON object.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
+    problems = _text_problems(body, too_deep)
+    if problems:
+        raise ValidationFailed(problems)
     return body
+
+
+def _text_problems(body: dict[str, Any], too_deep: BadRequest) -> list[str]:
+    """Walks the body without recursion: 400 past MAX_BODY_DEPTH; a lone surrogate (JSON allows
+    `"\\ud800"`, no store or encoder takes it) is a 422 naming the field that holds it."""
+    problems: set[str] = set()
+    stack: list[tuple[str, Any, int]] = [("", body, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_BODY_DEPTH:
+                raise too_deep
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                where = f"{path}[{key}]" if isinstance(value, list) else f"{path}.{key}" if path else str(key)
+                stack.append((where, item, depth + 1))
+        elif isinstance(value, str) and _has_surrogate(value):
+            problems.add(f"{_printable(path)}: holds a lone surrogate (invalid Unicode): send valid text")
+        if _has_surrogate(path) and path:
+            problems.add(f"{_printable(path)}: a field name holds a lone surrogate: send valid Unicode")
+    return sorted(problems)
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _printable(text: str) -> str:
+    """A field path that can be encoded (its surrogates as \\uXXXX escapes)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def limit_param(params: dict[str, str], default: int, maximum: int) -> tuple[int, list[str]]:
     """`?limit=` as a whole number from 1 to `maximum`: (limit, problems to report)."""
     raw = params.get("limit", str(default))
-    if raw.isdigit() and 1 <= int(raw) <= maximum:
+    # ASCII digits only: str.isdigit() also accepts '²' and other digits that int() refuses.
+    if raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= maximum:
         return int(raw), []
     return default, [f"limit must be a whole number from 1 to {maximum}"]
 

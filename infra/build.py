@@ -178,16 +178,24 @@ def merge_template(stage: str) -> dict[str, Any]:
     }
     for logical_id in FUNCTIONS.values():
         resources[logical_id] = {"Properties": {"Runtime": RUNTIME}}
-    # When the authorizer decides, API Gateway answers; make it answer in SPEC's JSON with a trace id.
+    # Whenever API Gateway answers itself, it answers in SPEC's JSON with a trace id, and never with
+    # its own message (which echoes the Authorization header for an unknown route).
     resources["RestAPI"] = {
         "Properties": {
             "GatewayResponses": {
                 response_type: {
-                    "StatusCode": str(response["statusCode"]),
-                    "ResponseTemplates": {"application/json": json.dumps(response)},
-                    "ResponseParameters": {"Headers": {"X-Trace-Id": "context.requestId"}},
+                    "StatusCode": str(body["statusCode"]),
+                    "ResponseTemplates": {"application/json": json.dumps(body)},
+                    "ResponseParameters": {
+                        "Headers": {
+                            "X-Trace-Id": "context.requestId",
+                            "Content-Type": "'application/json'",
+                            "Cache-Control": "'no-store'",
+                        }
+                    },
                 }
-                for response_type, response in gateway_responses.BY_TYPE.items()
+                for response_type in gateway_responses.BY_TYPE
+                for body in [gateway_responses.template(response_type)]
             }
         }
     }

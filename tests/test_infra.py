@@ -134,7 +134,36 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     unauthorized = json.loads(responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"])
     assert unauthorized["statusCode"] == 401 and unauthorized["error"] == "Unauthorized"
     assert responses["ACCESS_DENIED"]["StatusCode"] == "403"
-    assert responses["UNAUTHORIZED"]["ResponseParameters"]["Headers"] == {"X-Trace-Id": "context.requestId"}
+    # Every answer API Gateway writes itself: SPEC's JSON, a trace id, no header value echoed.
+    for kind in (
+        "MISSING_AUTHENTICATION_TOKEN",
+        "ACCESS_DENIED",
+        "UNAUTHORIZED",
+        "AUTHORIZER_FAILURE",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+        "THROTTLED",
+        "REQUEST_TOO_LARGE",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "INTEGRATION_TIMEOUT",
+        "WAF_FILTERED",
+        "BAD_REQUEST_BODY",
+    ):
+        answer = responses[kind]
+        assert answer["ResponseParameters"]["Headers"]["X-Trace-Id"] == "context.requestId", kind
+        body = json.loads(answer["ResponseTemplates"]["application/json"])
+        assert (
+            set(body) == {"statusCode", "error", "message"}
+            and str(body["statusCode"]) == answer["StatusCode"]
+        ), kind
+        assert "$input" not in body["message"] and "$context.error" not in body["message"], kind
+        assert "$method.request" not in json.dumps(answer), kind
+    missing = json.loads(responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"])
+    assert missing["statusCode"] == 404 and missing["message"].startswith("No such route")
+    denied = json.loads(responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"])["message"]
+    for variable in ("$context.httpMethod", "$context.resourcePath", "$context.authorizer.scopes"):
+        assert variable in denied
+    assert "GET /scopes" in denied
     output = template["Outputs"]["TokenAuthorizerArn"]
     assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
     secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]

@@ -1,7 +1,19 @@
-"""The generated policy admits exactly the catalog routes of the token's scopes: 0 over, 0 under."""
+"""The generated policy admits exactly the catalog routes of the token's scopes, for every parameter value.
+
+Two proofs. `policy.findings` walks every class of path exactly (each parameter is a literal word of the
+catalog, the token's own location id, or any other word). The hypothesis tests check the same claim
+independently, on concrete request paths through `policy.evaluate` (IAM's glob matching), against an
+oracle written here: the route API Gateway routes a path to (literal segments beat parameters, left to
+right), whether the token's scopes open it at its level, and for a location token whether every
+`:locationId` is its own.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -10,22 +22,66 @@ from hypothesis import strategies as st
 
 from chalicelib import catalog, policy
 
-ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/GET/locations/x1"
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api"
+ARN = f"{PREFIX}/GET/locations/x1"
 ALL_SCOPES = sorted(catalog.scope_levels())
+OWN = "Lc0wn5Ub4cc0untId01"  # a location token's own location id (platform ids are 20 characters)
+# The three contact routes the platform's SDK calls; their words collide with /contacts/:contactId.
+CONTACT_ROWS = (
+    "contacts.readonly\tPOST\t/contacts/search\tlocation\n"
+    "contacts.readonly\tGET\t/contacts/search/duplicate\tlocation\n"
+    "contacts.write\tPOST\t/contacts/upsert\tlocation\n"
+)
 
 
-def mismatches(scopes: frozenset[str], level: str) -> list[str]:
-    document = policy.document(scopes, level, ARN)
-    wrong = []
-    for route in catalog.routes():
-        expected = policy.route_allowed(route, scopes, level)
-        for sample in policy.samples(route):
-            if policy.evaluate(document, f"{PREFIX}/{sample}") != expected:
-                wrong.append(
-                    f"{'under' if expected else 'over'}-grant: {route.label} ({route.scope}) as {sample}"
-                )
-    return wrong
+def pin(level: str) -> str | None:
+    return OWN if level == "location" else None
+
+
+# --- the exact proof ---------------------------------------------------------------------------------
+
+
+def shown(finding: policy.Finding) -> str:
+    words = {policy.OTHER: "<any>", policy.PIN: "<own>"}
+    return "/".join(words.get(s, s) for s in finding.path)
+
+
+def exact_problems(scopes: frozenset[str], level: str) -> list[str]:
+    """Over- and under-grants found by the exact walk, beyond the two documented limits of IAM globs."""
+    problems = []
+    for finding in policy.findings(scopes, level, policy.PIN if level == "location" else None):
+        if finding.wanted and not ambiguous(finding.path, scopes, level):
+            problems.append(f"under-grant: {shown(finding)} ({finding.route.label})")
+        elif not finding.wanted and not finding.opened:
+            problems.append(f"over-grant: {shown(finding)} ({finding.route.label})")
+        elif not finding.wanted and not pin_gap(finding.path, finding.route, scopes, level):
+            problems.append(f"another location: {shown(finding)} ({finding.route.label})")
+    return problems
+
+
+def ambiguous(path: tuple[str, ...], scopes: frozenset[str], level: str) -> bool:
+    """The path is also an instance of a route the token may not call (a parameter equals a word of it).
+
+    Refusing it is the only exact-as-possible answer IAM globs allow (policy.py): fail closed.
+    """
+    return any(
+        len(shape.skeleton) == len(path)
+        and not ok
+        and all((s is None and p != "") or s == p for s, p in zip(shape.skeleton, path, strict=True))
+        for shape, ok in policy._table(scopes, level)
+    )
+
+
+def pin_gap(path: tuple[str, ...], route: policy.Shape, scopes: frozenset[str], level: str) -> bool:
+    """Another location on a route the scopes open, reached by the glob of a shorter allowed route that
+    ends in a parameter: no Deny can refuse it without refusing the token's own location too."""
+    return any(
+        ok
+        and shape.skeleton[-1] is None
+        and len(shape.skeleton) < len(path)
+        and all(s is None or s == p for s, p in zip(shape.skeleton, path, strict=False))
+        for shape, ok in policy._table(scopes, level)
+    )
 
 
 def test_catalog_has_248_routes_and_90_scopes() -> None:
@@ -37,17 +93,226 @@ def test_catalog_has_248_routes_and_90_scopes() -> None:
     assert len(ALL_SCOPES) == 90
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sets(st.sampled_from(ALL_SCOPES)), st.sampled_from(["agency", "location"]))
-def test_random_scope_sets_get_exactly_their_routes(scopes: set[str], level: str) -> None:
-    assert mismatches(frozenset(scopes), level) == []
-
-
-def test_every_single_scope_and_all_scopes() -> None:
+def test_exact_for_every_single_scope_and_all_scopes_at_both_levels() -> None:
     for level in ("agency", "location"):
-        assert mismatches(frozenset(ALL_SCOPES), level) == []
+        assert exact_problems(frozenset(ALL_SCOPES), level) == []
         for scope in ALL_SCOPES:
-            assert mismatches(frozenset({scope}), level) == [], scope
+            assert exact_problems(frozenset({scope}), level) == [], scope
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.sampled_from(ALL_SCOPES)), st.sampled_from(["agency", "location"]))
+def test_exact_for_random_scope_sets(scopes: set[str], level: str) -> None:
+    assert exact_problems(frozenset(scopes), level) == []
+
+
+def test_the_two_limits_are_real_and_narrow() -> None:
+    """Where IAM globs cannot be exact (policy.py), the policy refuses the ambiguous path (fail closed),
+    and leaves another location to the handlers only on the three conversations routes."""
+    under = policy.findings(frozenset({"calendars/groups.write"}), "location", policy.PIN)
+    assert [(shown(f), f.wanted) for f in under] == [("PUT/calendars/groups/notifications/status", True)]
+    document = policy.document(frozenset({"calendars/groups.write"}), "location", ARN, OWN)
+    assert policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/g1/status")
+    assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/status")
+    assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/n1")
+    gaps = policy.findings(frozenset(ALL_SCOPES), "location", policy.PIN)
+    assert {f.route.label for f in gaps} == {
+        "GET conversations/messages/:messageId/locations/:locationId/recording",
+        "GET conversations/locations/:locationId/messages/:messageId/transcription",
+        "GET conversations/locations/:locationId/messages/:messageId/transcription/download",
+    }
+    assert all(f.opened and not f.wanted for f in gaps)
+    without = frozenset(ALL_SCOPES) - {"conversations.readonly"}
+    assert policy.findings(without, "location", policy.PIN) == []
+
+
+# --- the independent proof on concrete paths ---------------------------------------------------------
+
+
+class Route:
+    def __init__(self, method: str, segments: list[str], rows: list[catalog.CatalogRoute]) -> None:
+        self.method, self.segments, self.rows = method, segments, rows
+        self.regex = re.compile(
+            "/".join("([^/]+)" if s.startswith(":") else re.escape(s) for s in segments) + r"\Z"
+        )
+        self.precedence = tuple(1 if s.startswith(":") else 0 for s in segments)
+
+
+@cache
+def oracle_routes() -> tuple[Route, ...]:
+    by_shape: dict[tuple[str, tuple[str, ...]], Route] = {}
+    for row in catalog.routes():
+        segments = row.path.lstrip("/").split("/")
+        forms = [segments, segments[:-1]] if len(segments) > 1 and segments[-1] == "" else [segments]
+        for form in forms:
+            key = (row.method, tuple(":" if s.startswith(":") else s for s in form))
+            by_shape.setdefault(key, Route(row.method, form, [])).rows.append(row)
+    return tuple(by_shape.values())
+
+
+def wanted(method: str, path: str, scopes: frozenset[str], level: str) -> bool:
+    """What API Gateway routes `method path` to, and whether this token may call it there."""
+    matches = [(r, m) for r in oracle_routes() if r.method == method and (m := r.regex.match(path))]
+    if not matches:
+        return False
+    route, match = min(matches, key=lambda item: item[0].precedence)
+    if not any(row.scope in scopes and level in row.levels for row in route.rows):
+        return False
+    params = [s for s in route.segments if s.startswith(":")]
+    return level != "location" or all(
+        value == OWN for name, value in zip(params, match.groups(), strict=True) if name == ":locationId"
+    )
+
+
+@cache
+def literal_words() -> tuple[str, ...]:
+    return tuple(
+        sorted({s for r in catalog.routes() for s in r.path.split("/") if s and not s.startswith(":")})
+    )
+
+
+values = st.one_of(
+    st.sampled_from(literal_words()),
+    st.just(OWN),
+    st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=8),
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, str]:
+    route = draw(st.sampled_from(oracle_routes()))
+    segments = [draw(values) if s.startswith(":") else s for s in route.segments]
+    return route.method, "/".join(segments)
+
+
+scope_sets = st.one_of(
+    st.sets(st.sampled_from(ALL_SCOPES)).map(frozenset),
+    st.sampled_from(ALL_SCOPES).map(lambda s: frozenset({s})),
+    st.just(frozenset(ALL_SCOPES)),
+)
+
+
+def mismatch(scopes: frozenset[str], level: str, method: str, path: str) -> str | None:
+    document = policy.document(scopes, level, ARN, pin(level))
+    want = wanted(method, path, scopes, level)
+    got = policy.evaluate(document, f"{PREFIX}/{method}/{path}")
+    if want == got:
+        return None
+    routes = [r for r in oracle_routes() if r.method == method and r.regex.match(path)]
+    opened = [r for r in routes if any(row.scope in scopes and level in row.levels for row in r.rows)]
+    if want and len(opened) < len(routes):
+        return None  # ambiguous: also a route the token may not call; refused (fail closed, policy.py)
+    if (
+        got
+        and opened
+        and any(  # another location, reached by a shorter allowed route's trailing `*`
+            r.segments[-1].startswith(":")
+            and len(r.segments) < path.count("/") + 1
+            and (path.startswith("/".join(r.segments[:-1]) + "/"))
+            for r in oracle_routes()
+            if r.method == method and any(row.scope in scopes and level in row.levels for row in r.rows)
+        )
+    ):
+        return None
+    return f"{'under' if want else 'over'}-grant: {method} {path} scopes={sorted(scopes)} level={level}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(scope_sets, st.sampled_from(["agency", "location"]), requests())
+def test_concrete_paths_with_literal_words_and_random_values(
+    scopes: frozenset[str], level: str, request: tuple[str, str]
+) -> None:
+    assert mismatch(scopes, level, *request) is None
+
+
+def every_literal_filling() -> Iterator[tuple[str, str]]:
+    """Every single-parameter route with each literal word of the catalog as its parameter."""
+    for route in oracle_routes():
+        params = [i for i, s in enumerate(route.segments) if s.startswith(":")]
+        if len(params) == 1:
+            for word in (*literal_words(), OWN, "x1"):
+                segments = list(route.segments)
+                segments[params[0]] = word
+                yield route.method, "/".join(segments)
+
+
+@pytest.mark.parametrize("level", ["agency", "location"])
+def test_every_literal_word_in_every_single_parameter_route(level: str) -> None:
+    paths = list(every_literal_filling())
+    for scopes in (frozenset(ALL_SCOPES), *(frozenset({s}) for s in ALL_SCOPES[::7])):
+        problems = [p for method, path in paths if (p := mismatch(scopes, level, method, path))]
+        assert problems == []
+
+
+def test_contact_routes_whose_words_collide_with_contact_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = tmp_path / "contacts.tsv"
+    extra.write_text("scope\tmethod\tpath\tlevels\n" + CONTACT_ROWS)
+    with extra_catalog(monkeypatch, extra):
+        for scopes in ({"contacts.readonly"}, {"contacts.write"}, {"contacts.readonly", "contacts.write"}):
+            assert exact_problems(frozenset(scopes), "location") == []
+        write_only = policy.document(frozenset({"contacts.write"}), "location", ARN, OWN)
+        assert policy.evaluate(write_only, f"{PREFIX}/PUT/contacts/search")  # contact id "search"
+        assert policy.evaluate(write_only, f"{PREFIX}/POST/contacts/upsert")
+        assert not policy.evaluate(write_only, f"{PREFIX}/POST/contacts/search")
+        assert not policy.evaluate(write_only, f"{PREFIX}/GET/contacts/search/duplicate")
+        read_only = policy.document(frozenset({"contacts.readonly"}), "location", ARN, OWN)
+        assert policy.evaluate(read_only, f"{PREFIX}/GET/contacts/upsert")  # contact id "upsert"
+        assert not policy.evaluate(read_only, f"{PREFIX}/POST/contacts/upsert")
+
+
+@pytest.mark.parametrize(
+    ("scope", "path"),
+    [
+        # The issue's over-grants: a parameter equal to another route's word (sampling "x1" missed them).
+        ("locations/customFields.readonly", "GET/locations/L1/customValues/customFields"),
+        ("calendars/events.write", "PUT/calendars/groups/notifications/status"),
+        ("socialplanner/account.readonly", "GET/social-media-posting/oauth/L1/facebook/accounts/accounts"),
+    ],
+)
+def test_a_parameter_equal_to_another_routes_word_is_not_an_open_door(scope: str, path: str) -> None:
+    for own in (None, "L1"):
+        assert not policy.evaluate(
+            policy.document(frozenset({scope}), "location", ARN, own), f"{PREFIX}/{path}"
+        )
+
+
+# --- the tenant pin ----------------------------------------------------------------------------------
+
+
+def test_a_location_tokens_policy_names_its_own_location_not_a_wildcard() -> None:
+    scopes = frozenset(ALL_SCOPES)
+    document = policy.document(scopes, "location", ARN, OWN)
+    allow = next(s for s in document["Statement"] if s["Effect"] == "Allow")["Resource"]
+    assert f"{PREFIX}/GET/locations/{OWN}" in allow
+    assert f"{PREFIX}/GET/locations/*" not in allow
+    assert policy.evaluate(document, f"{PREFIX}/GET/locations/{OWN}/customValues")
+    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc2/customValues")
+    assert not policy.evaluate(document, f"{PREFIX}/POST/social-media-posting/oauth/loc2/google/locations/a")
+    # An agency token pins its API and stage but not the location (it reaches every one of its agency).
+    agency = policy.document(scopes, "agency", ARN)
+    assert policy.evaluate(agency, f"{PREFIX}/GET/locations/loc2")
+
+
+def test_a_location_id_that_is_a_literal_word_is_still_pinned_exactly() -> None:
+    document = policy.document(frozenset({"locations.readonly"}), "location", ARN, "search")
+    assert policy.evaluate(document, f"{PREFIX}/GET/locations/search")
+    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/other")
+
+
+def test_an_id_with_iam_wildcards_cannot_be_pinned_and_gets_nothing() -> None:
+    document = policy.document(frozenset(ALL_SCOPES), "location", ARN, "loc*")
+    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc*")
+    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc1")
+
+
+def test_every_resource_arn_fits_api_gateways_limit() -> None:
+    longest_id = "L" * 128
+    for level, own in (("agency", None), ("location", longest_id)):
+        document = policy.document(frozenset(ALL_SCOPES), level, ARN, own)
+        for statement in document["Statement"]:
+            assert all(len(arn) <= 512 for arn in statement["Resource"])
 
 
 def test_the_spec_example_needs_an_explicit_deny() -> None:
@@ -85,21 +350,61 @@ def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
     assert not policy.evaluate(document, other_api)
 
 
+@contextlib.contextmanager
+def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]:
+    """The catalog plus a downstream API's rows (PI_EXTRA_SCOPES_FILE), for one test."""
+    caches = (
+        catalog.routes,
+        catalog.scope_levels,
+        policy.plan,
+        policy._resources,
+        oracle_routes,
+        literal_words,
+    )
+    monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(path))
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        yield
+    finally:
+        monkeypatch.delenv("PI_EXTRA_SCOPES_FILE")
+        for cached in caches:
+            cached.cache_clear()
+
+
 def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     extra = tmp_path / "widgets.tsv"
     extra.write_text(
         "scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tagency,location\n"
     )
-    monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(extra))
-    for cached in (catalog.routes, catalog.scope_levels, policy.plan, policy._resources):
-        cached.cache_clear()
-    try:
+    with extra_catalog(monkeypatch, extra):
         assert catalog.scope_problems(["widgets.readonly"], "agency") == []
         document = policy.document(frozenset({"widgets.readonly"}), "agency", ARN)
         assert policy.evaluate(document, f"{PREFIX}/GET/widgets/x1")
         assert not policy.evaluate(document, f"{PREFIX}/GET/contacts/x1")
-        assert mismatches(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
-    finally:
-        monkeypatch.delenv("PI_EXTRA_SCOPES_FILE")
-        for cached in (catalog.routes, catalog.scope_levels, policy.plan, policy._resources):
-            cached.cache_clear()
+        assert exact_problems(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
+
+
+def test_the_authorizers_import_path_stays_lean() -> None:
+    """The exact policy is plain Python: no boto3, JWT library or Chalice app on the authorizer's path."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import chalicelib.authorizer; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'jwt', 'chalice', 'app'}))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_location_tokens_policy_is_cached_per_location() -> None:
+    first = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locA")
+    second = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locB")
+    assert policy.evaluate(first, f"{PREFIX}/GET/locations/locA")
+    assert not policy.evaluate(first, f"{PREFIX}/GET/locations/locB")
+    assert policy.evaluate(second, f"{PREFIX}/GET/locations/locB")
+    assert not policy.evaluate(second, f"{PREFIX}/GET/locations/locA")

@@ -1,0 +1,53 @@
+"""What API Gateway answers itself (locally through the emulation, on AWS through the template)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib import sessions
+from tests.conftest import VERSION, Api
+from tests.test_v2_and_authorizer import TokenClient, issue
+
+SPEC_KEYS = {"statusCode", "error", "message"}
+
+
+def spec_error(response: object, status: int) -> dict[str, object]:
+    assert response.status_code == status  # type: ignore[attr-defined]
+    body = json.loads(response.body)  # type: ignore[attr-defined]
+    assert set(body) == SPEC_KEYS and body["statusCode"] == status
+    assert response.headers.get("X-Trace-Id")  # type: ignore[attr-defined]
+    return body
+
+
+@pytest.mark.parametrize("path", ["/nope", "/locations/loc1/customValues", "/private-integrations"])
+def test_unknown_route_is_404_with_or_without_a_token_and_never_echoes_it(api: Api, path: str) -> None:
+    token, _ = issue(api)
+    session = sessions.mint("admin")
+    for authorization in (None, f"Bearer {token}", f"Bearer {session}", "Basic c2VjcmV0"):
+        headers = dict(VERSION)
+        if authorization:
+            headers["Authorization"] = authorization
+        response = api.client.http.get(path, headers=headers)
+        body = spec_error(response, 404)
+        assert body["message"].startswith("No such route")
+        for secret in (token, session, "c2VjcmV0"):
+            assert secret not in response.body.decode()
+
+
+def test_missing_scope_names_the_route_the_scopes_held_and_get_scopes(api: Api) -> None:
+    token, _ = issue(api, scopes=["contacts.readonly", "locations.readonly"])
+    body = spec_error(TokenClient(api, token)("PUT", "/locations/loc1", {"name": "x"}), 403)
+    message = str(body["message"])
+    assert "PUT /locations/{location_id}" in message
+    assert "[contacts.readonly locations.readonly]" in message
+    assert "GET /scopes" in message
+    assert token not in message
+
+
+def test_unauthorized_and_authorizer_answers_carry_spec_json_and_a_trace_id(api: Api) -> None:
+    response = api.client.http.get("/locations/loc1", headers={**VERSION, "Authorization": "Bearer pit-x"})
+    assert "pit-x" not in spec_error(response, 401)["message"]
+    response = api.client.http.get("/locations/loc1", headers=VERSION)
+    spec_error(response, 401)
