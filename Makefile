@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench package venv clean
+.PHONY: run test lint bench scale package venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -54,6 +54,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The capacity model at internet scale (bench/capacity.py), checked against moto at small scale.
+scale: $(STAMP)
+	$(BIN)/python bench/capacity.py
 
 # CloudFormation (SAM) templates of every deployed stage in build/<stage>/out, offline.
 package: $(STAMP)

@@ -16,7 +16,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import cleanup, db, models, tokens
-from chalicelib.gateway_responses import AUTHORIZER_FAILURE
+from chalicelib.gateway_responses import Context as GatewayContext
+from chalicelib.gateway_responses import authorizer_failure
 from chalicelib.models import IntegrationModel, TokenModel
 from tests.conftest import Api, FakeClock, seeded_world
 from tests.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
@@ -212,7 +213,8 @@ def check_truthful(name: str, api: Api, context: Context, before: dict[str, Any]
     assert response.status_code in (200, 201, 204, 500, 503), (response.status_code, response.body)
     if response.status_code == 500:
         # Only the authorizer answers 500 (it could not read the token): fail closed, nothing written.
-        assert response.json_body["message"] == AUTHORIZER_FAILURE["message"]
+        trace_id = response.headers["X-Trace-Id"]
+        assert response.json_body == authorizer_failure(GatewayContext(trace_id=trace_id))
         assert snapshot() == before["tables"]
     elif response.status_code == 503:
         assert response.headers["Retry-After"] == "2"
