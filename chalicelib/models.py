@@ -5,7 +5,8 @@ Access patterns
 tokens        GetItem by tokenHash (SHA-256 hex of the plaintext): the authorizer's one read. The item
               carries everything a policy needs (integration, owner, agency, scopes, state, expiresAt).
               `expiresAt` (epoch seconds) is the table's TTL attribute. Conditional UpdateItem of
-              `lastUsedAt` at most once per interval. Sparse GSI `by-due` (dueBucket, dueAt) holds only
+              `lastUsedAt` at most once per interval. Sparse GSI `by-due` (dueBucket: 16 shards by digest,
+              dueAt; projecting only what the cleanup reads) holds only
               tokens with a pending cleanup task, so the scheduled job reads what is due, never the table.
 integrations  GetItem by id; Query GSI `by-owner` (ownerKey, createdAt) lists an owner's integrations.
               Every change is conditioned on `version`, so two writers cannot both win.
