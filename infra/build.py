@@ -40,15 +40,17 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "users": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "integrations": [*READ_WRITE, "dynamodb:Query"],
         "tokens": [*READ_WRITE, "dynamodb:BatchGetItem"],
-        "events": ["dynamodb:PutItem", "dynamodb:Query"],
+        # GetItem: after a lost answer, a transaction's own audit event tells whether it committed.
+        "events": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         "contacts": [*READ_WRITE, "dynamodb:Query"],
         "contact-keys": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
     },
     "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
     "scheduled_cleanup": {
-        "tokens": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        # GetItem on tokens: whose claim a reminder holds; on events: whether a transaction committed.
+        "tokens": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
         "integrations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        "events": ["dynamodb:PutItem"],
+        "events": ["dynamodb:GetItem", "dynamodb:PutItem"],
     },
 }
 FLUSH_CACHE = {

@@ -47,10 +47,15 @@ class Faults:
     armed: dict[int, str] = field(default_factory=dict)
     persistent: tuple[str, bytes] | None = None  # the failing call whose retries keep failing
     pending_before: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+    armed_next: dict[str, str] = field(default_factory=dict)
 
     def arm(self, index: int, kind: str) -> None:
         """Fault the call that will have this index (counted from the start of recording)."""
         self.armed[index] = kind
+
+    def arm_next(self, operation: str, kind: str) -> None:
+        """Fault the next call of `operation` (e.g. "dynamodb.TransactWriteItems")."""
+        self.armed_next[operation] = kind
 
     def before(self, operation: str, action: Callable[[], Any]) -> None:
         self.pending_before.append((operation, action))
@@ -83,7 +88,7 @@ class Faults:
         call = Call(operation, body)
         index = len(self.calls)
         self.calls.append(call)
-        kind = self.armed.get(index)
+        kind = self.armed.get(index) or self.armed_next.pop(operation, None)
         if kind is None and self.persistent == (operation, body):
             kind = self._retry_kind
         else:

@@ -1,0 +1,109 @@
+"""Least privilege that still works: every DynamoDB call each function makes is in its IAM policy.
+
+The calls are recorded (tests/faults.py sees every mocked AWS call) while each function does its work:
+the API handler through every kind of management and v2 request, the cleanup through a rotation and a
+reminder, the authorizer through an authorization. A call the policy lacks would be AccessDenied on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib import authorizer, cleanup
+from chalicelib.config import settings
+from infra import build
+from tests.conftest import Api, FakeClock
+from tests.faults import COMMIT_THEN_TIMEOUT, Faults, install
+from tests.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
+
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def table_actions(faults: Faults) -> set[tuple[str, str]]:
+    """(table short name, IAM action) of every DynamoDB call recorded."""
+    found: set[tuple[str, str]] = set()
+
+    def short(table: str) -> str:
+        return table[len(settings.table_prefix) :]
+
+    for call in faults.calls:
+        service, operation = call.operation.split(".")
+        if service != "dynamodb":
+            continue
+        body: dict[str, Any] = json.loads(call.body or b"{}")
+        if operation == "TransactWriteItems":
+            for item in body["TransactItems"]:
+                ((kind, inner),) = item.items()
+                found.add((short(inner["TableName"]), f"dynamodb:{TRANSACT_ACTIONS[kind]}"))
+        elif operation in ("BatchGetItem", "BatchWriteItem"):
+            for table in body["RequestItems"]:
+                found.add((short(table), f"dynamodb:{operation}"))
+        else:
+            found.add((short(body["TableName"]), f"dynamodb:{operation}"))
+    return found
+
+
+def allowed(function: str) -> set[tuple[str, str]]:
+    return {(table, action) for table, actions in build.TABLE_ACCESS[function].items() for action in actions}
+
+
+def test_every_call_of_each_function_is_in_its_policy(
+    api: Api, frozen_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = install(monkeypatch)
+    # The API handler: every kind of request (v2 requests also run the emulated authorizer here).
+    api.get("/me")
+    api.get("/scopes")
+    integration_id, token = create(api, ["contacts.readonly", "contacts.write", "locations.readonly"])
+    api.get("/locations/loc1/private-integrations")
+    api.get(f"/private-integrations/{integration_id}")
+    # A commit whose answer is lost: the transaction's own audit event is read to learn it landed.
+    faults.arm_next("dynamodb.TransactWriteItems", COMMIT_THEN_TIMEOUT)
+    assert api.patch(f"/private-integrations/{integration_id}", {"name": "renamed"}).status_code == 200
+    rotate(api, integration_id, "later")
+    cancel(api, integration_id)
+    rotate(api, integration_id, "later")
+    expire_now(api, integration_id)
+    token = rotate(api, integration_id, "now").json_body["token"]
+    api.get(f"/private-integrations/{integration_id}/events")
+    api.get("/locations/loc1/private-integrations/events")
+    api.put("/agencies/ag1/users/staff/permissions", {"privateIntegrations": {"agency": True}})
+    api.put("/agencies/ag1/labs", {"privateIntegrations": True})
+    bearer = {"Authorization": f"Bearer {token}"}
+    api.get("/locations/loc1", user=None, headers=bearer)
+    created = api.post("/contacts/", {"locationId": "loc1", "email": "iam@b.co"}, user=None, headers=bearer)
+    contact = created.json_body["contact"]["id"]
+    api.put(f"/contacts/{contact}", {"firstName": "Ann"}, user=None, headers=bearer)
+    api.get("/contacts/?locationId=loc1", user=None, headers=bearer)
+    api.post("/contacts/upsert", {"locationId": "loc1", "email": "iam@b.co"}, user=None, headers=bearer)
+    api.delete(f"/contacts/{contact}", user=None, headers=bearer)
+    api.delete(f"/private-integrations/{integration_id}")
+    missing = table_actions(faults) - allowed("api_handler")
+    assert not missing, f"api_handler's policy lacks {sorted(missing)}"
+
+    # The cleanup: a rotation to finish and a reminder to send.
+    other, _ = create(api)
+    rotate(api, other, "later")
+    frozen_clock.advance(days=90)
+    faults.calls.clear()
+    faults.arm_next("dynamodb.TransactWriteItems", COMMIT_THEN_TIMEOUT)
+    summary = cleanup.run(parallel=False)
+    assert summary["rotationsCompleted"] == 1 and summary["rotationRemindersSent"] >= 1
+    missing = table_actions(faults) - allowed("scheduled_cleanup")
+    assert not missing, f"scheduled_cleanup's policy lacks {sorted(missing)}"
+
+    # The authorizer: one read, and the lastUsedAt write.
+    _, fresh = create(api)
+    faults.calls.clear()
+    authorizer.authorize(f"Bearer {fresh}", ARN)
+    calls = table_actions(faults)
+    assert calls == {("tokens", "dynamodb:GetItem"), ("tokens", "dynamodb:UpdateItem")}
+    assert not calls - allowed("token_authorizer")
