@@ -8,9 +8,11 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import AuthRequest
 
-from chalicelib import authorizer, cleanup, web
-from chalicelib.config import settings
-from chalicelib.routes import management, ui, v2
+from chalicelib.core.config import settings
+from chalicelib.http import web
+from chalicelib.http.routes import management, ui, v2
+from chalicelib.integrations import cleanup
+from chalicelib.tokens import authorizer
 
 app = Chalice(app_name="private-integrations")
 app.log.setLevel(logging.INFO)

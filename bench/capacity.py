@@ -138,7 +138,7 @@ def _requests(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, dic
 
 def _schema() -> dict[str, Any]:
     """Per table: its hash key and its indexes' hash keys and projected attributes, from the models."""
-    from chalicelib import models
+    from chalicelib import tables as models
 
     tables: dict[str, Any] = {}
     for model in models.ALL_MODELS:
@@ -247,7 +247,8 @@ def _set_value(params: dict[str, Any], placeholder: str) -> dict[str, Any] | Non
 def world() -> Iterator[Any]:
     from moto import mock_aws
 
-    from chalicelib import directory, models
+    from chalicelib import tables as models
+    from chalicelib.directory import accounts as directory
 
     with mock_aws():
         models.create_tables()
@@ -257,7 +258,8 @@ def world() -> Iterator[Any]:
 
 
 def _clients() -> list[Any]:
-    from chalicelib import db, models
+    from chalicelib import tables as models
+    from chalicelib.core import db
 
     clients = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
     clients[id(db._connection().client)] = db._connection().client
@@ -283,19 +285,19 @@ class Operations:
     ARN = "arn:aws:execute-api:us-east-1:123456789012:capacity01/api/GET/locations/loc-downtown"
 
     def __init__(self, clock_source: Callable[[], datetime]) -> None:
-        from chalicelib.directory import Owner
-        from chalicelib.models import UserModel
+        from chalicelib.core.vocabulary import Owner, OwnerType
+        from chalicelib.directory.models import UserModel
 
         self.admin = UserModel.get("user-admin")
         self.owners = [
-            Owner("location", "loc-downtown", "agency-demo"),
-            Owner("location", "loc-uptown", "agency-demo"),
+            Owner(OwnerType.LOCATION, "loc-downtown", "agency-demo"),
+            Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo"),
         ]
         self.clock = clock_source
         self.live: list[tuple[str, str]] = []  # (integration id, current token)
 
     def create(self) -> tuple[str, str]:
-        from chalicelib import integrations
+        from chalicelib.integrations import service as integrations
 
         owner = random.choice(self.owners)
         view, token = integrations.create(
@@ -306,7 +308,7 @@ class Operations:
 
     def pick(self, name: str) -> str | None:
         """An integration in a state where `name` applies (reads made here are not the operation's)."""
-        from chalicelib import integrations
+        from chalicelib.integrations import service as integrations
 
         if name == "create":
             return ""
@@ -321,7 +323,8 @@ class Operations:
 
     def run(self, name: str, integration_id: str) -> None:
         """One operation as the management API runs it: the access check, then the action."""
-        from chalicelib import integrations, lifecycle
+        from chalicelib.integrations import lifecycle
+        from chalicelib.integrations import service as integrations
 
         if name == "create":
             self.create()
@@ -346,7 +349,10 @@ class Operations:
 
 def record_patterns() -> dict[str, list[Access]]:
     """The requests of one of each operation, as the code makes them."""
-    from chalicelib import authorizer, cleanup, clock, integrations, lifecycle
+    from chalicelib.core import clock
+    from chalicelib.integrations import cleanup, lifecycle
+    from chalicelib.integrations import service as integrations
+    from chalicelib.tokens import authorizer
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     clock.set_source(lambda: now[0])
@@ -407,8 +413,8 @@ def _per_item(accesses: list[Access], items: int) -> list[Access]:
 @functools.cache
 def due_index_hottest_share() -> float:
     """How evenly the code's `due_bucket` spreads tokens: its busiest key's share over random tokens."""
-    from chalicelib import tokens
-    from chalicelib.token_model import due_bucket
+    from chalicelib.tokens import format as tokens
+    from chalicelib.tokens.model import due_bucket
 
     spread = Counter(due_bucket(tokens.digest(tokens.generate())) for _ in range(20_000))
     return max(spread.values()) / sum(spread.values())
@@ -437,7 +443,7 @@ class Load:
 
 def rates(workload: Workload) -> dict[str, float]:
     """Operations per second of the stated workload."""
-    from chalicelib.token_model import DUE_SHARDS
+    from chalicelib.tokens.model import DUE_SHARDS
 
     misses = workload.authorizations_per_s * (1 - workload.cache_hit_rate)
     per_token_interval = workload.tokens_used_per_5_min / 300
@@ -525,7 +531,7 @@ def print_model(patterns: dict[str, list[Access]], workload: Workload) -> float:
 def small_scale_check(patterns: dict[str, list[Access]], operations: int = 600) -> list[str]:
     """Run the change mix for real and compare per-target request shares and the due index's hottest
     shard with what the model predicts from the recorded patterns."""
-    from chalicelib import clock
+    from chalicelib.core import clock
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     clock.set_source(lambda: now[0])

@@ -76,13 +76,16 @@ class Counter:
 
 def cleanup_items_read() -> None:
     """10,000 tokens of which 10 are due: the scheduled job must read in proportion to the 10."""
-    from chalicelib import cleanup, clock, integrations, lifecycle, tokens
-    from chalicelib.directory import Owner
-    from chalicelib.models import TokenModel, UserModel
-    from chalicelib.token_model import due_bucket
+    from chalicelib.core import clock
+    from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
+    from chalicelib.directory.models import UserModel
+    from chalicelib.integrations import cleanup, lifecycle
+    from chalicelib.integrations import service as integrations
+    from chalicelib.tokens import format as tokens
+    from chalicelib.tokens.model import TokenModel, due_bucket
 
     admin = UserModel.get("user-admin")
-    owner = Owner("location", "loc-uptown", "agency-demo")
+    owner = Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo")
     start = datetime.now(UTC)
     now = Moment(start)
     clock.set_source(now)
@@ -100,11 +103,11 @@ def cleanup_items_read() -> None:
                 TokenModel(
                     token_hash,
                     integration_id=f"filler{n}",
-                    owner_type="location",
+                    owner_type=OwnerType.LOCATION,
                     owner_id="loc-uptown",
                     agency_id="agency-demo",
                     scopes=["contacts.readonly"],
-                    state="active",
+                    state=TokenState.ACTIVE,
                     hint=tokens.hint(plaintext),
                     created_at=start,
                     due_bucket=due_bucket(token_hash),
@@ -139,7 +142,7 @@ def cleanup_items_read() -> None:
 
 
 def models_all() -> tuple[Any, ...]:
-    from chalicelib import models
+    from chalicelib import tables as models
 
     return models.ALL_MODELS
 
@@ -147,14 +150,20 @@ def models_all() -> tuple[Any, ...]:
 def main() -> None:
     moto = start_embedded_dynamodb()
     try:
-        from chalicelib import authorizer, catalog, clock, directory, integrations, models, policy, tokens
-        from chalicelib.directory import Owner
-        from chalicelib.models import TokenModel, UserModel
+        from chalicelib import tables as models
+        from chalicelib.core import clock
+        from chalicelib.core.vocabulary import Owner, OwnerType
+        from chalicelib.directory import accounts as directory
+        from chalicelib.directory.models import UserModel
+        from chalicelib.integrations import service as integrations
+        from chalicelib.tokens import authorizer, catalog, policy
+        from chalicelib.tokens import format as tokens
+        from chalicelib.tokens.model import TokenModel
 
         models.create_tables()
         directory.load_seed(ROOT / "seed" / "demo.json")
         admin = UserModel.get("user-admin")
-        owner = Owner("location", "loc-downtown", "agency-demo")
+        owner = Owner(OwnerType.LOCATION, "loc-downtown", "agency-demo")
         _, token = integrations.create(
             admin,
             owner,
@@ -226,7 +235,7 @@ def main() -> None:
         moto.stop()
 
     authorizer_us, baseline_us = import_times(
-        "import chalicelib.authorizer", "import pynamodb.models, chalice"
+        "import chalicelib.tokens.authorizer", "import pynamodb.models, chalice"
     )
     print(f"import_authorizer_us: {authorizer_us:.0f}")
     print(f"import_pynamodb_chalice_us: {baseline_us:.0f}")

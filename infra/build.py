@@ -116,15 +116,15 @@ def _hash_first(key_schema: Any) -> list[Any]:
 
 
 def _gateway_responses() -> Any:
-    from chalicelib import gateway_responses
+    from chalicelib.http import gateway_responses
 
     return gateway_responses
 
 
 def table_resources(stage: str) -> dict[str, Any]:
     """One AWS::DynamoDB::Table per PynamoDB model, keys and GSIs taken from the model itself."""
-    from chalicelib import models
-    from chalicelib.config import settings
+    from chalicelib import tables as models
+    from chalicelib.core.config import settings
 
     resources: dict[str, Any] = {}
     for model in models.ALL_MODELS:

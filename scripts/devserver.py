@@ -117,8 +117,10 @@ def main() -> None:
         import click
         from chalice.cli import cli as chalice_cli
 
-        from chalicelib import directory, models, sessions
-        from chalicelib.local_gateway import install_api_gateway_behaviour
+        from chalicelib import tables as models
+        from chalicelib.directory import accounts as directory
+        from chalicelib.directory import sessions
+        from chalicelib.http.local_gateway import install_api_gateway_behaviour
 
         models.create_tables()
         seed_file = Path(os.environ.get("PI_SEED_FILE") or ROOT / "seed" / "demo.json")

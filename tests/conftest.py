@@ -32,7 +32,10 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import clock, directory, models, sessions
+from chalicelib import tables as models
+from chalicelib.core import clock
+from chalicelib.directory import accounts as directory
+from chalicelib.directory import sessions
 
 SEED = {
     "agencies": [
@@ -151,7 +154,7 @@ class Api:
 @pytest.fixture
 def api(aws: None) -> Iterator[Api]:
     from app import app
-    from chalicelib.local_gateway import install_api_gateway_behaviour
+    from chalicelib.http.local_gateway import install_api_gateway_behaviour
 
     install_api_gateway_behaviour()
     with Client(app) as client:

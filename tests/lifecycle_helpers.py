@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import authorizer, tokens
-from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel
+from chalicelib.directory.models import AgencyModel, LocationModel
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens import authorizer
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api
 from tests.faults import install
 

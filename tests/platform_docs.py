@@ -1,6 +1,6 @@
 """Check a v2 response against the platform's own OpenAPI documents, with a real OpenAPI 3.0 validator.
 
-The documents are the project's copies (chalicelib/data/platform-openapi-*.json, verbatim from
+The documents are the project's copies (chalicelib/v2/data/platform-openapi-*.json, verbatim from
 ../shared/reference/). The app checks requests with its own small interpreter (chalicelib/v2/schema.py);
 responses are checked here with openapi-schema-validator, so the two keep each other honest.
 """
@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-DATA = Path(__file__).resolve().parent.parent / "chalicelib" / "data"
+DATA = Path(__file__).resolve().parent.parent / "chalicelib" / "v2" / "data"
 BASE = "https://docs.platform.test/"
 URIS = {
     "contacts": (BASE + "apps/contacts.json", "platform-openapi-contacts.json"),

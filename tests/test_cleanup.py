@@ -10,8 +10,9 @@ import pytest
 from botocore.stub import Stubber
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import authorizer_cache, config
-from chalicelib.models import TokenModel
+from chalicelib.core import config
+from chalicelib.tokens import authorizer_cache
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api, FakeClock
 from tests.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
 
@@ -113,7 +114,7 @@ def test_rotation_reminder_is_emitted_once_per_due_token(
 def test_reminder_is_retried_when_eventbridge_fails(
     api: Api, frozen_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib import cleanup
+    from chalicelib.integrations import cleanup
 
     create(api)
     frozen_clock.advance(days=90)
@@ -153,8 +154,8 @@ def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> No
 def test_the_due_index_spreads_over_shards_and_a_stopped_run_resumes(
     api: Api, frozen_clock: FakeClock
 ) -> None:
-    from chalicelib import cleanup
-    from chalicelib.token_model import DUE_SHARDS
+    from chalicelib.integrations import cleanup
+    from chalicelib.tokens.model import DUE_SHARDS
 
     created = [create(api) for _ in range(24)]
     buckets = {TokenModel.get(digest(token)).due_bucket for _, token in created}

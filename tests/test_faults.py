@@ -15,10 +15,14 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import cleanup, db, models, tokens
-from chalicelib.gateway_responses import Context as GatewayContext
-from chalicelib.gateway_responses import authorizer_failure
-from chalicelib.models import IntegrationModel, TokenModel
+from chalicelib import tables as models
+from chalicelib.core import db
+from chalicelib.http.gateway_responses import Context as GatewayContext
+from chalicelib.http.gateway_responses import authorizer_failure
+from chalicelib.integrations import cleanup
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api, FakeClock, seeded_world
 from tests.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
 from tests.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
@@ -256,7 +260,7 @@ def run_with_fault(
 @pytest.fixture
 def client(frozen_clock: FakeClock) -> Any:
     from app import app
-    from chalicelib.local_gateway import install_api_gateway_behaviour
+    from chalicelib.http.local_gateway import install_api_gateway_behaviour
 
     install_api_gateway_behaviour()
     with Client(app) as chalice_client:

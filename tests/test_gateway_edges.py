@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib import sessions
+from chalicelib.directory import sessions
 from tests.conftest import VERSION, Api
 from tests.test_v2_and_authorizer import TokenClient, issue
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import catalog, sessions
+from chalicelib.directory import sessions
+from chalicelib.tokens import catalog
 from tests.conftest import VERSION, Api, FakeClock
 from tests.test_v2_and_authorizer import TokenClient, issue
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import authorizer, cleanup
-from chalicelib.config import settings
+from chalicelib.core.config import settings
+from chalicelib.integrations import cleanup
+from chalicelib.tokens import authorizer
 from infra import build
 from tests.conftest import Api, FakeClock
 from tests.faults import COMMIT_THEN_TIMEOUT, Faults, install

@@ -172,6 +172,6 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
 
 def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path]) -> None:
     names = zipfile.ZipFile(templates["dev"].with_name("deployment.zip")).namelist()
-    assert "app.py" in names and "chalicelib/data/platform-scopes.tsv" in names
+    assert "app.py" in names and "chalicelib/tokens/data/platform-scopes.tsv" in names
     assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.models import IntegrationModel, TokenModel
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api, FakeClock
 from tests.lifecycle_helpers import (
     assert_consistent,

@@ -15,8 +15,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from chalicelib import clock
-from chalicelib.local_gateway import install_api_gateway_behaviour
+from chalicelib.core import clock
+from chalicelib.http.local_gateway import install_api_gateway_behaviour
 from tests.conftest import Api, FakeClock, seeded_world
 from tests.faults import KINDS, install
 from tests.lifecycle_helpers import assert_consistent, authorizes

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import tokens
-from chalicelib.models import AgencyModel, IntegrationModel, LocationModel, TokenModel
+from chalicelib.directory.models import AgencyModel, LocationModel
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api, FakeClock, scan_all_items
 
 LOCATION_BODY = {

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from chalicelib import sessions
+from chalicelib.directory import sessions
 from tests.conftest import Api, FakeClock
 
 OWNERS = {"agency": "agencies/ag1", "loc1": "locations/loc1", "loc2": "locations/loc2"}
@@ -190,7 +190,7 @@ def test_deployed_stages_read_the_secret_from_secrets_manager(monkeypatch: pytes
     import boto3
     from moto import mock_aws
 
-    from chalicelib import config
+    from chalicelib.core import config
 
     with mock_aws():
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(

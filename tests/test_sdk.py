@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import tokens
+from chalicelib.tokens import format as tokens
 from tests.dev_server import ROOT, DevServer
 from tests.platform_docs import response_problems
 

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import tokens
+from chalicelib.tokens import format as tokens
 from tests.dev_server import DevServer
 
 SEED = {

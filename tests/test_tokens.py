@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import tokens
+from chalicelib.tokens import format as tokens
 
 README_REGEX = re.compile(r"pit-[0-9A-Za-z]{49}")
 

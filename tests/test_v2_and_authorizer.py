@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import authorizer, db, models, tokens
-from chalicelib.models import TokenModel
+from chalicelib import tables as models
+from chalicelib.core import db
+from chalicelib.tokens import authorizer
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel
 from tests.conftest import Api, FakeClock
 from tests.platform_docs import response_problems
 
@@ -355,7 +358,7 @@ def test_version_header_on_v2_routes(api: Api) -> None:
 
 def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_management(api: Api) -> None:
     token, _ = issue(api)
-    from chalicelib import sessions
+    from chalicelib.directory import sessions
 
     session = sessions.mint("admin")
     assert (
@@ -373,7 +376,7 @@ def test_authorizer_import_path_is_lean() -> None:
     import sys
 
     code = (
-        "import sys, chalicelib.authorizer; "
+        "import sys, chalicelib.tokens.authorizer; "
         "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'chalicelib.v2') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

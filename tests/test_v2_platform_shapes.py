@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import directory
-from chalicelib.models import ContactKeyModel, ContactModel
+from chalicelib.directory import accounts as directory
 from chalicelib.v2 import schema
+from chalicelib.v2.models import ContactKeyModel, ContactModel
 from tests.conftest import Api, FakeClock, scan_all_items
 from tests.test_v2_and_authorizer import TokenClient, issue
 

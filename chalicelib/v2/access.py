@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import Forbidden
-from chalicelib.models import LocationModel
+from chalicelib.core.errors import Forbidden
+from chalicelib.core.vocabulary import OwnerType
+from chalicelib.directory.models import LocationModel
 
 NO_LOCATION_ACCESS = "The token does not have access to this location."
 
@@ -44,10 +45,10 @@ class TokenContext:
             location = LocationModel.get(location_id, consistent_read=True)
         except LocationModel.DoesNotExist:
             raise Forbidden(NO_LOCATION_ACCESS) from None
-        if self.owner_type == "location":
+        if self.owner_type == OwnerType.LOCATION:
             allowed = location.id == self.owner_id
         else:
-            allowed = self.owner_type == "agency" and location.agency_id == self.agency_id
+            allowed = self.owner_type == OwnerType.AGENCY and location.agency_id == self.agency_id
         if not allowed:
             raise Forbidden(NO_LOCATION_ACCESS)
         return location

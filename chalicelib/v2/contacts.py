@@ -1,4 +1,4 @@
-"""The contacts routes, shaped by the platform's contacts document (chalicelib/data/, read by `schema`).
+"""The contacts routes, shaped by the platform's contacts document (chalicelib/v2/data/, read by `schema`).
 
 Requests are validated against CreateContactDto / UpdateContactDto / UpsertContactDto; the only
 hand-written checks are the formats the document describes in prose (e-mail, phone, dateOfBirth).
@@ -18,11 +18,12 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
-from chalicelib import clock, db, web
-from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.models import ContactKeyModel, ContactModel
+from chalicelib.core import clock, db
+from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.http import web
 from chalicelib.v2 import schema
 from chalicelib.v2.access import TokenContext
+from chalicelib.v2.models import ContactKeyModel, ContactModel
 
 DUPLICATE_MESSAGE = "This location does not allow duplicated contacts."
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.models import LocationModel
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.directory.models import LocationModel
 from chalicelib.v2 import schema
 from chalicelib.v2.access import TokenContext
 

@@ -1,4 +1,4 @@
-"""The platform's OpenAPI documents (copies in chalicelib/data/) say what a contact and a location are.
+"""The platform's OpenAPI documents (copies in chalicelib/v2/data/) say what a contact and a location are.
 
 Request bodies are checked against the documents' DTO schemas: a field is accepted exactly when the
 document names it, with the documented type, and every problem is reported (422 lists them all).
@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 DOCUMENTS = {
     "contacts": "platform-openapi-contacts.json",
     "locations": "platform-openapi-locations.json",

@@ -13,7 +13,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from chalicelib.model_base import index_meta, table_meta
+from chalicelib.core.model_base import index_meta, table_meta
 
 # The sparse cleanup index is spread over this many partition keys, by token digest: every create,
 # rotation and reminder writes it, and one key takes at most ~1,000 writes/s (make scale).

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib import clock, policy, tokens
-from chalicelib.config import settings
-from chalicelib.token_model import TokenModel
+from chalicelib.core import clock
+from chalicelib.core.config import settings
+from chalicelib.core.vocabulary import OwnerType, TokenState
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens import policy
+from chalicelib.tokens.model import TokenModel
 
 log = logging.getLogger("private_integrations.authorizer")
-LIVE_STATES = frozenset({"active", "rotating"})
+LIVE_STATES = frozenset(TokenState)
 
 
 class Unauthorized(Exception):
@@ -66,7 +69,7 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     _touch_last_used(item, int(now.timestamp()))
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     # A location token's policy names its own location wherever a route has `:locationId`.
-    own_location = item.owner_id if item.owner_type == "location" else None
+    own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
     return {
         "principalId": item.integration_id,
         "policyDocument": policy.document(scopes, item.owner_type, method_arn, own_location),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.config import settings
+from chalicelib.core.config import settings
 
 
 def table_meta(short_name: str) -> Any:

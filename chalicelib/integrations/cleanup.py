@@ -29,12 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from chalicelib import audit, authorizer_cache, clock, db, lifecycle
-from chalicelib.config import settings
-from chalicelib.directory import Owner
-from chalicelib.integrations import epoch
-from chalicelib.models import TokenModel
-from chalicelib.token_model import DUE_SHARDS, DueIndex, due_buckets
+from chalicelib.audit import trail as audit
+from chalicelib.core import clock, db
+from chalicelib.core.config import settings
+from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
+from chalicelib.integrations import lifecycle
+from chalicelib.integrations.service import epoch
+from chalicelib.tokens import authorizer_cache
+from chalicelib.tokens.model import DUE_SHARDS, DueIndex, TokenModel, due_buckets
 
 log = logging.getLogger("private_integrations.cleanup")
 EVENT_SOURCE = "growthhub.private-integrations"
@@ -97,7 +99,7 @@ def _claim(token: TokenModel, now: datetime) -> str | None:
                     TokenModel.reminder_claim.set(claim),
                     TokenModel.due_at.set(epoch(now) + REMINDER_LEASE_SECONDS),
                 ],
-                condition=(TokenModel.state == "active")
+                condition=(TokenModel.state == TokenState.ACTIVE)
                 & (TokenModel.due_at <= epoch(now))
                 & (TokenModel.rotation_notified.does_not_exist() | (TokenModel.rotation_notified == False)),  # noqa: E712
             )
@@ -107,7 +109,7 @@ def _claim(token: TokenModel, now: datetime) -> str | None:
 
 
 def _record_sent(token: TokenModel, claim: str) -> None:
-    owner = Owner(token.owner_type, token.owner_id, token.agency_id)
+    owner = Owner(OwnerType(token.owner_type), token.owner_id, token.agency_id)
     event = audit.new_event(
         "token.rotation_recommended",
         lifecycle.SYSTEM_ACTOR,
@@ -144,9 +146,9 @@ def _remind(token: TokenModel, now: datetime) -> bool:
 def _process(token: TokenModel, now: datetime) -> str:
     """One due token -> what happened to it (a key of the run's summary)."""
     try:
-        if token.state == "rotating":
+        if token.state == TokenState.ROTATING:
             return "rotationsCompleted" if lifecycle.finish_expired_rotation(token, now) else "skipped"
-        if token.state == "active" and not token.rotation_notified:
+        if token.state == TokenState.ACTIVE and not token.rotation_notified:
             return "rotationRemindersSent" if _remind(token, now) else "skipped"
     except Exception:
         log.exception(

@@ -9,11 +9,12 @@ from typing import Any
 
 import jwt
 
-from chalicelib import clock, directory
-from chalicelib.config import settings
-from chalicelib.errors import Unauthorized
-from chalicelib.models import UserModel
-from chalicelib.tokens import PREFIX as TOKEN_PREFIX
+from chalicelib.core import clock
+from chalicelib.core.config import settings
+from chalicelib.core.errors import Unauthorized
+from chalicelib.directory import accounts as directory
+from chalicelib.directory.models import UserModel
+from chalicelib.tokens.format import PREFIX as TOKEN_PREFIX
 
 LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
 

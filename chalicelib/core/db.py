@@ -24,7 +24,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import settings
+from chalicelib.core.config import settings
 
 # Error codes that mean "too busy or unreachable, try again later", not "your request is wrong".
 _UNAVAILABLE_CODES = frozenset(

@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from chalicelib import catalog
+from chalicelib.tokens import catalog
 
 STAR = None  # a glob segment `*`: one or more segments, of any value
 OTHER = "\x00"  # the class of every non-empty segment value that is no literal word

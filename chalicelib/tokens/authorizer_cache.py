@@ -12,7 +12,7 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-from chalicelib import config
+from chalicelib.core import config
 
 log = logging.getLogger("private_integrations.cache")
 # (restApiId, stage) of the request being served; set by the HTTP middleware.

@@ -14,8 +14,10 @@ from typing import Any
 from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
-from chalicelib import authorizer_cache, db, gateway_responses
-from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from chalicelib.core import db
+from chalicelib.core.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from chalicelib.http import gateway_responses
+from chalicelib.tokens import authorizer_cache
 
 # What the platform's documents (2021-07-28, 2021-04-15) and its official SDK (2023-02-21, its default)
 # send; the first is the one the documents give for the v2 routes served here.

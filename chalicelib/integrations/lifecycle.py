@@ -19,10 +19,14 @@ from typing import Any
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit, authorizer_cache, clock, db, tokens
-from chalicelib.config import settings
-from chalicelib.errors import Conflict, ValidationFailed
-from chalicelib.integrations import (
+from chalicelib.audit import trail as audit
+from chalicelib.core import clock, db
+from chalicelib.core.config import settings
+from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.vocabulary import TokenState
+from chalicelib.directory.models import UserModel
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.integrations.service import (
     ROTATION_FIELDS,
     Access,
     concurrent_change,
@@ -38,8 +42,9 @@ from chalicelib.integrations import (
     view,
     write_change,
 )
-from chalicelib.models import IntegrationModel, TokenModel, UserModel
-from chalicelib.token_model import due_bucket
+from chalicelib.tokens import authorizer_cache
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel, due_bucket
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
@@ -122,12 +127,13 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
             tx.update(
                 current,
                 actions=[
-                    TokenModel.state.set("rotating"),
+                    TokenModel.state.set(TokenState.ROTATING),
                     TokenModel.expires_at.set(expires),
                     TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
                     TokenModel.due_at.set(epoch(expires)),
                 ],
-                condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "active"),
+                condition=(TokenModel.integration_id == integration.id)
+                & (TokenModel.state == TokenState.ACTIVE),
             )
 
         return write_change(integration, changes, event, operations)
@@ -154,7 +160,7 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         previous = TokenModel.get(integration.previous_token_hash, consistent_read=True)
     except TokenModel.DoesNotExist:
         raise concurrent_change(integration.id) from None
-    restore: list[Action] = [TokenModel.state.set("active"), TokenModel.expires_at.remove()]
+    restore: list[Action] = [TokenModel.state.set(TokenState.ACTIVE), TokenModel.expires_at.remove()]
     if previous.rotation_notified:
         restore += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
     else:
@@ -178,7 +184,8 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
         tx.update(
             TokenModel(integration.previous_token_hash),
             actions=restore,
-            condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "rotating"),
+            condition=(TokenModel.integration_id == integration.id)
+            & (TokenModel.state == TokenState.ROTATING),
         )
         tx.delete(TokenModel(integration.token_hash))
 
@@ -239,8 +246,7 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
                 ],
                 condition=unchanged_since_read(integration),
             )
-            tx.delete(TokenModel(token.token_hash), condition=TokenModel.state == "rotating")
+            tx.delete(TokenModel(token.token_hash), condition=TokenModel.state == TokenState.ROTATING)
     except db.LostRace:
         return False  # a user action won the race; the next run looks again if anything is left
     return True
-

@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import ChaliceAuthorizer
 
-from chalicelib import web
+from chalicelib.http import web
 from chalicelib.v2 import contacts, locations
 from chalicelib.v2.access import TokenContext
 

@@ -6,10 +6,14 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import audit, db, directory, permissions
-from chalicelib.directory import Owner, effective_flags
-from chalicelib.errors import Forbidden, NotFound, ValidationFailed
-from chalicelib.models import AgencyModel, UserModel
+from chalicelib.audit import trail as audit
+from chalicelib.core import db
+from chalicelib.core.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.core.vocabulary import Owner, OwnerType, UserType
+from chalicelib.directory import accounts as directory
+from chalicelib.directory import permissions
+from chalicelib.directory.accounts import effective_flags, is_agency_admin
+from chalicelib.directory.models import AgencyModel, UserModel
 
 
 def me_view(user: UserModel) -> dict[str, Any]:
@@ -38,7 +42,7 @@ def _permissions_view(user: UserModel) -> dict[str, Any]:
 
 def get_permissions(caller: UserModel, agency_id: str, user_id: str) -> dict[str, Any]:
     user = _agency_user(caller, agency_id, user_id)
-    if caller.id != user.id and not (caller.type == "agency" and caller.role == "admin"):
+    if caller.id != user.id and not is_agency_admin(caller):
         raise Forbidden("Only agency admins can view other users' permissions.")
     return _permissions_view(user)
 
@@ -65,7 +69,7 @@ def put_permissions(caller: UserModel, agency_id: str, user_id: str, body: dict[
     for key in ("agency", "subAccount"):
         if key in flags and not isinstance(flags[key], bool):
             problems.append(f"privateIntegrations.{key} must be true or false")
-    if flags.get("agency") is True and user.type != "agency":
+    if flags.get("agency") is True and user.type != UserType.AGENCY:
         problems.append("privateIntegrations.agency cannot be granted to a sub-account (account) user")
     if problems:
         raise ValidationFailed(problems)
@@ -79,7 +83,7 @@ def put_permissions(caller: UserModel, agency_id: str, user_id: str, body: dict[
     event = audit.new_event(
         "permissions.updated",
         caller.id,
-        Owner("agency", agency_id, agency_id),
+        Owner(OwnerType.AGENCY, agency_id, agency_id),
         {"userId": user.id, "before": before, "after": after},
     )
     try:
@@ -114,7 +118,7 @@ def put_labs(caller: UserModel, agency_id: str, body: dict[str, Any]) -> dict[st
         event = audit.new_event(
             "labs.updated",
             caller.id,
-            Owner("agency", agency_id, agency_id),
+            Owner(OwnerType.AGENCY, agency_id, agency_id),
             {"privateIntegrations": {"before": before, "after": enabled}},
         )
         try:

@@ -11,10 +11,11 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, web
-from chalicelib.directory import Owner
-from chalicelib.errors import ValidationFailed
-from chalicelib.models import EventModel
+from chalicelib.audit.model import EventModel
+from chalicelib.core import clock, db
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.vocabulary import Owner
+from chalicelib.http import web
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100

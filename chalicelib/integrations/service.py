@@ -11,12 +11,19 @@ from typing import Any, TypeVar
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit, authorizer_cache, catalog, clock, db, directory, permissions, tokens
-from chalicelib.config import settings
-from chalicelib.directory import Owner
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.models import AgencyModel, EventModel, IntegrationModel, LocationModel, TokenModel, UserModel
-from chalicelib.token_model import due_bucket
+from chalicelib.audit import trail as audit
+from chalicelib.audit.model import EventModel
+from chalicelib.core import clock, db
+from chalicelib.core.config import settings
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
+from chalicelib.directory import accounts as directory
+from chalicelib.directory import permissions
+from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens import authorizer_cache, catalog
+from chalicelib.tokens import format as tokens
+from chalicelib.tokens.model import TokenModel, due_bucket
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
@@ -41,7 +48,7 @@ def agency_owner(user: UserModel, agency_id: str) -> Owner:
     """The agency as an owner the caller may manage (404 for another agency, 403 without permission)."""
     message = f"Agency '{agency_id}' was not found."
     permissions.require_same_agency(user, agency_id, message)
-    owner = Owner("agency", agency_id, agency_id)
+    owner = Owner(OwnerType.AGENCY, agency_id, agency_id)
     permissions.require_manage(user, owner, directory.get_agency(agency_id), message)
     return owner
 
@@ -51,13 +58,13 @@ def location_owner(user: UserModel, location_id: str) -> Owner:
     message = f"Location '{location_id}' was not found."
     location = directory.get_location(location_id)
     permissions.require_same_agency(user, location.agency_id, message)
-    owner = Owner("location", location_id, location.agency_id)
+    owner = Owner(OwnerType.LOCATION, location_id, location.agency_id)
     permissions.require_manage(user, owner, directory.get_agency(location.agency_id), message)
     return owner
 
 
 def owner_of(integration: IntegrationModel) -> Owner:
-    return Owner(integration.owner_type, integration.owner_id, integration.agency_id)
+    return Owner(OwnerType(integration.owner_type), integration.owner_id, integration.agency_id)
 
 
 def _missing(integration_id: str) -> str:
@@ -94,7 +101,7 @@ def feed_owner(user: UserModel, integration_id: str) -> Owner:
         event = audit.first_event_of(integration_id)
         if event is None:
             raise _not_found(integration_id)
-        owner = Owner(event.owner_type, event.owner_id, event.agency_id)
+        owner = Owner(OwnerType(event.owner_type), event.owner_id, event.agency_id)
     if owner.agency_id != user.agency_id:
         raise _not_found(integration_id)
     permissions.require_manage(user, owner, directory.get_agency(owner.agency_id), _missing(integration_id))
@@ -230,7 +237,7 @@ def list_for(owner: Owner) -> list[dict[str, Any]]:
 
 
 def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
-    return AgencyModel if owner.type == "agency" else LocationModel
+    return AgencyModel if owner.type == OwnerType.AGENCY else LocationModel
 
 
 def epoch(moment: datetime) -> int:
@@ -251,7 +258,7 @@ def new_token_item(integration: IntegrationModel, plaintext: str, created_at: da
         owner_id=integration.owner_id,
         agency_id=integration.agency_id,
         scopes=list(integration.scopes),
-        state="active",
+        state=TokenState.ACTIVE,
         hint=tokens.hint(plaintext),
         created_at=created_at,
         due_bucket=due_bucket(tokens.digest(plaintext)),
@@ -375,9 +382,7 @@ def until_applied(target: Access, attempt: Callable[[IntegrationModel], T]) -> T
             if found is None:
                 raise _not_found(integration.id) from None
             integration = found
-    raise Conflict(
-        "The private integration is being changed by many requests at once: retry in a moment."
-    )
+    raise Conflict("The private integration is being changed by many requests at once: retry in a moment.")
 
 
 def finish_ended_rotation(
@@ -387,7 +392,8 @@ def finish_ended_rotation(
     if integration.previous_token_hash and not rotation_pending(integration, now):
         tx.delete(
             TokenModel(integration.previous_token_hash),
-            condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == "rotating"),
+            condition=(TokenModel.integration_id == integration.id)
+            & (TokenModel.state == TokenState.ROTATING),
         )
         changes.update(dict.fromkeys(ROTATION_FIELDS))
 

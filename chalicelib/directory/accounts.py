@@ -7,21 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.errors import NotFound
-from chalicelib.models import AgencyModel, LocationModel, UserModel
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Who an integration belongs to: the agency itself or one of its locations (sub-accounts)."""
-
-    type: str  # "agency" | "location"
-    id: str
-    agency_id: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.type}#{self.id}"
+from chalicelib.core.errors import NotFound
+from chalicelib.core.vocabulary import UserRole, UserType
+from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
 
 
 @dataclass(frozen=True)
@@ -33,13 +21,18 @@ class Flags:
         return {"agency": self.agency, "subAccount": self.sub_account}
 
 
+def is_agency_admin(user: UserModel) -> bool:
+    """Agency admins change permission flags and Labs, and have both flags by default."""
+    return user.type == UserType.AGENCY and user.role == UserRole.ADMIN
+
+
 def effective_flags(user: UserModel) -> Flags:
     """Stored flags win; unset flags default to on for agency admins and off for everyone else."""
-    default = user.type == "agency" and user.role == "admin"
+    default = is_agency_admin(user)
     agency = user.perm_agency if user.perm_agency is not None else default
     sub_account = user.perm_sub_account if user.perm_sub_account is not None else default
     # Account users never manage agency-level integrations, whatever is stored.
-    return Flags(agency=agency and user.type == "agency", sub_account=sub_account)
+    return Flags(agency=agency and user.type == UserType.AGENCY, sub_account=sub_account)
 
 
 def find_user(user_id: str) -> UserModel | None:
@@ -65,7 +58,7 @@ def get_location(location_id: str) -> LocationModel:
 
 def visible_locations(user: UserModel) -> list[dict[str, str]]:
     """The sub-accounts a user works in: all of the agency's for agency users, their own for account users."""
-    if user.type == "agency":
+    if user.type == UserType.AGENCY:
         found = list(LocationModel.by_agency.query(user.agency_id))
     else:
         ids = list(user.location_ids or [])

@@ -22,8 +22,9 @@ from typing import Any
 
 from chalice import local
 
-from chalicelib import gateway_responses, policy
-from chalicelib.gateway_responses import Context
+from chalicelib.http import gateway_responses
+from chalicelib.http.gateway_responses import Context
+from chalicelib.tokens import policy
 
 
 class AuthorizerFailure(local.LocalGatewayException):

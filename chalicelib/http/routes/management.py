@@ -7,9 +7,15 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import agency_settings, audit, catalog, integrations, lifecycle, sessions, web
-from chalicelib.directory import Owner
-from chalicelib.models import UserModel
+from chalicelib.audit import trail as audit
+from chalicelib.core.vocabulary import Owner
+from chalicelib.directory import sessions
+from chalicelib.directory import settings as agency_settings
+from chalicelib.directory.models import UserModel
+from chalicelib.http import web
+from chalicelib.integrations import lifecycle
+from chalicelib.integrations import service as integrations
+from chalicelib.tokens import catalog
 
 bp = Blueprint(__name__)
 

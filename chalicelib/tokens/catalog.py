@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from chalicelib.core.vocabulary import OwnerType
+
 DATA_FILE = Path(__file__).parent / "data" / "platform-scopes.tsv"
-LEVELS = ("agency", "location")
+LEVELS = tuple(OwnerType)
 
 
 class CatalogRoute(NamedTuple):
@@ -88,7 +90,7 @@ def scope_problems(scopes: Any, level: str) -> list[str]:
         elif scope not in known:
             problems.append(f"scopes: '{scope}' is not a known scope (see GET /scopes)")
         elif level not in known[scope]:
-            where = "an agency" if level == "agency" else "a sub-account (location)"
+            where = "an agency" if level == OwnerType.AGENCY else "a sub-account (location)"
             problems.append(f"scopes: '{scope}' cannot be held by {where} integration")
         if isinstance(scope, str):
             seen.add(scope)

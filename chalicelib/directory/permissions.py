@@ -18,9 +18,10 @@ and audit trails are as sensitive as the integrations themselves.
 
 from __future__ import annotations
 
-from chalicelib.directory import Owner, effective_flags
-from chalicelib.errors import LABS_OFF_MESSAGE, Forbidden, NotFound
-from chalicelib.models import AgencyModel, UserModel
+from chalicelib.core.errors import LABS_OFF_MESSAGE, Forbidden, NotFound
+from chalicelib.core.vocabulary import Owner, OwnerType, UserType
+from chalicelib.directory.accounts import effective_flags, is_agency_admin
+from chalicelib.directory.models import AgencyModel, UserModel
 
 
 def require_same_agency(user: UserModel, agency_id: str, not_found_message: str) -> None:
@@ -36,18 +37,18 @@ def require_labs_on(agency: AgencyModel) -> None:
 def can_manage(user: UserModel, owner: Owner) -> bool:
     """The rule table above, rows 'agency' and 'location', for a user of the owner's agency."""
     flags = effective_flags(user)
-    if owner.type == "agency":
-        return user.type == "agency" and flags.agency
+    if owner.type == OwnerType.AGENCY:
+        return user.type == UserType.AGENCY and flags.agency
     if not flags.sub_account:
         return False
-    return user.type == "agency" or owner.id in (user.location_ids or [])
+    return user.type == UserType.AGENCY or owner.id in (user.location_ids or [])
 
 
 def require_manage(user: UserModel, owner: Owner, agency: AgencyModel, not_found_message: str) -> None:
     require_same_agency(user, owner.agency_id, not_found_message)
     require_labs_on(agency)
     if not can_manage(user, owner):
-        what = "agency" if owner.type == "agency" else "sub-account"
+        what = "agency" if owner.type == OwnerType.AGENCY else "sub-account"
         raise Forbidden(
             f"You do not have permission to manage {what} Private Integrations here; "
             "ask an agency admin to grant it."
@@ -56,5 +57,5 @@ def require_manage(user: UserModel, owner: Owner, agency: AgencyModel, not_found
 
 def require_agency_admin(user: UserModel, agency_id: str) -> None:
     require_same_agency(user, agency_id, f"Agency '{agency_id}' was not found.")
-    if not (user.type == "agency" and user.role == "admin"):
+    if not is_agency_admin(user):
         raise Forbidden("Only agency admins can change permissions and Labs settings.")

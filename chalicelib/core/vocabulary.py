@@ -1,0 +1,41 @@
+"""The service's vocabulary, typed: who owns an integration, and the states of a token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OwnerType(StrEnum):
+    """An integration belongs to an agency or to one of its sub-accounts (a location in the API)."""
+
+    AGENCY = "agency"
+    LOCATION = "location"
+
+
+class TokenState(StrEnum):
+    ACTIVE = "active"  # the integration's current token
+    ROTATING = "rotating"  # the previous token during a rotation's overlap, until its expiresAt
+
+
+class UserType(StrEnum):
+    AGENCY = "agency"  # agency staff
+    ACCOUNT = "account"  # sub-account (location) staff, with their locationIds
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who an integration belongs to: the agency itself or one of its locations (sub-accounts)."""
+
+    type: OwnerType
+    id: str
+    agency_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}#{self.id}"

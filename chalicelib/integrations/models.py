@@ -1,0 +1,53 @@
+"""The integrations table.
+
+GetItem by id; Query GSI `by-owner` (ownerKey, createdAt) lists an owner's integrations. Every
+change is conditioned on `version`, so two writers cannot both win; multi-item changes (create,
+edit, delete, rotations) are single TransactWriteItems with conditions.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.model_base import index_meta, table_meta
+
+
+class OwnerIndex(GlobalSecondaryIndex):
+    Meta = index_meta("by-owner", AllProjection())
+    owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="createdAt")
+
+
+class IntegrationModel(Model):
+    Meta = table_meta("integrations")
+    id = UnicodeAttribute(hash_key=True)
+    owner_key = UnicodeAttribute(attr_name="ownerKey")
+    owner_type = UnicodeAttribute(attr_name="ownerType")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    agency_id = UnicodeAttribute(attr_name="agencyId")
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    scopes = ListAttribute(of=UnicodeAttribute)
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    created_by = UnicodeAttribute(attr_name="createdBy")
+    updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
+    # The current token, by digest: the plaintext is never stored.
+    token_hash = UnicodeAttribute(attr_name="tokenHash")
+    token_hint = UnicodeAttribute(attr_name="tokenHint")
+    token_created_at = UTCDateTimeAttribute(attr_name="tokenCreatedAt")
+    # The token rotating out, while a rotation is pending.
+    previous_token_hash = UnicodeAttribute(attr_name="previousTokenHash", null=True)
+    previous_token_hint = UnicodeAttribute(attr_name="previousTokenHint", null=True)
+    previous_token_created_at = UTCDateTimeAttribute(attr_name="previousTokenCreatedAt", null=True)
+    rotation_started_at = UTCDateTimeAttribute(attr_name="rotationStartedAt", null=True)
+    rotation_expires_at = UTCDateTimeAttribute(attr_name="rotationExpiresAt", null=True)
+    # Optimistic concurrency: every write is conditioned on the version it read.
+    version = NumberAttribute(default=1)
+    by_owner = OwnerIndex()
