@@ -6,7 +6,8 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import audit, db, directory, permissions
+from chalicelib import audit, clock, db, directory, permissions
+from chalicelib.config import settings
 from chalicelib.directory import Owner, effective_flags
 from chalicelib.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.models import AgencyModel, UserModel
@@ -14,13 +15,34 @@ from chalicelib.models import AgencyModel, UserModel
 
 def me_view(user: UserModel) -> dict[str, Any]:
     agency = directory.get_agency(user.agency_id)
+    locations = directory.visible_locations(user)
     return {
         "user": directory.user_view(user),
         "agency": {"id": agency.id, "name": agency.name},
-        "locations": directory.visible_locations(user),
+        "locations": locations,
         "permissions": {"privateIntegrations": effective_flags(user).as_json()},
         "labs": {"privateIntegrations": bool(agency.labs_private_integrations)},
+        "canManage": _manageable(user, agency, locations),
+        "rotation": {"overlapSeconds": settings.rotation_overlap_seconds},
+        # A client counts a rotation's time left from this, not from its own clock.
+        "serverTime": clock.iso(clock.now()),
     }
+
+
+def _manageable(
+    user: UserModel, agency: AgencyModel, locations: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The owners whose integrations the caller may list and change: what a page may offer."""
+    if not agency.labs_private_integrations:
+        return []
+    candidates = [Owner("agency", agency.id, agency.id)] if user.type == "agency" else []
+    candidates += [Owner("location", loc["id"], agency.id) for loc in locations]
+    names = {"agency": {agency.id: agency.name}, "location": {loc["id"]: loc["name"] for loc in locations}}
+    return [
+        {"type": owner.type, "id": owner.id, "name": names[owner.type][owner.id]}
+        for owner in candidates
+        if permissions.can_manage(user, owner)
+    ]
 
 
 def _agency_user(caller: UserModel, agency_id: str, user_id: str) -> UserModel:

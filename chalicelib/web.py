@@ -87,11 +87,14 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
             response = _internal_error(trace_id)
     if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
         # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
+        message = response.body["Message"]
+        if response.status_code == 415:
+            message = f"{message}. Send the body as JSON with the header 'Content-Type: application/json'."
         response = json_response(
             {
                 "statusCode": response.status_code,
                 "error": HTTPStatus(response.status_code).phrase,
-                "message": response.body["Message"],
+                "message": message,
             },
             response.status_code,
         )
@@ -160,8 +163,14 @@ def json_object_body(request: Request) -> dict[str, Any]:
         raise BadRequest("The request body must be a JSON object.")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The request body is not valid JSON: send a UTF-8 JSON object.") from None
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            f"The request body is not UTF-8 (byte {error.start}): send a UTF-8 JSON object."
+        ) from None
+    except json.JSONDecodeError as error:
+        raise BadRequest(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
