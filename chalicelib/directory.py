@@ -85,6 +85,20 @@ def user_view(user: UserModel) -> dict[str, Any]:
     }
 
 
+def user_from_seed(user: dict[str, Any]) -> UserModel:
+    """A user of the directory file as an item (not saved): also what `make run` describes."""
+    flags = (user.get("permissions") or {}).get("privateIntegrations") or {}
+    return UserModel(
+        user["id"],
+        agency_id=user["agencyId"],
+        type=user["type"],
+        role=user["role"],
+        location_ids=list(user.get("locationIds") or []),
+        perm_agency=flags.get("agency"),
+        perm_sub_account=flags.get("subAccount"),
+    )
+
+
 def load_seed(path: str | Path) -> dict[str, int]:
     """Load a directory file (SPEC "Running it") into empty tables: items are written as given."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -103,14 +117,5 @@ def load_seed(path: str | Path) -> dict[str, int]:
             integration_count=0,
         ).save()
     for user in data.get("users", []):
-        flags = (user.get("permissions") or {}).get("privateIntegrations") or {}
-        UserModel(
-            user["id"],
-            agency_id=user["agencyId"],
-            type=user["type"],
-            role=user["role"],
-            location_ids=list(user.get("locationIds") or []),
-            perm_agency=flags.get("agency"),
-            perm_sub_account=flags.get("subAccount"),
-        ).save()
+        user_from_seed(user).save()
     return {key: len(data.get(key, [])) for key in ("agencies", "locations", "users")}
