@@ -20,7 +20,7 @@ from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnav
 API_VERSION = "2021-07-28"
 MAX_BODY_BYTES = 64 * 1024
 # Routes a browser or a health check calls without the platform's Version header.
-VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
+VERSION_EXEMPT_PATHS = frozenset({"/health", "/", "/assets/{name}"})
 
 log = logging.getLogger("private_integrations")
 
