@@ -9,6 +9,12 @@ import pytest
 from tests.conftest import Api, FakeClock
 
 
+def post_raw(api: Api, raw: bytes, content_type: str = "application/json") -> Any:
+    return api.request(
+        "POST", "/locations/loc1/private-integrations", raw=raw, headers={"Content-Type": content_type}
+    )
+
+
 def error_message(response: Any, status: int) -> Any:
     assert response.status_code == status, response.body
     body = response.json_body
@@ -48,12 +54,7 @@ def test_every_scope_has_a_short_description(api: Api) -> None:
 
 
 def test_a_form_encoded_body_is_told_to_send_json(api: Api) -> None:
-    response = api.request(
-        "POST",
-        "/locations/loc1/private-integrations",
-        raw=b"name=x&scopes=contacts.readonly",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    response = post_raw(api, b"name=x&scopes=contacts.readonly", "application/x-www-form-urlencoded")
     message = error_message(response, 415)
     assert "Content-Type: application/json" in message
     assert "application/x-www-form-urlencoded" in message
@@ -67,21 +68,12 @@ def test_a_form_encoded_body_is_told_to_send_json(api: Api) -> None:
     ],
 )
 def test_invalid_json_says_where(api: Api, raw: bytes, where: str) -> None:
-    response = api.request(
-        "POST", "/locations/loc1/private-integrations", raw=raw, headers={"Content-Type": "application/json"}
-    )
-    message = error_message(response, 400)
+    message = error_message(post_raw(api, raw), 400)
     assert where in message and "not valid JSON" in message
 
 
 def test_a_body_that_is_not_utf8_says_so(api: Api) -> None:
-    response = api.request(
-        "POST",
-        "/locations/loc1/private-integrations",
-        raw=b'{"name": "\xff"}',
-        headers={"Content-Type": "application/json"},
-    )
-    assert "not UTF-8 (byte 10)" in error_message(response, 400)
+    assert "not UTF-8 (byte 10)" in error_message(post_raw(api, b'{"name": "\xff"}'), 400)
 
 
 def test_an_unknown_expire_value_lists_the_allowed_ones_and_what_was_sent(api: Api) -> None:

@@ -229,6 +229,7 @@ def test_the_first_hour(page: Page, server: Server) -> None:
     create.click()
 
     # The token once; copy it.
+    expect(page.locator("#token-dialog")).to_be_visible()
     expect(page.locator("#token-dialog")).to_contain_text("cannot be retrieved again")
     shot(page, "token-dialog.png")
     page.get_by_role("button", name="Copy", exact=True).click()
