@@ -382,11 +382,19 @@ def test_time_left_comes_from_the_server_clock(page: Page, server: Server) -> No
     )
     try:
         # This computer's clock is 3 days ahead of the server's.
-        page.clock.set_fixed_time(time.time() + 3 * 24 * 3600)
+        page.clock.install(time=time.time() + 3 * 24 * 3600)
         open_as(page, server, "user-admin")
         page.select_option("#owner", label="Sub-account: Uptown Yoga")
         row = page.locator("tr", has_text="Clock check")
         expect(row).to_contain_text(re.compile(r"(7 days|6 days 23 h) left"))
+        expect(row.get_by_role("button", name="Cancel rotation")).to_be_visible()
+        # The page stays open past the overlap: what would now be refused is no longer offered.
+        page.clock.fast_forward(8 * 24 * 3600 * 1000)
+        expect(row).to_contain_text("Rotation over")
+        expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
+        expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
+        page.get_by_role("button", name="Actions for Clock check").click()
+        expect(page.get_by_role("button", name="Rotate and expire this token later")).to_be_visible()
     finally:
         server.delete_all("locations/loc-uptown")
 

@@ -76,10 +76,10 @@ function duration(ms) {
   if (hours > 0) return `${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ""}`;
   return `${Math.max(minutes, 1)} min`;
 }
-function timeLeft(iso) {
-  const ms = new Date(iso).getTime() - serverNow();
-  return ms <= 0 ? "expired, finishing" : `${duration(ms)} left`;
-}
+const timeLeft = (iso) => `${duration(new Date(iso).getTime() - serverNow())} left`;
+// A rotation the list showed as pending may have ended since (the page stays open): then Cancel and
+// Expire Now would be refused, and Rotate later is possible again.
+const pending = (item) => Boolean(item.rotation) && new Date(item.rotation.expiresAt).getTime() > serverNow();
 
 // --- who may do what: GET /me's canManage ---
 const owners = () => state.me.canManage.map((owner) => ({
@@ -104,7 +104,9 @@ function row(item) {
   const nameCell = el("td", { class: "name" }, el("strong", { text: item.name }), el("div", { class: "muted", text: item.description || "" }));
   if (item.rotationRecommended) nameCell.append(el("div", {}, el("span", { class: "badge", text: "Rotation recommended" })));
   const tokenCell = el("td", { "data-label": "Token" }, hint(item.token.hint));
-  if (item.rotation) {
+  if (item.rotation && !pending(item)) {
+    tokenCell.append(el("div", { class: "rotation muted" }, "Rotation over: ", hint(item.rotation.previousTokenHint), " no longer works"));
+  } else if (item.rotation) {
     const old = item.rotation.previousTokenHint;
     tokenCell.append(el("div", { class: "rotation" },
       el("div", {}, "Rotating: ", hint(old), ` still works, ${timeLeft(item.rotation.expiresAt)}`),
@@ -143,7 +145,7 @@ function menu(item) {
   const overlap = duration(state.me.rotation.overlapSeconds * 1000);
   items.append(entry("Edit", () => openEditor(item)));
   // Rotate later while a rotation is pending would be refused (409): not offered then.
-  if (!item.rotation) {
+  if (!pending(item)) {
     items.append(entry("Rotate and expire this token later", () => confirm(
       "Rotate and expire this token later",
       `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
@@ -397,5 +399,7 @@ $("session-form").addEventListener("submit", (event) => {
   sessionStorage.setItem("session", pasted);
   start();
 });
+// Time left and what can succeed change with time alone: redraw the list every 30 s.
+setInterval(() => { if (state.owner && state.me && !$("content").hidden) render(); }, 30000);
 $("sign-out").addEventListener("click", () => signOut("You are signed out. Sign in again with a session token."));
 start();
