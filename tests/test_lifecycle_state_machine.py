@@ -93,12 +93,14 @@ class Lifecycle(RuleBasedStateMachine):
     def _rotate(self, data: Any, expire: str) -> None:
         integration_id, state = self._pick(data)
         response = self.api.post(f"/private-integrations/{integration_id}/rotate", {"expire": expire})
-        if expire == "later" and state.previous is not None:
+        # An overlap that has ended is a finished rotation (integrations.rotation_pending), cleaned up or not.
+        if expire == "later" and self._pending_live(state):
             assert response.status_code == 409
             return
         assert response.status_code == 200, response.body
         new = response.json_body["token"]
         if expire == "later":
+            self.dead += [state.previous] if state.previous else []
             state.previous, state.expires = state.current, self.clock.current + OVERLAP
         else:
             self.dead += [t for t in (state.current, state.previous) if t]
@@ -121,7 +123,7 @@ class Lifecycle(RuleBasedStateMachine):
     def expire_now(self, data: Any) -> None:
         integration_id, state = self._pick(data)
         response = self.api.post(f"/private-integrations/{integration_id}/rotation/expire-now", {})
-        if state.previous is None:
+        if not self._pending_live(state):
             assert response.status_code == 409
             return
         assert response.status_code == 200, response.body
