@@ -4,14 +4,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench scale package venv clean
+.PHONY: run session test lint bench scale package venv clean
 
+# First use: about 90 s (creating the virtualenv and installing ~100 packages); later runs skip it.
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first run only, about 90 s):"
+	@echo "  [1/3] creating the virtualenv"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "  [2/3] upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "  [3/3] installing requirements-dev.txt (the longest step; counting packages)"
+	@$(BIN)/python -m pip install --progress-bar off -r requirements-dev.txt > $(VENV)/install.log 2>&1 & \
+		pid=$$!; while kill -0 $$pid 2>/dev/null; do \
+			printf '\r        %s packages' "$$(grep -c '^Collecting' $(VENV)/install.log)"; sleep 1; done; \
+		echo; wait $$pid || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+	@echo "  done"
 
 venv: $(STAMP)
 
@@ -40,8 +49,14 @@ $(SDK_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
 		cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
 	fi
 
+# `make run FRESH=1` starts with empty tables instead of the previous run's data (.local-data/).
 run: $(STAMP)
-	$(BIN)/python scripts/devserver.py
+	PI_FRESH=$(FRESH) $(BIN)/python scripts/devserver.py
+
+# `make session USER=<id>`: a session and page link for any user of the directory file (with or
+# without `make run`). USER from the login environment is not a directory user: only the command line's.
+session: $(STAMP)
+	@$(BIN)/python scripts/session.py $(if $(filter command line,$(origin USER)),$(USER),)
 
 test: $(STAMP) $(CHROMIUM) $(SDK_MODULES)
 	$(BIN)/python -m ruff check .

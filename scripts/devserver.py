@@ -1,8 +1,10 @@
 """`make run`: the whole service on this machine.
 
 Starts moto's DynamoDB in server mode (in this process, on a free loopback port), creates the tables,
-loads the directory file, prints a session token for the demo agency admin with curl lines, then serves
-the Chalice app with `chalice local`. Ctrl-C stops the server and moto: nothing is left running.
+loads the directory file, restores the data of the previous run (.local-data/, unless PI_FRESH=1), prints
+a session token for the demo agency admin, the demo users and curl lines, then serves the Chalice app
+with `chalice local`. The data is saved periodically and on Ctrl-C; Ctrl-C stops the server and moto:
+nothing is left running.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
+from base64 import b64decode, b64encode
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,50 @@ def _prepare_environment() -> None:
     # Local runs never reach AWS: a session token from the environment would only confuse botocore.
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
+
+
+def seed_path() -> Path:
+    return Path(os.environ.get("PI_SEED_FILE") or ROOT / "seed" / "demo.json")
+
+
+def read_seed() -> dict[str, Any]:
+    return dict(json.loads(seed_path().read_text(encoding="utf-8")))
+
+
+def demo_users(seed: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(user id, type and role, what the user may do) for every user of the directory file, by the
+    service's own rule (permissions.can_manage), from the file alone: `make session` needs no server."""
+    from chalicelib.core.vocabulary import Owner, OwnerType
+    from chalicelib.directory import permissions
+    from chalicelib.directory.accounts import user_from_seed
+
+    agencies = {agency["id"]: agency for agency in seed.get("agencies", [])}
+    rows = []
+    for entry in seed.get("users", []):
+        user = user_from_seed(entry)
+        agency = agencies.get(user.agency_id, {})
+        agency_owner = Owner(OwnerType.AGENCY, user.agency_id, user.agency_id)
+        owners = [(agency_owner, agency.get("name", user.agency_id))]
+        owners += [
+            (Owner(OwnerType.LOCATION, loc["id"], user.agency_id), loc.get("name", loc["id"]))
+            for loc in seed.get("locations", [])
+            if loc["agencyId"] == user.agency_id
+        ]
+        managed = [name for owner, name in owners if permissions.can_manage(user, owner)]
+        if not (agency.get("labs") or {}).get("privateIntegrations"):
+            does = "nothing: Private Integrations is off in its agency's Labs"
+        elif managed:
+            does = "manages integrations of " + ", ".join(managed)
+        else:
+            does = "nothing: no Private Integrations permission (sees the 'ask an admin' page)"
+        if user.type == "agency" and user.role == "admin":
+            does += "; changes permissions and Labs"
+        rows.append((str(user.id), f"{user.type} {user.role}", does))
+    return rows
+
+
+def users_table(seed: dict[str, Any]) -> str:
+    return "\n".join(f"  {user_id:<20}{kind:<15}{does}" for user_id, kind, does in demo_users(seed))
 
 
 def _admin_of(seed: dict) -> str:
@@ -107,39 +156,119 @@ def start_embedded_dynamodb() -> Any:
     return moto
 
 
-def main() -> None:
-    _stop_on_signals()
-    # The service's own log lines (one JSON line per request, with its trace id) on the console.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("private_integrations").setLevel(logging.INFO)
-    moto = start_embedded_dynamodb()
+# --- persistence: the tables as DynamoDB JSON in one file, restored on start, saved periodically/on stop
+
+
+def data_file() -> Path:
+    return Path(os.environ.get("PI_DATA_DIR") or ROOT / ".local-data") / "dynamodb.json"
+
+
+def _dynamodb() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+
+
+def _encode(value: Any) -> Any:
+    # Binary attributes ("B"/"BS") are bytes in boto3's answers; JSON carries them as base64.
+    if isinstance(value, bytes):
+        return {"$base64": b64encode(value).decode()}
+    raise TypeError(f"cannot save {type(value).__name__}")
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    return b64decode(value["$base64"]) if set(value) == {"$base64"} else value
+
+
+def save_data(prefix: str) -> int:
+    """Every item of this stage's tables, through DynamoDB's own API (scans, so the moto server's lock
+    is taken per request, never held across the snapshot). Written to a temporary file and renamed, so
+    a crash mid-save leaves the previous snapshot whole. Returns the number of items."""
+    client = _dynamodb()
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for page in client.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if name.startswith(prefix):
+                scans = client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True)
+                tables[name[len(prefix) :]] = [item for scan in scans for item in scan["Items"]]
+    target = data_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_text(json.dumps({"tables": tables}, default=_encode), encoding="utf-8")
+    os.replace(partial, target)
+    return sum(len(items) for items in tables.values())
+
+
+def restore_data(prefix: str) -> int:
+    """Put the saved items back (over the directory file's, so changed permissions survive too)."""
+    saved = json.loads(data_file().read_text(encoding="utf-8"), object_hook=_decode)
+    client = _dynamodb()
+    count = 0
+    for short_name, items in saved["tables"].items():
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {
+                prefix + short_name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            }
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            count += len(items[start : start + 25])
+    return count
+
+
+class PeriodicSave(threading.Thread):
+    """Saves every PI_SAVE_INTERVAL_SECONDS (default 30), so a crash loses at most that much."""
+
+    def __init__(self, prefix: str, interval: float) -> None:
+        super().__init__(name="periodic-save", daemon=True)
+        self.prefix, self.interval = prefix, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                save_data(self.prefix)
+            except Exception as error:  # a failed save must not stop the server; the next one retries
+                print(f"Could not save the local data ({type(error).__name__}: {error})", flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
+def _restore_or_start_empty(prefix: str) -> str:
+    """Restores the previous run's data unless PI_FRESH is set; the banner's line about the data."""
+    where = data_file()
+    if os.environ.get("PI_FRESH", "") not in ("", "0"):
+        return f"{where} (FRESH: started empty; the saved data is replaced at the next save)"
+    if not where.exists():
+        return f"{where} (none yet: started empty)"
+    print(f"  restoring the previous run's data from {where} ...", flush=True)
     try:
-        import click
-        from chalice.cli import cli as chalice_cli
+        count = restore_data(prefix)
+    except Exception as error:
+        raise SystemExit(
+            f"Could not restore {where} ({type(error).__name__}: {error}). "
+            "Start empty with `make run FRESH=1` (that replaces the saved data)."
+        ) from None
+    return f"{where} (restored {count} items)"
 
-        from chalicelib import tables as models
-        from chalicelib.directory import accounts as directory
-        from chalicelib.directory import sessions
-        from chalicelib.http.local_gateway import install_api_gateway_behaviour
 
-        models.create_tables()
-        seed_file = Path(os.environ.get("PI_SEED_FILE") or ROOT / "seed" / "demo.json")
-        counts = directory.load_seed(seed_file)
-        seed = json.loads(seed_file.read_text(encoding="utf-8"))
-        admin = _admin_of(seed)
-        session = sessions.mint(admin)
-        port = int(os.environ.get("PORT", "8000"))
-        agency_id = next(u["agencyId"] for u in seed["users"] if u["id"] == admin)
-        location_id = next(
-            (loc["id"] for loc in seed.get("locations", []) if loc["agencyId"] == agency_id), ""
-        )
-        base = f"http://127.0.0.1:{port}"
-        summary = ", ".join(f"{count} {kind}" for kind, count in counts.items())
-        print(
-            f"""
+def _banner(base: str, seed: dict[str, Any], counts: dict[str, int], data_line: str, interval: float) -> str:
+    from chalicelib.directory import sessions
+
+    admin = _admin_of(seed)
+    session = sessions.mint(admin)
+    agency_id = next(u["agencyId"] for u in seed["users"] if u["id"] == admin)
+    location_id = next((loc["id"] for loc in seed.get("locations", []) if loc["agencyId"] == agency_id), "")
+    summary = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    auth = '-H "Authorization: Bearer $SESSION" -H \'Version: 2021-07-28\''
+    location = f"{base}/locations/{location_id}"
+    return f"""
 Private Integrations, local
   DynamoDB (moto server): {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]}
-  Directory: {seed_file} ({summary})
+  Directory: {seed_path()} ({summary})
+  Data: {data_line}
+        saved every {interval:g} s and on Ctrl-C; `make run FRESH=1` starts empty
   API: {base}
 
 Settings page (signed in as '{admin}'): {base}/#session={session}
@@ -147,22 +276,57 @@ Settings page (signed in as '{admin}'): {base}/#session={session}
 Session token for agency admin '{admin}' (valid 12 hours):
   export SESSION={session}
 
+Demo users (a session and page link for any of them: make session USER=<id>):
+{users_table(seed)}
+
 Try:
-  curl -s {base}/me -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28'
-  curl -s {base}/scopes -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28'
-  curl -s -X POST {base}/locations/{location_id}/private-integrations \\
-       -H "Authorization: Bearer $SESSION" -H 'Version: 2021-07-28' -H 'Content-Type: application/json' \\
-       -d '{{"name": "My CRM sync", "description": "Nightly export", "scopes": ["locations.readonly", \
-"contacts.readonly", "contacts.write"]}}'
-  curl -s {base}/locations/{location_id}/private-integrations -H "Authorization: Bearer $SESSION" \
--H 'Version: 2021-07-28'
-  curl -s {base}/agencies/{agency_id}/private-integrations/events -H "Authorization: Bearer $SESSION" \
--H 'Version: 2021-07-28'
+# 1. Who am I, and what may I manage?
+curl -s {base}/me {auth}
+# 2. The scopes an integration may hold
+curl -s {base}/scopes {auth}
+# 3. Create an integration for a sub-account; the token is shown once: keep it in $TOKEN
+TOKEN=$(curl -s -X POST {location}/private-integrations {auth} -H 'Content-Type: application/json' \\
+  -d '{{"name": "My CRM sync", "scopes": ["locations.readonly", "contacts.readonly"]}}' \\
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'); echo "$TOKEN"
+# 4. Call the platform's API with it (v2 routes take the token, not the session)
+curl -s {location} -H "Authorization: Bearer $TOKEN" -H 'Version: 2021-07-28'
+# 5. The sub-account's integrations, then its audit feed (what 3 just did)
+curl -s {location}/private-integrations {auth}
+curl -s {location}/private-integrations/events {auth}
 
 Press Ctrl-C to stop.
-""",
-            flush=True,
-        )
+"""
+
+
+def main() -> None:
+    _stop_on_signals()
+    # The service's own log lines (one JSON line per request, with its trace id) on the console.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("private_integrations").setLevel(logging.INFO)
+    started = time.monotonic()
+    print("Starting: the embedded DynamoDB ...", flush=True)
+    moto = start_embedded_dynamodb()
+    saver: PeriodicSave | None = None
+    try:
+        import click
+        from chalice.cli import cli as chalice_cli
+
+        from chalicelib import tables as models
+        from chalicelib.core.config import settings
+        from chalicelib.directory import accounts as directory
+        from chalicelib.http.local_gateway import install_api_gateway_behaviour
+
+        print("  creating the tables and loading the directory file ...", flush=True)
+        models.create_tables()
+        counts = directory.load_seed(seed_path())
+        data_line = _restore_or_start_empty(settings.table_prefix)
+        interval = float(os.environ.get("PI_SAVE_INTERVAL_SECONDS") or 30)
+        saver = PeriodicSave(settings.table_prefix, interval)
+        saver.start()
+        port = int(os.environ.get("PORT", "8000"))
+        base = f"http://127.0.0.1:{port}"
+        print(f"  ready in {time.monotonic() - started:.1f} s", flush=True)
+        print(_banner(base, read_seed(), counts, data_line, interval), flush=True)
         install_api_gateway_behaviour()
         _accept_bursts()
         args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
@@ -170,6 +334,12 @@ Press Ctrl-C to stop.
         with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):
             chalice_cli.main([*args, "--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
     finally:
+        if saver is not None:
+            saver.stop()
+            try:
+                print(f"\nSaved {save_data(saver.prefix)} items to {data_file()}.", flush=True)
+            except Exception as error:
+                print(f"\nCould not save the local data ({type(error).__name__}: {error}).", flush=True)
         moto.stop()
         print("\nStopped the API and the embedded DynamoDB.", flush=True)
 

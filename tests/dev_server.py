@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -31,6 +32,9 @@ class DevServer:
         self.last_trace_id = ""
         self.base = f"http://127.0.0.1:{self.port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_"))}
+        # Never the developer's own `make run` data (.local-data/): a folder of this server's own.
+        self._data = tempfile.TemporaryDirectory(prefix="pi-devserver-")
+        clean["PI_DATA_DIR"] = self._data.name
         self.process = subprocess.Popen(
             [sys.executable, "scripts/devserver.py"],
             cwd=ROOT,
@@ -99,4 +103,5 @@ class DevServer:
             self.process.wait(timeout=10)
             raise
         self._reader.join(timeout=10)
+        self._data.cleanup()
         return int(self.process.returncode), "".join(self.output)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import time
+from pathlib import Path
 
-from tests.dev_server import DevServer
+from tests.dev_server import ROOT, DevServer
 
 
 def test_make_run_serves_the_api_and_stops_cleanly() -> None:
@@ -47,3 +51,137 @@ def test_ctrl_c_stops_make_run_even_when_started_with_sigint_ignored() -> None:
     returncode, output = server.stop()
     assert returncode == 0, output
     assert "Stopped the API and the embedded DynamoDB." in output
+def _try_block(banner: list[str]) -> str:
+    """The banner's "Try:" examples as the shell script a user would paste."""
+    text = "".join(banner)
+    return text.split("Try:\n", 1)[1].split("\nPress Ctrl-C", 1)[0]
+
+
+def test_the_banners_examples_work_when_pasted_in_order(tmp_path: Path) -> None:
+    server = DevServer({"PI_DATA_DIR": str(tmp_path)})
+    try:
+        script = (
+            "set -euo pipefail\nexport SESSION=" + server.printed_session() + "\n" + _try_block(server.banner)
+        )
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        # Example 3 sets $TOKEN, example 4 uses it, and the feed shows what example 3 created.
+        compact = result.stdout.replace(" ", "")
+        assert '"location":{"id":"loc-downtown"' in compact
+        assert compact.count('"type":"integration.created"') == 1
+        assert "My CRM sync" in result.stdout
+    finally:
+        server.stop()
+
+
+def test_the_banner_lists_the_demo_users_and_what_each_may_do(tmp_path: Path) -> None:
+    server = DevServer({"PI_DATA_DIR": str(tmp_path)})
+    server.stop()
+    users = "".join(server.banner).split("Demo users", 1)[1].split("\n\n", 1)[0]
+    lines = {line.split()[0]: line for line in users.splitlines()[1:]}
+    assert set(lines) == {
+        "user-admin",
+        "user-staff-granted",
+        "user-staff",
+        "user-account-admin",
+        "user-account",
+    }
+    assert "Demo Agency" in lines["user-admin"] and "permissions and Labs" in lines["user-admin"]
+    assert "nothing" in lines["user-staff"] and "nothing" in lines["user-account"]
+    assert (
+        "Downtown Dental" in lines["user-account-admin"] and "Demo Agency" not in lines["user-account-admin"]
+    )
+    assert "make session USER=<id>" in users
+
+
+def _make_session(user: str, port: int) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_"))}
+    return subprocess.run(
+        ["make", "-s", "session", f"USER={user}"],
+        cwd=ROOT,
+        env={**clean, "PORT": str(port)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_session_prints_a_working_session_for_any_user_with_or_without_make_run(tmp_path: Path) -> None:
+    # Without make run: it still prints (sessions are JWTs signed with the local secret).
+    offline = _make_session("user-account-admin", 8000)
+    assert offline.returncode == 0, offline.stderr
+    assert "http://127.0.0.1:8000/#session=" in offline.stdout
+    server = DevServer({"PI_DATA_DIR": str(tmp_path)})
+    try:
+        for user in ("user-staff", "user-account-admin"):
+            printed = _make_session(user, server.port)
+            assert printed.returncode == 0, printed.stderr
+            session = next(
+                line.split("SESSION=", 1)[1].strip()
+                for line in printed.stdout.splitlines()
+                if "SESSION=" in line
+            )
+            assert f"{server.base}/#session={session}" in printed.stdout
+            status, me = server.call("GET", "/me", session)
+            assert status == 200 and me["user"]["id"] == user
+    finally:
+        server.stop()
+    unknown = _make_session("user-nobody", 8000)
+    assert unknown.returncode != 0
+    assert "user-nobody" in unknown.stderr and "user-admin" in unknown.stderr  # says which exist
+    missing = subprocess.run(["make", "-s", "session"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "USER=<id>" in missing.stderr
+
+
+def _create(server: DevServer, name: str) -> str:
+    status, created = server.call(
+        "POST",
+        "/locations/loc-downtown/private-integrations",
+        server.printed_session(),
+        {"name": name, "scopes": ["locations.readonly"]},
+    )
+    assert status == 201, created
+    return str(created["token"])
+
+
+def _names(server: DevServer) -> list[str]:
+    status, body = server.call(
+        "GET", "/locations/loc-downtown/private-integrations", server.printed_session()
+    )
+    assert status == 200
+    return [item["name"] for item in body["privateIntegrations"]]
+
+
+def test_make_run_keeps_its_data_between_runs_unless_fresh(tmp_path: Path) -> None:
+    env = {"PI_DATA_DIR": str(tmp_path), "PI_SAVE_INTERVAL_SECONDS": "1"}
+    first = DevServer(env)
+    try:
+        token = _create(first, "kept on Ctrl-C")
+    finally:
+        assert first.stop()[0] == 0
+    second = DevServer(env)
+    try:
+        assert "restored" in "".join(second.banner)
+        assert _names(second) == ["kept on Ctrl-C"]
+        assert second.call("GET", "/locations/loc-downtown", token)[0] == 200  # the token still works
+        _create(second, "kept by the periodic save")
+        time.sleep(3)
+    finally:
+        # A crash (no Ctrl-C, so no save on stop): the periodic save has it.
+        second.process.kill()
+        second.process.wait(timeout=10)
+    third = DevServer(env)
+    try:
+        assert sorted(_names(third)) == ["kept by the periodic save", "kept on Ctrl-C"]
+    finally:
+        third.stop()
+    fresh = DevServer({**env, "PI_FRESH": "1"})
+    try:
+        assert _names(fresh) == []
+        assert fresh.call("GET", "/locations/loc-downtown", token)[0] == 401
+    finally:
+        fresh.stop()
+    # Without PI_DATA_DIR the data lives in .local-data/, which git ignores.
+    assert (
+        subprocess.run(["git", "check-ignore", "-q", ".local-data/dynamodb.json"], cwd=ROOT).returncode == 0
+    )

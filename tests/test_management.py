@@ -67,6 +67,9 @@ def test_me_shows_user_permissions_and_labs(api: Api) -> None:
         "locations": [{"id": "loc1", "name": "Loc One"}],
         "permissions": {"privateIntegrations": {"agency": False, "subAccount": True}},
         "labs": {"privateIntegrations": True},
+        "canManage": [{"type": "location", "id": "loc1", "name": "Loc One"}],
+        "rotation": {"overlapSeconds": 7 * 24 * 3600},
+        "serverTime": "2026-01-15T12:00:00.000Z",
     }
     admin = api.get("/me").json_body
     assert admin["permissions"]["privateIntegrations"] == {"agency": True, "subAccount": True}

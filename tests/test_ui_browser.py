@@ -1,9 +1,12 @@
 """The Settings > Private Integrations page, end to end in headless Chromium (Debian's package, driven
-by Playwright) against the real `make run` server. Screenshots go to artifacts/."""
+by Playwright) against the real `make run` server (one per module). Screenshots go to artifacts/, at
+desktop width and at 420 px (a phone)."""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,14 +42,32 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from tests.dev_server import DevServer  # noqa: E402
 
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 420, "height": 860}
 
-def session_for(user_id: str) -> str:
-    return jwt.encode({"sub": user_id, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+
+def session_for(user_id: str, seconds: int = 3600) -> str:
+    return jwt.encode({"sub": user_id, "exp": int(time.time()) + seconds}, SECRET, algorithm="HS256")
 
 
 class Server(DevServer):
     def status(self, method: str, path: str, token: str, body: Any = None) -> int:
         return self.call(method, path, token, body)[0]
+
+    def create(self, owner: str, name: str, scopes: list[str]) -> dict[str, Any]:
+        status, body = self.call(
+            "POST",
+            f"/{owner}/private-integrations",
+            session_for("user-admin"),
+            {"name": name, "scopes": scopes},
+        )
+        assert status == 201, body
+        return dict(body)
+
+    def delete_all(self, owner: str) -> None:
+        admin = session_for("user-admin")
+        for item in self.call("GET", f"/{owner}/private-integrations", admin)[1]["privateIntegrations"]:
+            assert self.status("DELETE", f"/private-integrations/{item['id']}", admin) == 204
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +77,29 @@ def server() -> Iterator[Server]:
     running.stop()
 
 
-@pytest.fixture
-def page(server: Server) -> Iterator[Page]:
+def _browser_page(viewport: dict[str, int]) -> Iterator[Page]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 800}, permissions=["clipboard-read", "clipboard-write"]
-        )
-        yield context.new_page()
+        context = browser.new_context(viewport=viewport, permissions=["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        # The page runs under a CSP without 'unsafe-inline': anything it refuses shows up here.
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda error: refused.append(f"uncaught: {error}"))
+        yield page
         browser.close()
+    assert refused == []
+
+
+@pytest.fixture
+def page(server: Server) -> Iterator[Page]:
+    yield from _browser_page(DESKTOP)
+
+
+@pytest.fixture
+def phone(server: Server) -> Iterator[Page]:
+    yield from _browser_page(PHONE)
 
 
 def open_as(page: Page, server: Server, user_id: str) -> None:
@@ -78,6 +112,14 @@ def menu_action(page: Page, name: str, action: str) -> None:
     page.get_by_role("button", name=action, exact=True).click()
 
 
+def confirm(page: Page, says: str) -> None:
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(says)
+    dialog.get_by_role("button", name="Continue", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+
 def take_token(page: Page) -> str:
     dialog = page.locator("#token-dialog")
     expect(dialog).to_be_visible()
@@ -88,108 +130,326 @@ def take_token(page: Page) -> str:
     return token
 
 
-def test_the_whole_lifecycle_in_the_browser(page: Page, server: Server) -> None:
-    open_as(page, server, "user-admin")
+def success(page: Page, text: str) -> None:
+    expect(page.locator("#message.success")).to_contain_text(text)
+    expect(page.locator("#error")).to_be_hidden()
+
+
+def curl_status(server: Server, token: str, path: str) -> int:
+    """What a user's app sees: a real curl call with the token."""
+    result = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-H",
+            "Version: 2021-07-28",
+            server.base + path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return int(result.stdout)
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def sign_in_with_box(page: Page, pasted: str) -> None:
+    expect(page.locator("#sign-in")).to_be_visible()
+    page.fill("#session-input", pasted)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def stored_session(page: Page) -> Any:
+    return page.evaluate("sessionStorage.getItem('session')")
+
+
+CONTACTS = "/contacts/?locationId=loc-downtown"
+
+
+def test_the_first_hour(page: Page, server: Server) -> None:
+    server.delete_all("locations/loc-downtown")
+    # A bad session: said so, the sign-in box stays, and a reload is not a dead end.
+    page.goto(server.base + "/")
+    shot(page, "signed-out.png")
+    sign_in_with_box(page, "not-a-session")
+    expect(page.locator("#error")).to_contain_text("The session token is invalid")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert stored_session(page) is None
+    page.reload()
+    expect(page.locator("#sign-in")).to_be_visible()
+
+    # Sign in by pasting the line `make run` / `make session` printed.
+    sign_in_with_box(page, f"export SESSION={session_for('user-admin')}")
+    expect(page.locator("#who")).to_contain_text("Signed in as user-admin")
     page.select_option("#owner", label="Sub-account: Downtown Dental")
     expect(page.locator("#owner-caption")).to_have_text("Sub-account: Downtown Dental")
 
-    # Create: step 1 name and description, step 2 scopes (grouped, searchable, only location ones).
-    page.get_by_role("button", name="Create new Integration").click()
+    # The empty state says what an integration is for and offers Create.
+    empty = page.locator("#empty")
+    expect(empty).to_contain_text("No private integrations for Downtown Dental yet")
+    expect(empty).to_contain_text("limited to the scopes you choose")
+    expect(page.locator("#list")).to_be_hidden()
+    shot(page, "empty.png")
+
+    # Create: step 1 name and description, step 2 scopes (grouped, described, only location ones).
+    empty.get_by_role("button", name="Create your first integration").click()
+    page.get_by_role("button", name="Next", exact=True).click()
+    expect(page.locator("#name-error")).to_contain_text("name is required")  # next to its field
     page.fill("#name", "CRM sync")
     page.fill("#description", "Nightly export")
     page.get_by_role("button", name="Next", exact=True).click()
+    create = page.get_by_role("button", name="Create", exact=True)
+    expect(create).to_be_disabled()  # no scope chosen yet
+    expect(page.locator("#scope-count")).to_contain_text("Choose at least one scope")
     assert page.locator("input[data-scope='locations.write']").count() == 0  # agency-only scope
-    page.fill("#scope-search", "contacts.")
-    expect(page.locator("input[data-scope='locations.readonly']")).to_have_count(0)
+    expect(page.locator("label", has_text="contacts.readonly")).to_contain_text("View contacts")
+    page.get_by_role("button", name="Select all contacts").click()
+    expect(page.locator("input[data-scope='contacts.write']")).to_be_checked()
+    expect(page.locator("#scope-count")).to_have_text("2 scopes selected")
+    page.get_by_role("button", name="Clear contacts").click()
+    expect(page.locator("input[data-scope='contacts.readonly']")).not_to_be_checked()
+    expect(create).to_be_disabled()
+    page.fill("#scope-search", "view contacts")  # descriptions are searched too
     page.check("input[data-scope='contacts.readonly']")
     page.fill("#scope-search", "locations.readonly")
     page.check("input[data-scope='locations.readonly']")
+    page.fill("#scope-search", "")
     expect(page.locator("#scope-count")).to_have_text("2 scopes selected")
-    page.get_by_role("button", name="Create", exact=True).click()
+    shot(page, "scope-picker.png")
+    create.click()
 
+    # The token once; copy it.
     expect(page.locator("#token-dialog")).to_be_visible()
     expect(page.locator("#token-dialog")).to_contain_text("cannot be retrieved again")
-    page.screenshot(path=str(ARTIFACTS / "token-dialog.png"))
+    shot(page, "token-dialog.png")
     page.get_by_role("button", name="Copy", exact=True).click()
     expect(page.get_by_role("button", name="Copied", exact=True)).to_be_visible()
     copied = page.evaluate("navigator.clipboard.readText()")
     first = take_token(page)
     assert copied == first
     assert first not in page.content()  # gone from the page once the dialog is closed
+    success(page, 'Created "CRM sync"')
 
-    # The token works with the API.
-    assert server.status("GET", "/locations/loc-downtown", first) == 200
+    # Use it, as an app would.
+    assert curl_status(server, first, "/locations/loc-downtown") == 200
     row = page.locator("tr", has_text="CRM sync")
     expect(row).to_contain_text("pit-…" + first[-4:])
-    expect(row).to_contain_text("contacts.readonly")
 
-    # Edit.
+    # Edit: the scopes it holds are listed first.
     menu_action(page, "CRM sync", "Edit")
+    expect(page.locator("#create-title")).to_have_text('Edit "CRM sync"')
     page.fill("#name", "CRM sync v2")
     page.get_by_role("button", name="Next", exact=True).click()
+    first_group = page.locator(".scope-group").first
+    expect(first_group.locator("h3")).to_have_text("Granted now")
+    expect(first_group.locator("input:checked")).to_have_count(2)
     page.uncheck("input[data-scope='locations.readonly']")
     page.get_by_role("button", name="Save", exact=True).click()
+    success(page, 'Saved "CRM sync v2"')
     row = page.locator("tr", has_text="CRM sync v2")
-    expect(row).to_be_visible()
     expect(row).not_to_contain_text("locations.readonly")
-    assert server.status("GET", "/locations/loc-downtown", first) == 403  # the scope is gone at once
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
+    assert curl_status(server, first, "/locations/loc-downtown") == 403  # the scope is gone at once
+    assert curl_status(server, first, CONTACTS) == 200
 
-    # Rotate later, then cancel the rotation.
+    # A problem the server finds keeps the dialog open, with what was typed, next to its field.
+    menu_action(page, "CRM sync v2", "Edit")
+    page.evaluate("document.getElementById('description').removeAttribute('maxlength')")
+    page.fill("#description", "d" * 501)
+    page.get_by_role("button", name="Next", exact=True).click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#description-error")).to_contain_text("at most 500 characters")
+    expect(page.locator("#create-dialog")).to_be_visible()
+    expect(page.locator("#step-1")).to_be_visible()
+    expect(page.locator("#name")).to_have_value("CRM sync v2")
+    shot(page, "dialog-error.png")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+
+    # Rotate later: the overlap comes from the server; Rotate later is not offered again meanwhile.
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
-    page.get_by_role("button", name="Continue", exact=True).click()
+    confirm(page, "keeps working for 7 days")
     second = take_token(page)
-    expect(row).to_contain_text("left")
-    expect(row.get_by_role("button", name="Cancel rotation")).to_be_visible()
-    expect(row.get_by_role("button", name="Expire Now")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "list-rotation-pending.png"))
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", second) == 200
+    success(page, "keeps working for 7 days")
+    expect(row).to_contain_text(re.compile(r"(7 days|6 days 23 h) left"))
+    page.get_by_role("button", name="Actions for CRM sync v2").click()
+    expect(page.get_by_role("button", name="Rotate and expire this token later")).to_have_count(0)
+    expect(page.get_by_role("button", name="Rotate and expire this token now")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.locator("h1").click()
+    shot(page, "list-rotation-pending.png")
+    assert curl_status(server, first, CONTACTS) == 200
+    assert curl_status(server, second, CONTACTS) == 200
+
+    # Cancel the rotation: confirmed first, then said.
     row.get_by_role("button", name="Cancel rotation").click()
+    confirm(page, "stops working now")
+    success(page, 'Rotation of "CRM sync v2" cancelled')
     expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
     expect(row).to_contain_text("pit-…" + first[-4:])
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", second) == 401
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 200
+    assert curl_status(server, second, CONTACTS) == 401
+    assert curl_status(server, first, CONTACTS) == 200
 
-    # Rotate later again, then expire the old token now.
+    # Rotate later again, then expire the old token now (confirmed, then said).
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
-    page.get_by_role("button", name="Continue", exact=True).click()
+    confirm(page, "A new token is created now")
     third = take_token(page)
     row.get_by_role("button", name="Expire Now").click()
+    confirm(page, "stops working now")
+    success(page, "has expired")
     expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", first) == 401
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", third) == 200
+    assert curl_status(server, first, CONTACTS) == 401
+    assert curl_status(server, third, CONTACTS) == 200
 
     # Rotate now.
     menu_action(page, "CRM sync v2", "Rotate and expire this token now")
-    page.get_by_role("button", name="Continue", exact=True).click()
+    confirm(page, "stops working immediately")
     fourth = take_token(page)
+    success(page, "every earlier token stopped working")
     expect(row).to_contain_text("pit-…" + fourth[-4:])
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", third) == 401
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", fourth) == 200
-    page.screenshot(path=str(ARTIFACTS / "list.png"))
+    assert curl_status(server, third, CONTACTS) == 401
+    assert curl_status(server, fourth, CONTACTS) == 200
+    shot(page, "list.png")
 
     # Delete.
     menu_action(page, "CRM sync v2", "Delete")
-    page.get_by_role("button", name="Continue", exact=True).click()
-    expect(page.locator("tr", has_text="CRM sync v2")).to_have_count(0)
+    confirm(page, "cannot be undone")
+    success(page, '"CRM sync v2" was deleted')
     expect(page.locator("#empty")).to_be_visible()
-    assert server.status("GET", "/contacts/?locationId=loc-downtown", fourth) == 401
+    assert curl_status(server, fourth, CONTACTS) == 401
+
+    # Sign out: the session is forgotten, also after a reload.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator("#content")).to_be_hidden()
+    assert stored_session(page) is None
+    page.reload()
+    expect(page.locator("#sign-in")).to_be_visible()
+
+    # A session that expires while the page is open: the next call shows the sign-in box again.
+    sign_in_with_box(page, session_for("user-admin", seconds=2))
+    expect(page.locator("#who")).to_contain_text("Signed in as user-admin")
+    time.sleep(3)
+    page.select_option("#owner", label="Sub-account: Downtown Dental")
+    expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator("#error")).to_contain_text("expired")
+    assert stored_session(page) is None
+    shot(page, "session-expired.png")
+    page.reload()
+    expect(page.locator("#sign-in")).to_be_visible()
+    sign_in_with_box(page, session_for("user-admin"))
+    expect(page.locator("#who")).to_contain_text("Signed in as user-admin")
+    expect(page.locator("#error")).to_be_hidden()
 
 
-def test_api_errors_are_shown_in_words(page: Page, server: Server) -> None:
+def test_create_keeps_the_dialog_when_the_server_refuses(page: Page, server: Server) -> None:
+    admin = session_for("user-admin")
     open_as(page, server, "user-admin")
-    page.get_by_role("button", name="Create new Integration").click()
-    page.fill("#name", "No scopes")
+    page.select_option("#owner", label="Sub-account: Uptown Yoga")
+    page.locator("#empty").get_by_role("button", name="Create your first integration").click()
+    page.fill("#name", "Refused first")
     page.get_by_role("button", name="Next", exact=True).click()
-    page.get_by_role("button", name="Create", exact=True).click()
-    expect(page.locator("#error")).to_contain_text("scopes must be a non-empty list")
+    page.check("input[data-scope='contacts.readonly']")
+    assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": False}) == 200
+    try:
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(page.locator("#dialog-error")).to_contain_text("Labs")
+        expect(page.locator("#create-dialog")).to_be_visible()
+        expect(page.locator("input[data-scope='contacts.readonly']")).to_be_checked()
+    finally:
+        assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": True}) == 200
+    page.get_by_role("button", name="Create", exact=True).click()  # the same dialog, as typed
+    take_token(page)
+    expect(page.locator("tr", has_text="Refused first")).to_be_visible()
+    server.delete_all("locations/loc-uptown")
+
+
+def test_time_left_comes_from_the_server_clock(page: Page, server: Server) -> None:
+    created = server.create("locations/loc-uptown", "Clock check", ["contacts.readonly"])
+    integration = created["privateIntegration"]["id"]
+    admin = session_for("user-admin")
+    assert (
+        server.status("POST", f"/private-integrations/{integration}/rotate", admin, {"expire": "later"})
+        == 200
+    )
+    try:
+        # This computer's clock is 3 days ahead of the server's.
+        page.clock.install(time=time.time() + 3 * 24 * 3600)
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Uptown Yoga")
+        row = page.locator("tr", has_text="Clock check")
+        expect(row).to_contain_text(re.compile(r"(7 days|6 days 23 h) left"))
+        expect(row.get_by_role("button", name="Cancel rotation")).to_be_visible()
+        # The page stays open past the overlap: what would now be refused is no longer offered.
+        page.clock.fast_forward(8 * 24 * 3600 * 1000)
+        expect(row).to_contain_text("Rotation over")
+        expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
+        expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
+        page.get_by_role("button", name="Actions for Clock check").click()
+        expect(page.get_by_role("button", name="Rotate and expire this token later")).to_be_visible()
+    finally:
+        server.delete_all("locations/loc-uptown")
+
+
+def test_usable_on_a_phone(phone: Page, server: Server) -> None:
+    long_name = "Nightly export of every contact to the data warehouse"
+    created = server.create("locations/loc-downtown", long_name, ["contacts.readonly", "contacts.write"])
+    admin = session_for("user-admin")
+    path = f"/private-integrations/{created['privateIntegration']['id']}/rotate"
+    assert server.status("POST", path, admin, {"expire": "later"}) == 200
+    try:
+        open_as(phone, server, "user-admin")
+        phone.select_option("#owner", label="Sub-account: Downtown Dental")
+        row = phone.locator("tr", has_text=long_name)
+        expect(row).to_contain_text("left")
+
+        def fits() -> None:
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the page is {width} px wide"
+
+        fits()
+        # The token hint stays on one line (not `pit-…` / `cu9e`).
+        for hint in row.locator("code.hint").all():
+            box = hint.bounding_box()
+            assert box is not None and box["height"] < 24 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "phone-list.png")
+        phone.get_by_role("button", name=f"Actions for {long_name}").click()
+        menu = row.locator(".menu-items")
+        box = menu.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "phone-menu.png")
+        phone.locator("h1").click()
+        phone.get_by_role("button", name="Create new Integration").click()
+        phone.fill("#name", "From my phone")
+        phone.get_by_role("button", name="Next", exact=True).click()
+        dialog = phone.locator("#create-dialog").bounding_box()
+        assert dialog is not None and dialog["x"] >= 0 and dialog["x"] + dialog["width"] <= PHONE["width"]
+        shot(phone, "phone-scopes.png")
+        phone.get_by_role("button", name="Cancel", exact=True).click()
+        phone.select_option("#owner", label="Sub-account: Uptown Yoga")
+        expect(phone.locator("#empty")).to_be_visible()
+        fits()
+        shot(phone, "phone-empty.png")
+        phone.get_by_role("button", name="Sign out").click()
+        fits()
+        shot(phone, "phone-signed-out.png")
+    finally:
+        server.delete_all("locations/loc-downtown")
 
 
 def test_no_controls_without_permission(page: Page, server: Server) -> None:
     open_as(page, server, "user-staff")
     expect(page.locator("#message")).to_contain_text("do not have permission")
     expect(page.get_by_role("button", name="Create new Integration")).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # An account user sees only the sub-account it may manage, and no agency option.
     open_as(page, server, "user-account-admin")
     expect(page.locator("#owner option")).to_have_text(["Sub-account: Downtown Dental"])
@@ -207,17 +467,7 @@ def test_labs_off_says_to_enable_it(page: Page, server: Server) -> None:
 
 
 def test_rotation_recommended_mark(page: Page, server: Server) -> None:
-    admin = session_for("user-admin")
-    status = server.status(
-        "POST",
-        "/agencies/agency-demo/private-integrations",
-        admin,
-        {
-            "name": "Old reporting token",
-            "scopes": ["locations.readonly"],
-        },
-    )
-    assert status == 201
+    server.create("agencies/agency-demo", "Old reporting token", ["locations.readonly"])
 
     # The server decides `rotationRecommended` (tested in test_lifecycle.py with the clock); here the
     # page's answer for a 90-day-old token is played back, to see the page mark it.
@@ -228,7 +478,10 @@ def test_rotation_recommended_mark(page: Page, server: Server) -> None:
             item["rotationRecommended"] = item["name"] == "Old reporting token"
         route.fulfill(response=response, json=body)
 
-    page.route("**/agencies/agency-demo/private-integrations", age_tokens)
-    open_as(page, server, "user-admin")
-    row = page.locator("tr", has_text="Old reporting token")
-    expect(row.locator(".badge")).to_have_text("Rotation recommended")
+    try:
+        page.route("**/agencies/agency-demo/private-integrations", age_tokens)
+        open_as(page, server, "user-admin")
+        row = page.locator("tr", has_text="Old reporting token")
+        expect(row.locator(".badge")).to_have_text("Rotation recommended")
+    finally:
+        server.delete_all("agencies/agency-demo")

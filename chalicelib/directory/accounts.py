@@ -90,6 +90,18 @@ def _location_details(location: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValueError(f"location {location['id']} in the directory file: {'; '.join(problems)}")
     return details
+def user_from_seed(user: dict[str, Any]) -> UserModel:
+    """A user of the directory file as an item (not saved): also what `make run` describes."""
+    flags = (user.get("permissions") or {}).get("privateIntegrations") or {}
+    return UserModel(
+        user["id"],
+        agency_id=user["agencyId"],
+        type=user["type"],
+        role=user["role"],
+        location_ids=list(user.get("locationIds") or []),
+        perm_agency=flags.get("agency"),
+        perm_sub_account=flags.get("subAccount"),
+    )
 
 
 def load_seed(path: str | Path) -> dict[str, int]:
@@ -111,14 +123,5 @@ def load_seed(path: str | Path) -> dict[str, int]:
             details=_location_details(location),
         ).save()
     for user in data.get("users", []):
-        flags = (user.get("permissions") or {}).get("privateIntegrations") or {}
-        UserModel(
-            user["id"],
-            agency_id=user["agencyId"],
-            type=user["type"],
-            role=user["role"],
-            location_ids=list(user.get("locationIds") or []),
-            perm_agency=flags.get("agency"),
-            perm_sub_account=flags.get("subAccount"),
-        ).save()
+        user_from_seed(user).save()
     return {key: len(data.get(key, [])) for key in ("agencies", "locations", "users")}

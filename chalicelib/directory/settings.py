@@ -7,7 +7,8 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import db
+from chalicelib.core import clock, db
+from chalicelib.core.config import settings
 from chalicelib.core.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.core.vocabulary import Owner, OwnerType, UserType
 from chalicelib.directory import accounts as directory
@@ -18,13 +19,37 @@ from chalicelib.directory.models import AgencyModel, UserModel
 
 def me_view(user: UserModel) -> dict[str, Any]:
     agency = directory.get_agency(user.agency_id)
+    locations = directory.visible_locations(user)
     return {
         "user": directory.user_view(user),
         "agency": {"id": agency.id, "name": agency.name},
-        "locations": directory.visible_locations(user),
+        "locations": locations,
         "permissions": {"privateIntegrations": effective_flags(user).as_json()},
         "labs": {"privateIntegrations": bool(agency.labs_private_integrations)},
+        "canManage": _manageable(user, agency, locations),
+        "rotation": {"overlapSeconds": settings.rotation_overlap_seconds},
+        # A client counts a rotation's time left from this, not from its own clock.
+        "serverTime": clock.iso(clock.now()),
     }
+
+
+def _manageable(
+    user: UserModel, agency: AgencyModel, locations: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The owners whose integrations the caller may list and change: what a page may offer."""
+    if not agency.labs_private_integrations:
+        return []
+    candidates = [Owner(OwnerType.AGENCY, agency.id, agency.id)] if user.type == UserType.AGENCY else []
+    candidates += [Owner(OwnerType.LOCATION, loc["id"], agency.id) for loc in locations]
+    names = {
+        OwnerType.AGENCY: {agency.id: agency.name},
+        OwnerType.LOCATION: {loc["id"]: loc["name"] for loc in locations},
+    }
+    return [
+        {"type": owner.type, "id": owner.id, "name": names[owner.type][owner.id]}
+        for owner in candidates
+        if permissions.can_manage(user, owner)
+    ]
 
 
 def _agency_user(caller: UserModel, agency_id: str, user_id: str) -> UserModel:

@@ -25,7 +25,7 @@ API_VERSIONS = ("2021-07-28", "2021-04-15", "2023-02-21")
 MAX_BODY_BYTES = 64 * 1024
 MAX_BODY_DEPTH = 32  # nesting of objects and lists; no route needs more than a few levels
 # Routes a browser or a health check calls without the platform's Version header.
-VERSION_EXEMPT_PATHS = frozenset({"/health", "/"})
+VERSION_EXEMPT_PATHS = frozenset({"/health", "/", "/assets/{name}"})
 
 log = logging.getLogger("private_integrations")
 
@@ -103,11 +103,14 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
             response = _server_error(trace_id)
         else:
             # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
+            message = response.body["Message"]
+            if response.status_code == 415:
+                message += ". Send the body as JSON with the header 'Content-Type: application/json'."
             response = json_response(
                 {
                     "statusCode": response.status_code,
                     "error": HTTPStatus(response.status_code).phrase,
-                    "message": response.body["Message"],
+                    "message": message,
                 },
                 response.status_code,
             )
@@ -169,8 +172,14 @@ def json_object_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw.decode("utf-8"))
     except RecursionError:
         raise too_deep from None
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The request body is not valid JSON: send a UTF-8 JSON object.") from None
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            f"The request body is not UTF-8 (byte {error.start}): send a UTF-8 JSON object."
+        ) from None
+    except json.JSONDecodeError as error:
+        raise BadRequest(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     problems = _text_problems(body, too_deep)

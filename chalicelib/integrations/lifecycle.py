@@ -13,6 +13,7 @@ States of one integration (current token C, previous token P):
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,8 +54,11 @@ SYSTEM_ACTOR = "system:cleanup"
 def parse_rotate_body(body: dict[str, Any]) -> str:
     problems = [f"'{key}' is not allowed (allowed: expire)" for key in body if key != "expire"]
     expire = body.get("expire")
-    if expire not in EXPIRE_CHOICES:
+    if "expire" not in body:
         problems.append("expire is required: 'later' (keep the old token for the overlap) or 'now'")
+    elif not isinstance(expire, str) or expire not in EXPIRE_CHOICES:
+        sent = f"'{expire[:40]}'" if isinstance(expire, str) else json.dumps(expire)[:40]
+        problems.append(f"expire must be 'later' or 'now', got {sent}")
     if problems:
         raise ValidationFailed(problems)
     return str(expire)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ class CatalogRoute(NamedTuple):
     method: str
     path: str  # with :param segments, as the platform writes them
     levels: frozenset[str]
+    description: str = ""  # optional column: a file may describe its scopes in its own words
 
     @property
     def label(self) -> str:
@@ -38,6 +40,7 @@ def _read(path: Path) -> list[CatalogRoute]:
                 method=row["method"].strip().upper(),
                 path=row["path"].strip(),
                 levels=frozenset(level.strip() for level in row["levels"].split(",")),
+                description=(row.get("description") or "").strip(),
             )
             for row in rows
             if row.get("scope")
@@ -59,18 +62,43 @@ def scope_levels() -> dict[str, frozenset[str]]:
     return {scope: frozenset(found) for scope, found in levels.items()}
 
 
+_WRITE_VERBS = (("POST", "create"), ("PUT", "change"), ("PATCH", "change"), ("DELETE", "delete"))
+
+
+def _words(part: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|-", " ", part).lower()
+
+
+def describe(scope: str, methods: set[str]) -> str:
+    """A short description from the scope's name and its routes' methods, for a file without one:
+    'locations/customFields.readonly' -> 'View location custom fields'."""
+    resource, _, access = scope.rpartition(".")
+    parts = resource.split("/")
+    if len(parts) > 1 and parts[0].endswith("s") and not parts[0].endswith(("as", "ss")):
+        parts[0] = parts[0][:-1]  # the group as an adjective: 'locations/tags' -> 'location tags'
+    subject = " ".join(_words(part) for part in parts)
+    if access != "write":
+        return f"View {subject}"
+    verbs = list(dict.fromkeys(verb for method, verb in _WRITE_VERBS if method in methods)) or ["manage"]
+    said = verbs[0] if len(verbs) == 1 else ", ".join(verbs[:-1]) + " and " + verbs[-1]
+    return f"{said.capitalize()} {subject}"
+
+
+@functools.cache
 def scopes_view() -> dict[str, Any]:
-    by_scope: dict[str, list[str]] = {}
+    by_scope: dict[str, list[CatalogRoute]] = {}
     for route in routes():
-        by_scope.setdefault(route.scope, []).append(route.label)
+        by_scope.setdefault(route.scope, []).append(route)
     return {
         "scopes": [
             {
                 "name": scope,
+                "description": next((r.description for r in found if r.description), "")
+                or describe(scope, {r.method for r in found}),
                 "levels": [level for level in LEVELS if level in scope_levels()[scope]],
-                "routes": labels,
+                "routes": [r.label for r in found],
             }
-            for scope, labels in by_scope.items()
+            for scope, found in by_scope.items()
         ]
     }
 

@@ -1,47 +1,51 @@
-"""The Settings > Private Integrations page: one static HTML file that calls the management API."""
+"""The Settings > Private Integrations page: a static HTML file, its module script and its stylesheet,
+all from this service, so the Content-Security-Policy allows no inline script or style at all."""
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import re
 from pathlib import Path
 
 from chalice import Blueprint, Response
 
+from chalicelib.core.errors import NotFound
+
 bp = Blueprint(__name__)
-PAGE = Path(__file__).resolve().parent.parent / "ui" / "index.html"
+UI = Path(__file__).resolve().parents[2] / "ui"
+# name -> Content-Type; nothing else in the folder is served.
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @functools.cache
-def _page() -> tuple[str, str]:
-    """The page and its Content-Security-Policy: only the page's own inline script and style may run."""
-    html = PAGE.read_text(encoding="utf-8")
-
-    def digest(block: str) -> str:
-        return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode() + "'"
-
-    scripts = " ".join(digest(m) for m in re.findall(r"<script>(.*?)</script>", html, re.S))
-    styles = " ".join(digest(m) for m in re.findall(r"<style>(.*?)</style>", html, re.S))
-    policy = (
-        f"default-src 'none'; script-src {scripts}; style-src {styles}; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-    return html, policy
+def _read(name: str) -> str:
+    return (UI / name).read_text(encoding="utf-8")
 
 
-@bp.route("/", methods=["GET"], content_types=["application/json", "text/html"])
-def settings_page() -> Response:
-    html, policy = _page()
+def _static(name: str, content_type: str) -> Response:
     return Response(
-        body=html,
+        body=_read(name),
         status_code=200,
         headers={
-            "Content-Type": "text/html; charset=utf-8",
-            "Content-Security-Policy": policy,
+            "Content-Type": content_type,
+            "Content-Security-Policy": POLICY,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
         },
     )
+
+
+@bp.route("/", methods=["GET"], content_types=["application/json", "text/html"])
+def settings_page() -> Response:
+    return _static("index.html", "text/html; charset=utf-8")
+
+
+@bp.route("/assets/{name}", methods=["GET"], content_types=["application/json", "text/html"])
+def settings_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise NotFound(f"No asset '{name}': the page uses {', '.join(sorted(ASSETS))}.")
+    return _static(name, ASSETS[name])

@@ -1,0 +1,405 @@
+// Settings > Private Integrations. Everything user-supplied is written with textContent: never parsed as
+// HTML. Who may do what, the rotation overlap and the time come from GET /me: nothing is re-implemented.
+const API_VERSION = "2021-07-28";
+const BASE = location.pathname.replace(/\/+$/, "");
+const $ = (id) => document.getElementById(id);
+const state = { session: null, me: null, scopes: [], owner: null, items: [], editing: null, skew: 0 };
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const message = Array.isArray(body && body.message) ? body.message : [(body && body.message) || `HTTP ${status}`];
+    super(message.join("; "));
+    this.status = status;
+    this.problems = message;
+  }
+}
+// The session ended (401): the sign-in box is already showing, nothing else to report.
+class SignedOut extends Error {}
+
+async function api(method, path, body) {
+  const headers = { "Version": API_VERSION, "Authorization": `Bearer ${state.session}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: `Unexpected answer (HTTP ${response.status}).` }; }
+  if (response.status === 401) {
+    signOut(`${data && data.message ? data.message : "Your session has ended."}`, "error");
+    throw new SignedOut();
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+// --- notices: one error or one success message at a time ---
+function problemsNode(problems) {
+  if (problems.length < 2) return document.createTextNode(problems[0] || "");
+  return el("div", {}, el("strong", { text: "Please fix the following:" }),
+    el("ul", { class: "problems" }, ...problems.map((p) => el("li", { text: p }))));
+}
+function showError(error) {
+  $("message").hidden = true;
+  $("error").replaceChildren(problemsNode(error.problems || [error.message || String(error)]));
+  $("error").hidden = false;
+}
+function showMessage(text, kind = "info") {
+  $("error").hidden = true;
+  $("message").className = `notice ${kind}`;
+  $("message").textContent = text;
+  $("message").hidden = !text;
+}
+const succeeded = (text) => showMessage(text, "success");
+
+async function guarded(action) {
+  try { await action(); } catch (error) { if (!(error instanceof SignedOut)) showError(error); }
+}
+
+// --- time: the server's clock (GET /me's serverTime), so a wrong clock here cannot mislead ---
+const serverNow = () => Date.now() + state.skew;
+const formatTime = (iso) => iso ? new Date(iso).toLocaleString() : "Never";
+
+function duration(ms) {
+  const minutes = Math.floor(ms / 60000), hours = Math.floor(minutes / 60), days = Math.floor(hours / 24);
+  if (days > 0) return `${days} day${days === 1 ? "" : "s"}${hours % 24 ? ` ${hours % 24} h` : ""}`;
+  if (hours > 0) return `${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ""}`;
+  return `${Math.max(minutes, 1)} min`;
+}
+const timeLeft = (iso) => `${duration(new Date(iso).getTime() - serverNow())} left`;
+// A rotation the list showed as pending may have ended since (the page stays open): then Cancel and
+// Expire Now would be refused, and Rotate later is possible again.
+const pending = (item) => Boolean(item.rotation) && new Date(item.rotation.expiresAt).getTime() > serverNow();
+
+// --- who may do what: GET /me's canManage ---
+const owners = () => state.me.canManage.map((owner) => ({
+  ...owner, label: owner.type === "agency" ? `Agency: ${owner.name}` : `Sub-account: ${owner.name}`,
+}));
+const ownerPath = (owner) => owner.type === "agency" ? `/agencies/${encodeURIComponent(owner.id)}` : `/locations/${encodeURIComponent(owner.id)}`;
+const itemPath = (item, suffix = "") => `/private-integrations/${encodeURIComponent(item.id)}${suffix}`;
+const hint = (text) => el("code", { class: "hint", text });
+
+// --- rendering ---
+function render() {
+  $("list").querySelector("tbody").replaceChildren(...state.items.map(row));
+  const empty = state.items.length === 0;
+  $("list").hidden = empty;
+  $("create").hidden = empty;
+  $("empty").hidden = !empty;
+  $("empty-title").textContent = `No private integrations for ${state.owner.name} yet`;
+  $("empty-owner").textContent = state.owner.name;
+}
+
+function row(item) {
+  const nameCell = el("td", { class: "name" }, el("strong", { text: item.name }), el("div", { class: "muted", text: item.description || "" }));
+  if (item.rotationRecommended) nameCell.append(el("div", {}, el("span", { class: "badge", text: "Rotation recommended" })));
+  const tokenCell = el("td", { "data-label": "Token" }, hint(item.token.hint));
+  if (item.rotation && !pending(item)) {
+    tokenCell.append(el("div", { class: "rotation muted" }, "Rotation over: ", hint(item.rotation.previousTokenHint), " no longer works"));
+  } else if (item.rotation) {
+    const old = item.rotation.previousTokenHint;
+    tokenCell.append(el("div", { class: "rotation" },
+      el("div", {}, "Rotating: ", hint(old), ` still works, ${timeLeft(item.rotation.expiresAt)}`),
+      el("button", { type: "button", onclick: () => confirm(
+        "Cancel rotation",
+        `The new token (${item.token.hint}) stops working now and ${old} stays the token of "${item.name}". Apps already using the new token will get 401.`,
+        async () => {
+          await api("POST", itemPath(item, "/rotation/cancel"), {});
+          await load();
+          succeeded(`Rotation of "${item.name}" cancelled: ${old} is the current token again; ${item.token.hint} no longer works.`);
+        }), text: "Cancel rotation" }),
+      el("button", { type: "button", class: "danger", onclick: () => confirm(
+        "Expire the old token now",
+        `${old} stops working now, without waiting for the end of the overlap. Only ${item.token.hint} works afterwards.`,
+        async () => {
+          await api("POST", itemPath(item, "/rotation/expire-now"), {});
+          await load();
+          succeeded(`The old token ${old} of "${item.name}" has expired; ${item.token.hint} is the only one that works.`);
+        }), text: "Expire Now" }),
+    ));
+  }
+  return el("tr", { "data-id": item.id },
+    nameCell,
+    el("td", { "data-label": "Scopes" }, el("div", { class: "scopes" }, ...item.scopes.map((s) => el("span", { class: "chip", text: s })))),
+    tokenCell,
+    el("td", { "data-label": "Created", text: formatTime(item.createdAt) }),
+    el("td", { "data-label": "Last used", text: formatTime(item.lastUsedAt) }),
+    el("td", { class: "row-menu" }, menu(item)),
+  );
+}
+
+function menu(item) {
+  const items = el("div", { class: "menu-items", hidden: "" });
+  const close = () => { items.hidden = true; };
+  const entry = (text, handler, cls = "") => el("button", { type: "button", class: cls, onclick: () => { close(); handler(); }, text });
+  const overlap = duration(state.me.rotation.overlapSeconds * 1000);
+  items.append(entry("Edit", () => openEditor(item)));
+  // Rotate later while a rotation is pending would be refused (409): not offered then.
+  if (!pending(item)) {
+    items.append(entry("Rotate and expire this token later", () => confirm(
+      "Rotate and expire this token later",
+      `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
+      () => rotate(item, "later"))));
+  }
+  items.append(
+    entry("Rotate and expire this token now", () => confirm(
+      "Rotate and expire this token now",
+      `A new token is created and every earlier token of "${item.name}" stops working immediately. Use this if the token was exposed.`,
+      () => rotate(item, "now"))),
+    entry("Delete", () => confirm(
+      "Delete",
+      `"${item.name}" and all of its tokens will stop working immediately. This cannot be undone.`,
+      () => remove(item)), "danger"),
+  );
+  const toggle = el("button", { type: "button", "aria-label": `Actions for ${item.name}`, class: "menu-toggle", text: "⋮",
+    onclick: (event) => { event.stopPropagation(); document.querySelectorAll(".menu-items").forEach((m) => { if (m !== items) m.hidden = true; }); items.hidden = !items.hidden; } });
+  return el("div", { class: "menu" }, toggle, items);
+}
+document.addEventListener("click", () => document.querySelectorAll(".menu-items").forEach((m) => { m.hidden = true; }));
+
+function confirm(title, text, action) {
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-continue").onclick = () => { $("confirm-dialog").close(); guarded(action); };
+  $("confirm-dialog").showModal();
+}
+
+function showToken(token) {
+  $("token-value").textContent = token;
+  $("token-copy").textContent = "Copy";
+  $("token-dialog").showModal();
+}
+$("token-copy").addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText($("token-value").textContent); $("token-copy").textContent = "Copied"; }
+  catch { showError(new Error("Could not copy automatically: select the token and copy it by hand.")); }
+});
+$("token-close").addEventListener("click", () => { $("token-value").textContent = ""; $("token-dialog").close(); });
+$("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
+
+// --- actions ---
+async function load() {
+  const owner = state.owner;
+  const data = await api("GET", `${ownerPath(owner)}/private-integrations`);
+  if (owner !== state.owner) return; // another owner was picked meanwhile: its own load renders it
+  state.items = data.privateIntegrations;
+  render();
+}
+
+async function rotate(item, expire) {
+  const data = await api("POST", itemPath(item, "/rotate"), { expire });
+  await load();
+  succeeded(expire === "later"
+    ? `"${item.name}" has a new token; ${item.token.hint} keeps working for ${duration(state.me.rotation.overlapSeconds * 1000)}.`
+    : `"${item.name}" has a new token; every earlier token stopped working.`);
+  showToken(data.token);
+}
+
+async function remove(item) {
+  await api("DELETE", itemPath(item));
+  await load();
+  succeeded(`"${item.name}" was deleted; its tokens no longer work.`);
+}
+
+// --- create and edit: step 1 name and description, step 2 scopes ---
+const chosen = new Set();
+let grantedBefore = new Set(); // when editing: the scopes it had, listed first
+
+function matches(scope, filter) {
+  return !filter || scope.name.toLowerCase().includes(filter) || scope.description.toLowerCase().includes(filter);
+}
+
+function scopeGroups(filter) {
+  const groups = new Map();
+  const add = (group, scope) => { if (!groups.has(group)) groups.set(group, []); groups.get(group).push(scope); };
+  const available = state.scopes
+    .filter((scope) => scope.levels.includes(state.owner.type) && matches(scope, filter))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  for (const scope of available) if (grantedBefore.has(scope.name)) add("Granted now", scope);
+  for (const scope of available) if (!grantedBefore.has(scope.name)) add(scope.name.split(/[./]/)[0], scope);
+  return groups;
+}
+
+function renderScopes() {
+  const filter = $("scope-search").value.trim().toLowerCase();
+  const list = $("scope-list");
+  list.replaceChildren();
+  for (const [group, scopes] of scopeGroups(filter)) {
+    const all = scopes.every((scope) => chosen.has(scope.name));
+    const toggle = el("button", { type: "button", class: "link", "data-group": group, text: all ? "Clear" : "Select all",
+      "aria-label": `${all ? "Clear" : "Select all"} ${group}`,
+      onclick: () => { scopes.forEach((scope) => all ? chosen.delete(scope.name) : chosen.add(scope.name)); renderScopes(); } });
+    list.append(el("div", { class: "scope-group" },
+      el("div", { class: "group-head" }, el("h3", { text: group }), toggle),
+      ...scopes.map((scope) => {
+        const box = el("input", { type: "checkbox", value: scope.name, "data-scope": scope.name });
+        box.checked = chosen.has(scope.name);
+        box.addEventListener("change", () => { box.checked ? chosen.add(scope.name) : chosen.delete(scope.name); renderScopes(); });
+        return el("label", { title: scope.routes.join("\n") }, box, el("span", { text: scope.name }), el("span", { class: "what", text: scope.description }));
+      })));
+  }
+  if (!list.childElementCount) list.append(el("p", { class: "muted", text: "No scope matches your search." }));
+  countScopes();
+}
+function countScopes() {
+  $("scope-count").textContent = chosen.size
+    ? `${chosen.size} scope${chosen.size === 1 ? "" : "s"} selected`
+    : "Choose at least one scope: the token can call only what its scopes open.";
+  $("create-submit").disabled = chosen.size === 0;
+  $("scope-chosen").replaceChildren(...[...chosen].sort().map((name) => el("span", { class: "chip", text: name })));
+}
+
+function step(n) {
+  $("step-1").hidden = n !== 1; $("step-2").hidden = n !== 2;
+  $("create-next").hidden = n !== 1; $("create-back").hidden = n !== 2; $("create-submit").hidden = n !== 2;
+  $("create-step-label").textContent = n === 1 ? "Step 1 of 2: name and description" : "Step 2 of 2: scopes";
+  if (n === 2) renderScopes();
+}
+
+const FIELDS = ["name", "description", "scopes"];
+function clearProblems() {
+  $("dialog-error").hidden = true;
+  for (const field of FIELDS) { $(`${field}-error`).hidden = true; $(`${field}-error`).textContent = ""; }
+  $("name").classList.remove("invalid"); $("description").classList.remove("invalid");
+}
+// The API's problems start with the field they are about ("name is required…"): each goes next to
+// its field, the rest above the form; the dialog shows the step of the first field with a problem.
+function showProblems(error) {
+  clearProblems();
+  const other = [];
+  let first = null;
+  for (const problem of error.problems || [error.message || String(error)]) {
+    const field = FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`));
+    if (!field) { other.push(problem); continue; }
+    const box = $(`${field}-error`);
+    box.textContent = box.textContent ? `${box.textContent} ${problem}` : problem;
+    box.hidden = false;
+    if (field !== "scopes") $(field).classList.add("invalid");
+    first = first || field;
+  }
+  if (other.length) { $("dialog-error").replaceChildren(problemsNode(other)); $("dialog-error").hidden = false; }
+  if (first) step(first === "scopes" ? 2 : 1);
+}
+
+function openDialog(item) {
+  state.editing = item;
+  $("create-title").textContent = item ? `Edit "${item.name}"` : "Create new Integration";
+  $("create-submit").textContent = item ? "Save" : "Create";
+  $("name").value = item ? item.name : ""; $("description").value = item ? item.description || "" : ""; $("scope-search").value = "";
+  chosen.clear();
+  grantedBefore = new Set(item ? item.scopes : []);
+  grantedBefore.forEach((s) => chosen.add(s));
+  clearProblems();
+  step(1);
+  $("create-dialog").showModal();
+}
+const openEditor = (item) => openDialog(item);
+
+$("create").addEventListener("click", () => openDialog(null));
+$("empty-create").addEventListener("click", () => openDialog(null));
+$("create-cancel").addEventListener("click", () => $("create-dialog").close());
+$("create-back").addEventListener("click", () => step(1));
+$("create-next").addEventListener("click", () => {
+  clearProblems();
+  if (!$("name").value.trim()) {
+    showProblems({ problems: ["name is required: give the integration a name you will recognise."] });
+    $("name").focus();
+    return;
+  }
+  step(2);
+});
+$("scope-search").addEventListener("input", renderScopes);
+$("create-submit").addEventListener("click", async () => {
+  const body = { name: $("name").value, description: $("description").value, scopes: [...chosen] };
+  const editing = state.editing;
+  $("create-submit").disabled = true;
+  try {
+    const data = editing
+      ? await api("PATCH", itemPath(editing), body)
+      : await api("POST", `${ownerPath(state.owner)}/private-integrations`, body);
+    $("create-dialog").close();
+    await load();
+    if (editing) {
+      succeeded(`Saved "${data.privateIntegration.name}": its token is unchanged and the new scopes apply to its next request.`);
+    } else {
+      succeeded(`Created "${data.privateIntegration.name}". Copy its token now: it is shown only once.`);
+      showToken(data.token);
+    }
+  } catch (error) {
+    // The dialog stays open with what was typed; each problem is shown next to its field.
+    if (!(error instanceof SignedOut)) showProblems(error);
+  } finally {
+    countScopes();
+  }
+});
+
+$("owner").addEventListener("change", () => guarded(async () => {
+  state.owner = owners()[Number($("owner").value)];
+  $("owner-caption").textContent = state.owner.label;
+  showMessage("");
+  await load();
+}));
+
+// --- signing in and out: the session comes from #session=… (make run, make session) or the box ---
+function signOut(reason, kind = "info") {
+  sessionStorage.removeItem("session");
+  state.session = null;
+  state.me = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  $("content").hidden = true; $("owner-picker").hidden = true; $("who").hidden = true;
+  $("sign-in").hidden = false;
+  $("session-input").value = "";
+  if (kind === "error") showError(new Error(reason)); else showMessage(reason);
+}
+
+async function start() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("session");
+  if (fromHash) { sessionStorage.setItem("session", fromHash); history.replaceState(null, "", location.pathname); }
+  state.session = sessionStorage.getItem("session");
+  if (!state.session) { signOut("Sign in with a session token to manage Private Integrations."); return; }
+  $("sign-in").hidden = true;
+  await guarded(async () => {
+    const asked = Date.now();
+    state.me = await api("GET", "/me");
+    state.skew = new Date(state.me.serverTime).getTime() - (asked + Date.now()) / 2;
+    $("who-name").textContent = `Signed in as ${state.me.user.id}`;
+    $("who").hidden = false;
+    if (!state.me.labs.privateIntegrations) {
+      showMessage("Private Integrations is not enabled for this agency. Ask an agency admin to enable Private Integrations in Settings > Labs.");
+      return;
+    }
+    const mine = owners();
+    if (!mine.length) {
+      showMessage("You do not have permission to manage Private Integrations. Ask an agency admin to grant it.");
+      return;
+    }
+    state.scopes = (await api("GET", "/scopes")).scopes;
+    $("owner").replaceChildren(...mine.map((owner, i) => el("option", { value: String(i), text: owner.label })));
+    $("owner-picker").hidden = false;
+    state.owner = mine[0];
+    $("owner-caption").textContent = state.owner.label;
+    $("content").hidden = false;
+    showMessage("");
+    await load();
+  });
+}
+$("session-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const pasted = $("session-input").value.trim().replace(/^(export\s+)?SESSION=/, "").replace(/^.*#session=/, "");
+  if (!pasted) { showError(new Error("Paste a session token first.")); return; }
+  sessionStorage.setItem("session", pasted);
+  start();
+});
+// Time left and what can succeed change with time alone: redraw the list every 30 s.
+setInterval(() => { if (state.owner && state.me && !$("content").hidden) render(); }, 30000);
+$("sign-out").addEventListener("click", () => signOut("You are signed out. Sign in again with a session token."));
+start();
