@@ -231,7 +231,7 @@ def test_own_api_stage_is_flushed_on_deployed_stages(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(
         config, "settings", config.settings._replace(flush_own_api=True, cache_flush_targets=("down1/prod",))
     )
-    authorizer_cache.current_api.set(("own123", "api"))
-    assert authorizer_cache.targets() == [("own123", "api"), ("down1", "prod")]
+    own = ("own123", "api")
+    assert authorizer_cache.targets(own) == [("own123", "api"), ("down1", "prod")]
     monkeypatch.setattr(config, "settings", config.settings._replace(flush_own_api=False))
-    assert authorizer_cache.targets() == [("down1", "prod")]
+    assert authorizer_cache.targets(own) == [("down1", "prod")]

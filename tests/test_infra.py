@@ -175,3 +175,36 @@ def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path
     assert "app.py" in names and "chalicelib/tokens/data/platform-scopes.tsv" in names
     assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)
+
+
+def test_the_deployed_authorizer_imports_only_its_own_path(
+    templates: dict[str, Path], tmp_path: Path
+) -> None:
+    """The Handler the template names, imported from the built deployment.zip in a fresh interpreter:
+    it loads without Chalice's app, JWT or boto3, and answers a TOKEN event (401 for a bad token)."""
+    template = load(templates["prod"])
+    handler = template["Resources"]["TokenAuthorizer"]["Properties"]["Handler"]
+    assert handler == build.AUTHORIZER_HANDLER
+    zipfile.ZipFile(templates["prod"].with_name("deployment.zip")).extractall(tmp_path / "package")
+    module, _, function = handler.rpartition(".")
+    code = (
+        "import sys, importlib\n"
+        f"handler = getattr(importlib.import_module({module!r}), {function!r})\n"
+        "loaded = sorted(m for m in ('boto3', 'jwt', 'chalice', 'app') if m in sys.modules)\n"
+        "try:\n"
+        "    handler({'type': 'TOKEN', 'authorizationToken': 'Bearer pit-nope',"
+        " 'methodArn': 'arn:aws:execute-api:us-east-1:1:api/prod/GET/locations/x'}, None)\n"
+        "except Exception as error:\n"
+        "    print(loaded, str(error))\n"
+    )
+    # Only the unpacked package on the path (and the interpreter's own site-packages for botocore,
+    # which Lambda's runtime provides), not this checkout.
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path / "package",
+        env={"PYTHONPATH": str(tmp_path / "package"), "AWS_DEFAULT_REGION": "us-east-1", "PI_STAGE": "prod"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "[] Unauthorized", result.stdout + result.stderr

@@ -372,12 +372,14 @@ def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_manage
 
 
 def test_authorizer_import_path_is_lean() -> None:
+    """The deployed authorizer's entry module pulls in no Chalice app, JWT library, boto3 or v2 code."""
     import subprocess
     import sys
 
     code = (
-        "import sys, chalicelib.tokens.authorizer; "
-        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'chalicelib.v2') if m in sys.modules))"
+        "import sys, chalicelib.tokens.entry; "
+        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'app', 'chalicelib.v2', 'chalicelib.http')"
+        " if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

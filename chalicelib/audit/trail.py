@@ -14,8 +14,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit.model import EventModel
 from chalicelib.core import clock, db
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.paging import limit_param
 from chalicelib.core.vocabulary import Owner
-from chalicelib.http import web
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
@@ -89,7 +89,7 @@ def view(event: EventModel) -> dict[str, Any]:
 
 def page_params(params: dict[str, str]) -> tuple[int, str | None]:
     """`limit` (1-100, default 50) and `cursor` (the `nextCursor` of the previous page) -> (limit, sk)."""
-    limit, problems = web.limit_param(params, DEFAULT_PAGE, MAX_PAGE)
+    limit, problems = limit_param(params, DEFAULT_PAGE, MAX_PAGE)
     cursor = params.get("cursor") or None
     if cursor is not None and not _EVENT_ID.fullmatch(cursor):
         problems.append("cursor must be the nextCursor of a previous page")

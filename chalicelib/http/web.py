@@ -17,7 +17,7 @@ from chalice.app import Request
 from chalicelib.core import db
 from chalicelib.core.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from chalicelib.http import gateway_responses
-from chalicelib.tokens import authorizer_cache
+from chalicelib.tokens.authorizer_cache import ApiStage
 
 # What the platform's documents (2021-07-28, 2021-04-15) and its official SDK (2023-02-21, its default)
 # send; the first is the one the documents give for the v2 routes served here.
@@ -77,8 +77,6 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
     context = request.context or {}
     # API Gateway's request id where there is one: the same id its own error responses carry.
     trace_id = str(context.get("requestId") or uuid.uuid4().hex)
-    if context.get("apiId") and context.get("stage"):
-        authorizer_cache.current_api.set((context["apiId"], context["stage"]))
     started = time.perf_counter()
     resource_path = context.get("resourcePath", "")
     try:
@@ -218,13 +216,13 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def limit_param(params: dict[str, str], default: int, maximum: int) -> tuple[int, list[str]]:
-    """`?limit=` as a whole number from 1 to `maximum`: (limit, problems to report)."""
-    raw = params.get("limit", str(default))
-    # ASCII digits only: str.isdigit() also accepts '²' and other digits that int() refuses.
-    if raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= maximum:
-        return int(raw), []
-    return default, [f"limit must be a whole number from 1 to {maximum}"]
+def api_stage(request: Request) -> ApiStage | None:
+    """The API Gateway stage serving this request (deployed stages only): whose authorizer cache a
+    revocation flushes besides the configured downstream APIs."""
+    context = request.context or {}
+    if context.get("apiId") and context.get("stage"):
+        return str(context["apiId"]), str(context["stage"])
+    return None
 
 
 def query_params(request: Request) -> dict[str, str]:

@@ -45,6 +45,7 @@ from chalicelib.integrations.service import (
 )
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
+from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.model import TokenModel, due_bucket
 
 EXPIRE_CHOICES = ("later", "now")
@@ -64,15 +65,6 @@ def parse_rotate_body(body: dict[str, Any]) -> str:
     return str(expire)
 
 
-def _result(
-    integration: IntegrationModel, used: dict[str, int], plaintext: str | None = None
-) -> dict[str, Any]:
-    result: dict[str, Any] = {"privateIntegration": view(integration, used)}
-    if plaintext is not None:
-        result["token"] = plaintext
-    return result
-
-
 def _no_rotation_pending(integration: IntegrationModel) -> Conflict:
     if integration.previous_token_hash:
         return Conflict(
@@ -82,7 +74,9 @@ def _no_rotation_pending(integration: IntegrationModel) -> Conflict:
     return Conflict("No rotation is pending for this private integration.")
 
 
-def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
+def rotate(
+    actor: UserModel, target: Access, expire: str, *, own_api: ApiStage | None = None
+) -> tuple[dict[str, Any], str]:
     """A new current token, shown once. Later: the old one keeps working for the overlap. Now: every
     earlier token of the integration stops working at once (also one still rotating out)."""
     plaintext = tokens.generate()
@@ -144,16 +138,16 @@ def rotate(actor: UserModel, target: Access, expire: str) -> dict[str, Any]:
 
     if expire == "now":
         updated = until_applied(target, attempt)
-        authorizer_cache.flush()
+        authorizer_cache.flush(own_api)
     else:
         try:
             updated = attempt(target.integration)
         except db.LostRace:
             raise concurrent_change(target.integration.id) from None
-    return _result(updated, used, plaintext)
+    return view(updated, used), plaintext
 
 
-def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
+def cancel(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> dict[str, Any]:
     """More time is needed: the old token is current again with no expiry; the new one is revoked now."""
     integration, now = target.integration, clock.now()
     if not rotation_pending(integration, now):
@@ -199,11 +193,11 @@ def cancel(actor: UserModel, target: Access) -> dict[str, Any]:
     except db.LostRace:
         raise concurrent_change(integration.id) from None
     used.pop(revoked_hash, None)
-    authorizer_cache.flush()
-    return _result(updated, used)
+    authorizer_cache.flush(own_api)
+    return view(updated, used)
 
 
-def expire_now(actor: UserModel, target: Access) -> dict[str, Any]:
+def expire_now(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> dict[str, Any]:
     """The old token stops working now; the rotation is complete."""
     used = last_used([target.integration])
 
@@ -218,8 +212,8 @@ def expire_now(actor: UserModel, target: Access) -> dict[str, Any]:
         )
 
     updated = until_applied(target, attempt)
-    authorizer_cache.flush()
-    return _result(updated, used)
+    authorizer_cache.flush(own_api)
+    return view(updated, used)
 
 
 def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import authorizer_cache, catalog
 from chalicelib.tokens import format as tokens
+from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.model import TokenModel, due_bucket
 
 NAME_MAX = 100
@@ -364,20 +367,25 @@ def concurrent_change(integration_id: str) -> NotFound | Conflict:
     )
 
 
-SECURITY_ATTEMPTS = 5
+SECURITY_ATTEMPTS = 10
+# Jittered back-off between attempts, so that racing writers stop colliding: 0-10 ms, then 0-20 ms, ...
+RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.01, 0.2
 
 
 def until_applied(target: Access, attempt: Callable[[IntegrationModel], T]) -> T:
     """Run a security action (delete, rotate now, expire now) until it applies, re-reading each time.
 
     A token owner who acts on a leak must not fail because a benign change raced: only a deletion (404)
-    stops it. Each attempt is a fresh, conditioned transaction, so nothing is applied twice.
+    stops it. Each attempt is a fresh, conditioned transaction, so nothing is applied twice. Bounded:
+    after SECURITY_ATTEMPTS lost races (about a second of constant contention) the answer is 409.
     """
     integration = target.integration
-    for _ in range(SECURITY_ATTEMPTS):
+    for attempt_number in range(SECURITY_ATTEMPTS):
         try:
             return attempt(integration)
         except db.LostRace:
+            ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt_number)
+            time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not a secret
             found = find(integration.id)
             if found is None:
                 raise _not_found(integration.id) from None
@@ -407,7 +415,9 @@ ROTATION_FIELDS = (
 )
 
 
-def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, Any]:
+def update(
+    actor: UserModel, target: Access, body: dict[str, Any], *, own_api: ApiStage | None = None
+) -> dict[str, Any]:
     integration = target.integration
     fields = validate(body, integration.owner_type, partial=True)
     changes = {
@@ -444,11 +454,11 @@ def update(actor: UserModel, target: Access, body: dict[str, Any]) -> dict[str, 
     except db.LostRace:
         raise concurrent_change(integration.id) from None
     if "scopes" in changes:
-        authorizer_cache.flush()  # cached policies still carry the old scopes
+        authorizer_cache.flush(own_api)  # cached policies still carry the old scopes
     return view(updated, used)
 
 
-def delete(actor: UserModel, target: Access) -> None:
+def delete(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> None:
     owner_model = _owner_model(target.owner)
 
     def attempt(integration: IntegrationModel) -> None:
@@ -466,4 +476,4 @@ def delete(actor: UserModel, target: Access) -> None:
             tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
 
     until_applied(target, attempt)
-    authorizer_cache.flush()
+    authorizer_cache.flush(own_api)

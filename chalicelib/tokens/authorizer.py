@@ -14,6 +14,7 @@ from chalicelib.core.config import settings
 from chalicelib.core.vocabulary import OwnerType, TokenState
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens import policy
+from chalicelib.tokens.context import TokenContext
 from chalicelib.tokens.model import TokenModel
 
 log = logging.getLogger("private_integrations.authorizer")
@@ -70,15 +71,9 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
+    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
     return {
         "principalId": item.integration_id,
         "policyDocument": policy.document(scopes, item.owner_type, method_arn, own_location),
-        # API Gateway accepts only string, number and boolean context values.
-        "context": {
-            "integrationId": item.integration_id,
-            "ownerType": item.owner_type,
-            "ownerId": item.owner_id,
-            "agencyId": item.agency_id,
-            "scopes": " ".join(sorted(scopes)),
-        },
+        "context": caller.encode(),
     }

@@ -1,22 +1,21 @@
 """Flush API Gateway's authorizer cache after a revoking action, so "stops working now" holds.
 
 Best effort and logged: the revocation itself is already committed, and the cache expires on its own
-after its TTL. Targets: this service's own API stage (from the request being served, on deployed
-stages) and the downstream APIs configured in PI_CACHE_FLUSH_TARGETS ("restApiId/stage,...").
+after its TTL. Targets: this service's own API stage (passed by the caller from the request being
+served, on deployed stages) and the downstream APIs configured in PI_CACHE_FLUSH_TARGETS
+("restApiId/stage,...").
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from contextvars import ContextVar
 from typing import Any
 
 from chalicelib.core import config
 
 log = logging.getLogger("private_integrations.cache")
-# (restApiId, stage) of the request being served; set by the HTTP middleware.
-current_api: ContextVar[tuple[str, str] | None] = ContextVar("current_api", default=None)
+ApiStage = tuple[str, str]  # (restApiId, stage)
 
 
 @functools.cache
@@ -26,11 +25,10 @@ def _client() -> Any:
     return boto3.client("apigateway", region_name=config.settings.region)
 
 
-def targets() -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    own = current_api.get()
-    if config.settings.flush_own_api and own is not None:
-        found.append(own)
+def targets(own_api: ApiStage | None = None) -> list[ApiStage]:
+    found: list[ApiStage] = []
+    if config.settings.flush_own_api and own_api is not None:
+        found.append(own_api)
     for target in config.settings.cache_flush_targets:
         api_id, _, stage = target.partition("/")
         if api_id and stage and (api_id, stage) not in found:
@@ -38,10 +36,10 @@ def targets() -> list[tuple[str, str]]:
     return found
 
 
-def flush() -> int:
-    """Flush every target; returns how many flushes succeeded."""
+def flush(own_api: ApiStage | None = None) -> int:
+    """Flush every target (`own_api`: the stage serving the request, if any); returns how many succeeded."""
     flushed = 0
-    for api_id, stage in targets():
+    for api_id, stage in targets(own_api):
         try:
             _client().flush_stage_authorizers_cache(restApiId=api_id, stageName=stage)
             flushed += 1

@@ -20,9 +20,9 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.core import clock, db
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.http import web
-from chalicelib.v2 import schema
-from chalicelib.v2.access import TokenContext
+from chalicelib.core.paging import limit_param
+from chalicelib.tokens.context import TokenContext
+from chalicelib.v2 import access, schema
 from chalicelib.v2.models import ContactKeyModel, ContactModel
 
 DUPLICATE_MESSAGE = "This location does not allow duplicated contacts."
@@ -241,7 +241,7 @@ def _accessible_contact(token: TokenContext, contact_id: str) -> ContactModel:
         contact = None
     if contact is not None:
         try:
-            token.require_location(contact.location_id)
+            access.require_location(token, contact.location_id)
             return contact
         except Forbidden:
             pass
@@ -252,22 +252,22 @@ def _accessible_contact(token: TokenContext, contact_id: str) -> ContactModel:
 
 
 def create_contact(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]:
-    token.require_scope("contacts.write")
+    access.require_scope(token, "contacts.write")
     fields = _fields("CreateContactDto", body)
     location_id = fields.pop("locationId")
-    token.require_location(location_id)
+    access.require_location(token, location_id)
     contact = _new_contact(location_id, fields)
     _save(None, contact)
     return {"contact": contact_view(contact)}
 
 
 def get_contact(token: TokenContext, contact_id: str) -> dict[str, Any]:
-    token.require_scope("contacts.readonly")
+    access.require_scope(token, "contacts.readonly")
     return {"contact": contact_view(_accessible_contact(token, contact_id))}
 
 
 def update_contact(token: TokenContext, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    token.require_scope("contacts.write")
+    access.require_scope(token, "contacts.write")
     before = _accessible_contact(token, contact_id)
     fields = _fields("UpdateContactDto", body)
     after = _copy(before)
@@ -277,7 +277,7 @@ def update_contact(token: TokenContext, contact_id: str, body: dict[str, Any]) -
 
 
 def delete_contact(token: TokenContext, contact_id: str) -> dict[str, Any]:
-    token.require_scope("contacts.write")
+    access.require_scope(token, "contacts.write")
     contact = _accessible_contact(token, contact_id)
     def gone() -> bool:  # deleted: by this request (its answer lost) or by another one
         try:
@@ -309,12 +309,12 @@ def _match(location_id: str, fields: dict[str, Any]) -> tuple[str, ContactModel]
 
 def upsert_contact(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]:
     """Update the contact matching the e-mail, else the phone, else create one (200 either way)."""
-    token.require_scope("contacts.write")
+    access.require_scope(token, "contacts.write")
     fields = _fields("UpsertContactDto", body)
     location_id = fields.pop("locationId")
     # Only matters where a location allows duplicates; none does here (locations.SETTINGS).
     fields.pop("createNewIfDuplicateAllowed", None)
-    token.require_location(location_id)
+    access.require_location(token, location_id)
     for attempt in range(ATTEMPTS):
         found = _match(location_id, fields)
         try:
@@ -380,8 +380,8 @@ def _query_condition(query: str | None) -> Condition | None:
 
 def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]:
     """GET /contacts/ (deprecated on the platform, still served): paged by startAfter / startAfterId."""
-    token.require_scope("contacts.readonly")
-    limit, problems = web.limit_param(params, DEFAULT_LIMIT, MAX_LIMIT)
+    access.require_scope(token, "contacts.readonly")
+    limit, problems = limit_param(params, DEFAULT_LIMIT, MAX_LIMIT)
     problems = _unknown(params, LIST_PARAMS, "query parameter") + problems
     location_id = params.get("locationId", "")
     if not location_id:
@@ -391,7 +391,7 @@ def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]
         problems.append("startAfter must be a time in epoch milliseconds, as meta.startAfter gives it")
     if problems:
         raise ValidationFailed(problems)
-    token.require_location(location_id)
+    access.require_location(token, location_id)
     after_key = f"{int(start_after):013d}#~" if start_after else None  # '~' sorts after every id
     start_after_id = params.get("startAfterId")
     if start_after_id:
@@ -457,7 +457,7 @@ def _filter(index: int, item: Any) -> tuple[Condition | None, list[str]]:
 
 def search_contacts(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]:
     """POST /contacts/search: the served filters, ANDed; `searchAfter` from the last contact pages on."""
-    token.require_scope("contacts.readonly")
+    access.require_scope(token, "contacts.readonly")
     problems = _unknown(body, SEARCH_KEYS, "search parameter")
     location_id = body.get("locationId")
     if not isinstance(location_id, str) or not location_id:
@@ -488,7 +488,7 @@ def search_contacts(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]
                 conditions.append(condition)
     if problems:
         raise ValidationFailed(problems)
-    token.require_location(str(location_id))
+    access.require_location(token, str(location_id))
     text = _query_condition(query)
     if text is not None:
         conditions.append(text)
@@ -504,7 +504,7 @@ def search_contacts(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]
 
 def find_duplicate(token: TokenContext, params: dict[str, str]) -> dict[str, Any]:
     """GET /contacts/search/duplicate: the contact with this e-mail, else with this phone, or null."""
-    token.require_scope("contacts.readonly")
+    access.require_scope(token, "contacts.readonly")
     problems = _unknown(params, DUPLICATE_PARAMS, "query parameter")
     location_id = params.get("locationId", "")
     if not location_id:
@@ -513,7 +513,7 @@ def find_duplicate(token: TokenContext, params: dict[str, str]) -> dict[str, Any
         problems.append("send email or number (or both) to look a contact up")
     if problems:
         raise ValidationFailed(problems)
-    token.require_location(location_id)
+    access.require_location(token, location_id)
     fields = {"email": params.get("email"), "phone": params.get("number")}
     found = _match(location_id, {k: v.strip().lower() if k == "email" else v for k, v in fields.items() if v})
     return {"contact": contact_view(found[1]) if found else None}

@@ -6,8 +6,8 @@ from typing import Any
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.directory.models import LocationModel
-from chalicelib.v2 import schema
-from chalicelib.v2.access import TokenContext
+from chalicelib.tokens.context import TokenContext
+from chalicelib.v2 import access, schema
 
 # UpdateLocationDto fields this service cannot act on: answered with 422, never silently dropped.
 NOT_SERVED = {
@@ -34,14 +34,14 @@ def location_view(location: LocationModel) -> dict[str, Any]:
 
 
 def get_location(token: TokenContext, location_id: str) -> dict[str, Any]:
-    token.require_scope("locations.readonly")
-    return {"location": location_view(token.require_location(location_id))}
+    access.require_scope(token, "locations.readonly")
+    return {"location": location_view(access.require_location(token, location_id))}
 
 
 def update_location(token: TokenContext, location_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The document's answer is the flat location; `companyId` (required) must name its own agency."""
-    token.require_scope("locations.write")
-    location = token.require_location(location_id)
+    access.require_scope(token, "locations.write")
+    location = access.require_location(token, location_id)
     problems = schema.problems("locations", "UpdateLocationDto", body)
     company_id = body.get("companyId")
     if isinstance(company_id, str) and company_id != location.agency_id:

@@ -1,14 +1,16 @@
-"""Management API (SPEC "Management API"): agency staff with a session token."""
+"""Management API (SPEC "Management API"): agency staff with a session token.
+
+One handler per route and method; each checks the session, calls one domain function and puts its
+result in the response's envelope (`privateIntegration`, `privateIntegrations`, `token`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.audit import trail as audit
-from chalicelib.core.vocabulary import Owner
 from chalicelib.directory import sessions
 from chalicelib.directory import settings as agency_settings
 from chalicelib.directory.models import UserModel
@@ -16,6 +18,7 @@ from chalicelib.http import web
 from chalicelib.integrations import lifecycle
 from chalicelib.integrations import service as integrations
 from chalicelib.tokens import catalog
+from chalicelib.tokens.authorizer_cache import ApiStage
 
 bp = Blueprint(__name__)
 
@@ -30,6 +33,19 @@ def _body() -> dict[str, Any]:
 
 def _page() -> tuple[int, str | None]:
     return audit.page_params(web.query_params(bp.current_request))
+
+
+def _own_api() -> ApiStage | None:
+    return web.api_stage(bp.current_request)
+
+
+def _one(view: dict[str, Any]) -> dict[str, Any]:
+    return {"privateIntegration": view}
+
+
+def _with_token(view: dict[str, Any], plaintext: str, status_code: int = 200) -> Response:
+    """An integration and its new token, shown this once."""
+    return web.json_response({"privateIntegration": view, "token": plaintext}, status_code)
 
 
 @bp.route("/health", methods=["GET"])
@@ -51,24 +67,30 @@ def scopes() -> dict[str, Any]:
 # --- integrations per owner ----------------------------------------------------------------------
 
 
-def _owner_integrations(resolve: Callable[[UserModel, str], Owner], owner_id: str) -> Any:
-    """List (GET) or create (POST) the integrations of the owner that `resolve` checks access to."""
-    user = _caller()
-    owner = resolve(user, owner_id)
-    if bp.current_request.method == "POST":
-        view, plaintext = integrations.create(user, owner, _body())
-        return web.json_response({"privateIntegration": view, "token": plaintext}, 201)
+@bp.route("/agencies/{agency_id}/private-integrations", methods=["GET"])
+def list_agency_integrations(agency_id: str) -> dict[str, Any]:
+    owner = integrations.agency_owner(_caller(), agency_id)
     return {"privateIntegrations": integrations.list_for(owner)}
 
 
-@bp.route("/agencies/{agency_id}/private-integrations", methods=["GET", "POST"])
-def agency_integrations(agency_id: str) -> Any:
-    return _owner_integrations(integrations.agency_owner, agency_id)
+@bp.route("/agencies/{agency_id}/private-integrations", methods=["POST"])
+def create_agency_integration(agency_id: str) -> Response:
+    user = _caller()
+    owner = integrations.agency_owner(user, agency_id)
+    return _with_token(*integrations.create(user, owner, _body()), status_code=201)
 
 
-@bp.route("/locations/{location_id}/private-integrations", methods=["GET", "POST"])
-def location_integrations(location_id: str) -> Any:
-    return _owner_integrations(integrations.location_owner, location_id)
+@bp.route("/locations/{location_id}/private-integrations", methods=["GET"])
+def list_location_integrations(location_id: str) -> dict[str, Any]:
+    owner = integrations.location_owner(_caller(), location_id)
+    return {"privateIntegrations": integrations.list_for(owner)}
+
+
+@bp.route("/locations/{location_id}/private-integrations", methods=["POST"])
+def create_location_integration(location_id: str) -> Response:
+    user = _caller()
+    owner = integrations.location_owner(user, location_id)
+    return _with_token(*integrations.create(user, owner, _body()), status_code=201)
 
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
@@ -84,36 +106,44 @@ def location_events(location_id: str) -> dict[str, Any]:
 # --- one integration -----------------------------------------------------------------------------
 
 
-@bp.route("/private-integrations/{integration_id}", methods=["GET", "PATCH", "DELETE"])
-def integration(integration_id: str) -> Any:
+@bp.route("/private-integrations/{integration_id}", methods=["GET"])
+def get_integration(integration_id: str) -> dict[str, Any]:
+    target = integrations.access(_caller(), integration_id)
+    return _one(integrations.views([target.integration])[0])
+
+
+@bp.route("/private-integrations/{integration_id}", methods=["PATCH"])
+def edit_integration(integration_id: str) -> dict[str, Any]:
     user = _caller()
     target = integrations.access(user, integration_id)
-    method = bp.current_request.method
-    if method == "PATCH":
-        return {"privateIntegration": integrations.update(user, target, _body())}
-    if method == "DELETE":
-        integrations.delete(user, target)
-        return Response(body="", status_code=204)
-    return {"privateIntegration": integrations.views([target.integration])[0]}
+    return _one(integrations.update(user, target, _body(), own_api=_own_api()))
+
+
+@bp.route("/private-integrations/{integration_id}", methods=["DELETE"])
+def delete_integration(integration_id: str) -> Response:
+    user = _caller()
+    integrations.delete(user, integrations.access(user, integration_id), own_api=_own_api())
+    return Response(body="", status_code=204)
 
 
 @bp.route("/private-integrations/{integration_id}/rotate", methods=["POST"])
-def rotate(integration_id: str) -> dict[str, Any]:
+def rotate(integration_id: str) -> Response:
     user = _caller()
     target = integrations.access(user, integration_id)
-    return lifecycle.rotate(user, target, lifecycle.parse_rotate_body(_body()))
+    expire = lifecycle.parse_rotate_body(_body())
+    return _with_token(*lifecycle.rotate(user, target, expire, own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/rotation/cancel", methods=["POST"])
 def cancel_rotation(integration_id: str) -> dict[str, Any]:
     user = _caller()
-    return lifecycle.cancel(user, integrations.access(user, integration_id))
+    return _one(lifecycle.cancel(user, integrations.access(user, integration_id), own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/rotation/expire-now", methods=["POST"])
 def expire_now(integration_id: str) -> dict[str, Any]:
     user = _caller()
-    return lifecycle.expire_now(user, integrations.access(user, integration_id))
+    return _one(lifecycle.expire_now(user, integrations.access(user, integration_id), own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/events", methods=["GET"])
@@ -125,17 +155,21 @@ def integration_events(integration_id: str) -> dict[str, Any]:
 # --- permission flags and Labs -------------------------------------------------------------------
 
 
-@bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["GET", "PUT"])
-def user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
-    caller = _caller()
-    if bp.current_request.method == "PUT":
-        return agency_settings.put_permissions(caller, agency_id, user_id, _body())
-    return agency_settings.get_permissions(caller, agency_id, user_id)
+@bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["GET"])
+def get_user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
+    return agency_settings.get_permissions(_caller(), agency_id, user_id)
 
 
-@bp.route("/agencies/{agency_id}/labs", methods=["GET", "PUT"])
-def labs(agency_id: str) -> dict[str, Any]:
-    caller = _caller()
-    if bp.current_request.method == "PUT":
-        return agency_settings.put_labs(caller, agency_id, _body())
-    return agency_settings.get_labs(caller, agency_id)
+@bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["PUT"])
+def put_user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
+    return agency_settings.put_permissions(_caller(), agency_id, user_id, _body())
+
+
+@bp.route("/agencies/{agency_id}/labs", methods=["GET"])
+def get_labs(agency_id: str) -> dict[str, Any]:
+    return agency_settings.get_labs(_caller(), agency_id)
+
+
+@bp.route("/agencies/{agency_id}/labs", methods=["PUT"])
+def put_labs(agency_id: str) -> dict[str, Any]:
+    return agency_settings.put_labs(_caller(), agency_id, _body())

@@ -12,15 +12,15 @@ from chalice import Blueprint, Response
 from chalice.app import ChaliceAuthorizer
 
 from chalicelib.http import web
+from chalicelib.tokens.context import TokenContext
 from chalicelib.v2 import contacts, locations
-from chalicelib.v2.access import TokenContext
 
 
 def blueprint(token_authorizer: ChaliceAuthorizer) -> Blueprint:
     bp = Blueprint(__name__)
 
     def token() -> TokenContext:
-        return TokenContext.from_request_context(bp.current_request.context or {})
+        return TokenContext.decode(bp.current_request.context or {})
 
     def body() -> dict[str, Any]:
         return web.json_object_body(bp.current_request)
