@@ -297,10 +297,10 @@ class Operations:
         self.live: list[tuple[str, str]] = []  # (integration id, current token)
 
     def create(self) -> tuple[str, str]:
-        from chalicelib.integrations import service as integrations
+        from chalicelib.integrations import service
 
         owner = random.choice(self.owners)
-        view, token = integrations.create(
+        view, token = service.create(
             self.admin, owner, {"name": "capacity", "scopes": ["locations.readonly"]}
         )
         self.live.append((view["id"], token))
@@ -308,28 +308,27 @@ class Operations:
 
     def pick(self, name: str) -> str | None:
         """An integration in a state where `name` applies (reads made here are not the operation's)."""
-        from chalicelib.integrations import service as integrations
+        from chalicelib.integrations import access, views
 
         if name == "create":
             return ""
         wanted = {"cancel": True, "expire now": True, "rotate later": False}.get(name)
         for integration_id, _token in random.sample(self.live, len(self.live)):
-            found = integrations.find(integration_id)
+            found = access.find(integration_id)
             if found is not None and (
-                wanted is None or integrations.rotation_pending(found, self.clock()) == wanted
+                wanted is None or views.rotation_pending(found, self.clock()) == wanted
             ):
                 return integration_id
         return None
 
     def run(self, name: str, integration_id: str) -> None:
         """One operation as the management API runs it: the access check, then the action."""
-        from chalicelib.integrations import lifecycle
-        from chalicelib.integrations import service as integrations
+        from chalicelib.integrations import access, lifecycle, service
 
         if name == "create":
             self.create()
             return
-        target = integrations.access(self.admin, integration_id)
+        target = access.manageable(self.admin, integration_id)
         if name == "rotate later":
             lifecycle.rotate(self.admin, target, "later")
         elif name == "rotate now":
@@ -341,17 +340,16 @@ class Operations:
         elif name == "edit":
             scopes = target.integration.scopes
             new = ["locations.readonly"] if scopes != ["locations.readonly"] else ["contacts.readonly"]
-            integrations.update(self.admin, target, {"scopes": new})
+            service.update(self.admin, target, {"scopes": new})
         elif name == "delete":
-            integrations.delete(self.admin, target)
+            service.delete(self.admin, target)
             self.live = [(i, t) for i, t in self.live if i != integration_id]
 
 
 def record_patterns() -> dict[str, list[Access]]:
     """The requests of one of each operation, as the code makes them."""
     from chalicelib.core import clock
-    from chalicelib.integrations import cleanup, lifecycle
-    from chalicelib.integrations import service as integrations
+    from chalicelib.integrations import access, cleanup, lifecycle
     from chalicelib.tokens import authorizer
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
@@ -368,7 +366,7 @@ def record_patterns() -> dict[str, list[Access]]:
                     if name in ("cancel", "expire now"):
                         steady = ops.pick("rotate later")
                         assert steady is not None
-                        lifecycle.rotate(ops.admin, integrations.access(ops.admin, steady), "later")
+                        lifecycle.rotate(ops.admin, access.manageable(ops.admin, steady), "later")
                     chosen = ops.pick(name)
                     assert chosen is not None, name
                     recorder.take()
@@ -382,7 +380,7 @@ def record_patterns() -> dict[str, list[Access]]:
                 patterns["lastUsedAt write"] = [a for a in accesses if a.kind == "write"]
                 # The cleanup: one finished rotation and one reminder, after their due times.
                 ops.create()
-                lifecycle.rotate(ops.admin, integrations.access(ops.admin, ops.live[-1][0]), "later")
+                lifecycle.rotate(ops.admin, access.manageable(ops.admin, ops.live[-1][0]), "later")
                 now[0] += timedelta(days=8)
                 recorder.take()
                 finished = cleanup.run(parallel=False)["rotationsCompleted"]

@@ -79,10 +79,9 @@ def cleanup_items_read() -> None:
     from chalicelib.core import clock
     from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
     from chalicelib.directory.models import UserModel
-    from chalicelib.integrations import cleanup, lifecycle
-    from chalicelib.integrations import service as integrations
+    from chalicelib.integrations import access, cleanup, lifecycle, service
     from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import TokenModel, due_bucket
+    from chalicelib.tokens.model import TokenModel, due_bucket, reminder_due
 
     admin = UserModel.get("user-admin")
     owner = Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo")
@@ -91,8 +90,8 @@ def cleanup_items_read() -> None:
     clock.set_source(now)
     due = 10
     for n in range(due):
-        view, _ = integrations.create(admin, owner, {"name": f"due {n}", "scopes": ["contacts.readonly"]})
-        target = integrations.access(admin, view["id"])
+        view, _ = service.create(admin, owner, {"name": f"due {n}", "scopes": ["contacts.readonly"]})
+        target = access.manageable(admin, view["id"])
         lifecycle.rotate(admin, target, "later")  # 2 tokens each: the rotating one becomes due
     existing = TokenModel.count()
     with TokenModel.batch_write() as batch:
@@ -111,7 +110,7 @@ def cleanup_items_read() -> None:
                     hint=tokens.hint(plaintext),
                     created_at=start,
                     due_bucket=due_bucket(token_hash),
-                    due_at=integrations.reminder_due(start),
+                    due_at=reminder_due(start),
                 )
             )
     now.at = start + timedelta(days=8)  # past the overlap, long before any 90-day reminder
@@ -200,7 +199,7 @@ def main() -> None:
         from chalicelib.core.vocabulary import Owner, OwnerType
         from chalicelib.directory import accounts as directory
         from chalicelib.directory.models import UserModel
-        from chalicelib.integrations import service as integrations
+        from chalicelib.integrations import service
         from chalicelib.tokens import authorizer, catalog, policy
         from chalicelib.tokens import format as tokens
         from chalicelib.tokens.model import TokenModel
@@ -209,7 +208,7 @@ def main() -> None:
         directory.load_seed(ROOT / "seed" / "demo.json")
         admin = UserModel.get("user-admin")
         owner = Owner(OwnerType.LOCATION, "loc-downtown", "agency-demo")
-        _, token = integrations.create(
+        _, token = service.create(
             admin,
             owner,
             {"name": "bench", "scopes": ["contacts.readonly", "contacts.write", "locations.readonly"]},
@@ -232,7 +231,7 @@ def main() -> None:
         # 1,000 authorizations of one fresh token: in a burst, and spread over 1,000 s (one per second),
         # on the controllable clock.
         for label, step_seconds in (("writes_per_1000_auths", 0), ("writes_per_1000_auths_over_1000s", 1)):
-            _, fresh = integrations.create(admin, owner, {"name": label, "scopes": ["contacts.readonly"]})
+            _, fresh = service.create(admin, owner, {"name": label, "scopes": ["contacts.readonly"]})
             now = Moment(datetime.now(UTC))
             clock.set_source(now)
             counter.take()

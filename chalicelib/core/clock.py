@@ -26,3 +26,8 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def epoch(moment: datetime) -> int:
+    """Epoch seconds, as DynamoDB's TTL attribute and the due index store times."""
+    return int(moment.timestamp())

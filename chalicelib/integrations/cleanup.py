@@ -34,7 +34,6 @@ from chalicelib.core import clock, db
 from chalicelib.core.config import settings
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
 from chalicelib.integrations import lifecycle
-from chalicelib.integrations.service import epoch
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens.model import DUE_SHARDS, DueIndex, TokenModel, due_buckets
 
@@ -97,10 +96,10 @@ def _claim(token: TokenModel, now: datetime) -> str | None:
                 TokenModel(token.token_hash),
                 actions=[
                     TokenModel.reminder_claim.set(claim),
-                    TokenModel.due_at.set(epoch(now) + REMINDER_LEASE_SECONDS),
+                    TokenModel.due_at.set(clock.epoch(now) + REMINDER_LEASE_SECONDS),
                 ],
                 condition=(TokenModel.state == TokenState.ACTIVE)
-                & (TokenModel.due_at <= epoch(now))
+                & (TokenModel.due_at <= clock.epoch(now))
                 & (TokenModel.rotation_notified.does_not_exist() | (TokenModel.rotation_notified == False)),  # noqa: E712
             )
     except db.LostRace:
@@ -161,7 +160,7 @@ def _process(token: TokenModel, now: datetime) -> str:
 def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Counter[str]:
     """Everything due in one shard of the index, until told to stop."""
     counts: Counter[str] = Counter()
-    for token in TokenModel.by_due.query(bucket, DueIndex.due_at <= epoch(now)):
+    for token in TokenModel.by_due.query(bucket, DueIndex.due_at <= clock.epoch(now)):
         if should_stop():
             counts["stoppedEarly"] = 1
             break

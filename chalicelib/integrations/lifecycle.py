@@ -26,27 +26,21 @@ from chalicelib.core.config import settings
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.vocabulary import TokenState
 from chalicelib.directory.models import UserModel
-from chalicelib.integrations.models import IntegrationModel
-from chalicelib.integrations.service import (
+from chalicelib.integrations.access import Access, owner_of
+from chalicelib.integrations.changes import (
     ROTATION_FIELDS,
-    Access,
     concurrent_change,
-    epoch,
     finish_ended_rotation,
-    last_used,
-    new_token_item,
-    owner_of,
-    reminder_due,
-    rotation_pending,
     unchanged_since_read,
     until_applied,
-    view,
     write_change,
 )
+from chalicelib.integrations.models import IntegrationModel
+from chalicelib.integrations.views import last_used, rotation_pending, view
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel, due_bucket
+from chalicelib.tokens.model import TokenModel, due_bucket, new_token_item, reminder_due
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
@@ -88,7 +82,13 @@ def rotate(
             raise Conflict(
                 "A rotation is already pending: cancel it or expire the old token now before rotating again."
             )
-        new_item = new_token_item(integration, plaintext, now)
+        new_item = new_token_item(
+            plaintext,
+            integration_id=integration.id,
+            owner=target.owner,
+            scopes=[str(scope) for scope in integration.scopes],
+            created_at=now,
+        )
         changes: dict[str, Any] = {
             "token_hash": new_item.token_hash,
             "token_hint": new_item.hint,
@@ -128,7 +128,7 @@ def rotate(
                     TokenModel.state.set(TokenState.ROTATING),
                     TokenModel.expires_at.set(expires),
                     TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
-                    TokenModel.due_at.set(epoch(expires)),
+                    TokenModel.due_at.set(clock.epoch(expires)),
                 ],
                 condition=(TokenModel.integration_id == integration.id)
                 & (TokenModel.state == TokenState.ACTIVE),

@@ -1,272 +1,38 @@
-"""Create, view, edit and delete Private Integrations. Rotations live in lifecycle.py."""
+"""Create, edit and delete Private Integrations. Rotations live in lifecycle.py, who may do what in
+access.py, what an answer shows in views.py, the transaction of a change in changes.py."""
 
 from __future__ import annotations
 
-import random
 import secrets
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.audit.model import EventModel
 from chalicelib.core import clock, db
 from chalicelib.core.config import settings
-from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
-from chalicelib.directory import accounts as directory
-from chalicelib.directory import permissions
+from chalicelib.core.errors import Conflict
+from chalicelib.core.vocabulary import Owner, OwnerType
 from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
+from chalicelib.integrations.access import Access
+from chalicelib.integrations.changes import (
+    concurrent_change,
+    finish_ended_rotation,
+    unchanged_since_read,
+    until_applied,
+    write_change,
+)
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import authorizer_cache, catalog
+from chalicelib.integrations.validation import validate
+from chalicelib.integrations.views import last_used, live_hashes, rotation_pending, view, views
+from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel, due_bucket
-
-NAME_MAX = 100
-DESCRIPTION_MAX = 500
-EDITABLE_FIELDS = ("name", "description", "scopes")
-T = TypeVar("T")
-# Bidirectional embeddings, overrides and isolates: they make a name read differently from what it is.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-@dataclass(frozen=True)
-class Access:
-    """An integration the caller may manage, and its owner."""
-
-    integration: IntegrationModel
-    owner: Owner
-
-
-# --- owners and access ---------------------------------------------------------------------------
-
-
-def agency_owner(user: UserModel, agency_id: str) -> Owner:
-    """The agency as an owner the caller may manage (404 for another agency, 403 without permission)."""
-    message = f"Agency '{agency_id}' was not found."
-    permissions.require_same_agency(user, agency_id, message)
-    owner = Owner(OwnerType.AGENCY, agency_id, agency_id)
-    permissions.require_manage(user, owner, directory.get_agency(agency_id), message)
-    return owner
-
-
-def location_owner(user: UserModel, location_id: str) -> Owner:
-    """A sub-account as an owner the caller may manage (404 for another agency, 403 without permission)."""
-    message = f"Location '{location_id}' was not found."
-    location = directory.get_location(location_id)
-    permissions.require_same_agency(user, location.agency_id, message)
-    owner = Owner(OwnerType.LOCATION, location_id, location.agency_id)
-    permissions.require_manage(user, owner, directory.get_agency(location.agency_id), message)
-    return owner
-
-
-def owner_of(integration: IntegrationModel) -> Owner:
-    return Owner(OwnerType(integration.owner_type), integration.owner_id, integration.agency_id)
-
-
-def _missing(integration_id: str) -> str:
-    return f"Private integration '{integration_id}' was not found."
-
-
-def _not_found(integration_id: str) -> NotFound:
-    return NotFound(_missing(integration_id))
-
-
-def find(integration_id: str) -> IntegrationModel | None:
-    try:
-        return IntegrationModel.get(integration_id, consistent_read=True)
-    except IntegrationModel.DoesNotExist:
-        return None
-
-
-def access(user: UserModel, integration_id: str) -> Access:
-    """The integration, if it exists in the caller's agency and the caller may manage it."""
-    integration = find(integration_id)
-    if integration is None or integration.agency_id != user.agency_id:
-        raise _not_found(integration_id)
-    owner = owner_of(integration)
-    permissions.require_manage(user, owner, directory.get_agency(owner.agency_id), _missing(integration_id))
-    return Access(integration, owner)
-
-
-def feed_owner(user: UserModel, integration_id: str) -> Owner:
-    """Who may read an integration's events: its owner's managers, also after it was deleted."""
-    integration = find(integration_id)
-    if integration is not None:
-        owner = owner_of(integration)
-    else:
-        event = audit.first_event_of(integration_id)
-        if event is None:
-            raise _not_found(integration_id)
-        owner = Owner(OwnerType(event.owner_type), event.owner_id, event.agency_id)
-    if owner.agency_id != user.agency_id:
-        raise _not_found(integration_id)
-    permissions.require_manage(user, owner, directory.get_agency(owner.agency_id), _missing(integration_id))
-    return owner
-
-
-# --- input ---------------------------------------------------------------------------------------
-
-
-def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, Any]:
-    """The cleaned fields of a create (all) or edit (some) body, or 422 naming every problem."""
-    problems = [
-        f"'{key}' is not a field of a private integration (allowed: {', '.join(EDITABLE_FIELDS)})"
-        for key in body
-        if key not in EDITABLE_FIELDS
-    ]
-    cleaned: dict[str, Any] = {}
-    if "name" in body or not partial:
-        name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= NAME_MAX:
-            problems.append(f"name is required: a string of 1 to {NAME_MAX} characters (after trimming)")
-        elif unsafe := _unsafe_character(name, allowed=""):
-            problems.append(f"name must not contain control characters or bidi overrides (found {unsafe})")
-        else:
-            cleaned["name"] = name.strip()
-    if "description" in body or not partial:
-        description = body.get("description")
-        if description is None:
-            cleaned["description"] = ""
-        elif not isinstance(description, str) or len(description.strip()) > DESCRIPTION_MAX:
-            problems.append(f"description must be a string of at most {DESCRIPTION_MAX} characters")
-        elif unsafe := _unsafe_character(description, allowed="\t\n"):
-            problems.append(
-                "description must not contain control characters other than tab and newline, "
-                f"nor bidi overrides (found {unsafe})"
-            )
-        else:
-            cleaned["description"] = description.strip()
-    if "scopes" in body or not partial:
-        scope_problems = catalog.scope_problems(body.get("scopes"), level)
-        problems.extend(scope_problems)
-        if not scope_problems:
-            cleaned["scopes"] = list(body["scopes"])
-    if partial and not body:
-        problems.append(f"send at least one of {', '.join(EDITABLE_FIELDS)}")
-    if problems:
-        raise ValidationFailed(problems)
-    return cleaned
-
-
-def _unsafe_character(text: str, allowed: str) -> str | None:
-    """The first C0/C1 control (except `allowed`) or bidi control in `text`, as U+XXXX, else None."""
-    for char in text:
-        code = ord(char)
-        if (code < 0x20 or 0x7F <= code <= 0x9F or char in BIDI_CONTROLS) and char not in allowed:
-            return f"U+{code:04X}"
-    return None
-
-
-# --- views ---------------------------------------------------------------------------------------
-
-
-def rotation_recommended(token_created_at: datetime) -> bool:
-    return clock.now() - token_created_at >= timedelta(days=settings.rotation_recommended_after_days)
-
-
-def rotation_pending(integration: IntegrationModel, now: datetime) -> bool:
-    """A previous token still in its overlap. An overlap that has ended is a finished rotation, in every
-    action and view, whether or not the cleanup has removed it yet."""
-    expires = integration.rotation_expires_at
-    return integration.previous_token_hash is not None and (expires is None or expires > now)
-
-
-def live_hashes(integration: IntegrationModel) -> list[str]:
-    return [h for h in (integration.token_hash, integration.previous_token_hash) if h]
-
-
-def last_used(integrations: list[IntegrationModel]) -> dict[str, int]:
-    """lastUsedAt (epoch seconds) per token digest, by one BatchGetItem over every token of the page.
-
-    Actions read it before they commit, so an answer never needs a read after the commit.
-    """
-    hashes = [h for integration in integrations for h in live_hashes(integration)]
-    found: dict[str, int] = {}
-    if hashes:
-        for token in TokenModel.batch_get(hashes, attributes_to_get=["tokenHash", "lastUsedAt"]):
-            if token.last_used_at is not None:
-                found[token.token_hash] = int(token.last_used_at)
-    return found
-
-
-def views(integrations: list[IntegrationModel]) -> list[dict[str, Any]]:
-    used = last_used(integrations)
-    return [view(integration, used) for integration in integrations]
-
-
-def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None = None) -> dict[str, Any]:
-    now = clock.now()
-    rotation = None
-    if rotation_pending(integration, now):
-        rotation = {
-            "previousTokenHint": integration.previous_token_hint,
-            "startedAt": clock.iso(integration.rotation_started_at),
-            "expiresAt": clock.iso(integration.rotation_expires_at),
-        }
-    live = integration.token_hash, *((integration.previous_token_hash,) if rotation else ())
-    used = [(last_used_by_hash or {})[h] for h in live if h in (last_used_by_hash or {})]
-    last_used_at = clock.iso(datetime.fromtimestamp(max(used), tz=UTC)) if used else None
-    return {
-        "id": integration.id,
-        "name": integration.name,
-        "description": integration.description or "",
-        "scopes": list(integration.scopes),
-        "ownerType": integration.owner_type,
-        "ownerId": integration.owner_id,
-        "agencyId": integration.agency_id,
-        "createdAt": clock.iso(integration.created_at),
-        "createdBy": integration.created_by,
-        "updatedAt": clock.iso(integration.updated_at),
-        "token": {"hint": integration.token_hint, "createdAt": clock.iso(integration.token_created_at)},
-        "rotation": rotation,
-        "lastUsedAt": last_used_at,
-        "rotationRecommended": rotation_recommended(integration.token_created_at),
-    }
-
-
-def list_for(owner: Owner) -> list[dict[str, Any]]:
-    found = list(IntegrationModel.by_owner.query(owner.key, scan_index_forward=False))
-    return views(found)
-
-
-# --- changes -------------------------------------------------------------------------------------
+from chalicelib.tokens.model import TokenModel, new_token_item
 
 
 def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
     return AgencyModel if owner.type == OwnerType.AGENCY else LocationModel
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def reminder_due(token_created_at: datetime) -> int:
-    """When the cleanup job should emit the token's "rotation recommended" event."""
-    return epoch(token_created_at + timedelta(days=settings.rotation_recommended_after_days))
-
-
-def new_token_item(integration: IntegrationModel, plaintext: str, created_at: datetime) -> TokenModel:
-    """A current token: carries everything the authorizer needs, so authorizing is one GetItem."""
-    return TokenModel(
-        tokens.digest(plaintext),
-        integration_id=integration.id,
-        owner_type=integration.owner_type,
-        owner_id=integration.owner_id,
-        agency_id=integration.agency_id,
-        scopes=list(integration.scopes),
-        state=TokenState.ACTIVE,
-        hint=tokens.hint(plaintext),
-        created_at=created_at,
-        due_bucket=due_bucket(tokens.digest(plaintext)),
-        due_at=reminder_due(created_at),
-    )
 
 
 def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -309,9 +75,10 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
                 & (owner_model.integration_count.does_not_exist() | (owner_model.integration_count < limit)),
             )
             tx.save(integration, condition=IntegrationModel.id.does_not_exist())
-            tx.save(
-                new_token_item(integration, plaintext, now), condition=TokenModel.token_hash.does_not_exist()
+            first_token = new_token_item(
+                plaintext, integration_id=integration.id, owner=owner, scopes=fields["scopes"], created_at=now
             )
+            tx.save(first_token, condition=TokenModel.token_hash.does_not_exist())
     except db.LostRace:
         counter = owner_model.get(owner.id, consistent_read=True)
         if (counter.integration_count or 0) >= limit:
@@ -322,97 +89,6 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         raise Conflict("The owner changed at the same time: retry.") from None
     return view(integration), plaintext
 
-
-def unchanged_since_read(integration: IntegrationModel) -> Any:
-    """The condition every change of an integration carries: nobody wrote it since we read it."""
-    return IntegrationModel.version == integration.version
-
-
-def change_actions(changes: dict[str, Any]) -> list[Action]:
-    """Update actions for {python attribute name: new value, or None to remove it}."""
-    attributes = {name: getattr(IntegrationModel, name) for name in changes}
-    return [
-        attributes[name].remove() if value is None else attributes[name].set(value)
-        for name, value in changes.items()
-    ]
-
-
-def apply_changes(integration: IntegrationModel, changes: dict[str, Any]) -> IntegrationModel:
-    """The integration as the committed change left it: answers are built from what was written."""
-    for name, value in changes.items():
-        setattr(integration, name, value)
-    return integration
-
-
-def write_change(
-    integration: IntegrationModel,
-    changes: dict[str, Any],
-    event: EventModel,
-    add_operations: Callable[[TransactWrite], None],
-) -> IntegrationModel:
-    """One recorded transaction: the integration's fields (conditioned on its version) and more items."""
-    with audit.recorded_change(event) as tx:
-        add_operations(tx)  # may add to `changes` (finishing an ended rotation)
-        written = {**changes, "updated_at": clock.now(), "version": integration.version + 1}
-        tx.update(integration, actions=change_actions(written), condition=unchanged_since_read(integration))
-    return apply_changes(integration, written)
-
-
-def concurrent_change(integration_id: str) -> NotFound | Conflict:
-    """What to tell the loser of a race: gone (404) or changed under it (409)."""
-    if find(integration_id) is None:
-        return _not_found(integration_id)
-    return Conflict(
-        "The private integration was changed by another request at the same time: fetch it and retry."
-    )
-
-
-SECURITY_ATTEMPTS = 10
-# Jittered back-off between attempts, so that racing writers stop colliding: 0-10 ms, then 0-20 ms, ...
-RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.01, 0.2
-
-
-def until_applied(target: Access, attempt: Callable[[IntegrationModel], T]) -> T:
-    """Run a security action (delete, rotate now, expire now) until it applies, re-reading each time.
-
-    A token owner who acts on a leak must not fail because a benign change raced: only a deletion (404)
-    stops it. Each attempt is a fresh, conditioned transaction, so nothing is applied twice. Bounded:
-    after SECURITY_ATTEMPTS lost races (about a second of constant contention) the answer is 409.
-    """
-    integration = target.integration
-    for attempt_number in range(SECURITY_ATTEMPTS):
-        try:
-            return attempt(integration)
-        except db.LostRace:
-            ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt_number)
-            time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not a secret
-            found = find(integration.id)
-            if found is None:
-                raise _not_found(integration.id) from None
-            integration = found
-    raise Conflict("The private integration is being changed by many requests at once: retry in a moment.")
-
-
-def finish_ended_rotation(
-    tx: TransactWrite, integration: IntegrationModel, changes: dict[str, Any], now: datetime
-) -> None:
-    """An overlap that has ended is finished inside the caller's transaction: the old token item goes."""
-    if integration.previous_token_hash and not rotation_pending(integration, now):
-        tx.delete(
-            TokenModel(integration.previous_token_hash),
-            condition=(TokenModel.integration_id == integration.id)
-            & (TokenModel.state == TokenState.ROTATING),
-        )
-        changes.update(dict.fromkeys(ROTATION_FIELDS))
-
-
-ROTATION_FIELDS = (
-    "previous_token_hash",
-    "previous_token_hint",
-    "previous_token_created_at",
-    "rotation_started_at",
-    "rotation_expires_at",
-)
 
 
 def update(

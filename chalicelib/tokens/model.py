@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -13,7 +15,11 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.core import clock
+from chalicelib.core.config import settings
 from chalicelib.core.model_base import index_meta, table_meta
+from chalicelib.core.vocabulary import Owner, TokenState
+from chalicelib.tokens import format as token_format
 
 # The sparse cleanup index is spread over this many partition keys, by token digest: every create,
 # rotation and reminder writes it, and one key takes at most ~1,000 writes/s (make scale).
@@ -71,3 +77,28 @@ class TokenModel(Model):
     # that dies before it records the reminder leaves the token due again for the next run.
     reminder_claim = UnicodeAttribute(attr_name="reminderClaim", null=True)
     by_due = DueIndex()
+
+
+def reminder_due(token_created_at: datetime) -> int:
+    """When the cleanup job should emit the token's "rotation recommended" event."""
+    return clock.epoch(token_created_at + timedelta(days=settings.rotation_recommended_after_days))
+
+
+def new_token_item(
+    plaintext: str, *, integration_id: str, owner: Owner, scopes: list[str], created_at: datetime
+) -> TokenModel:
+    """A current token: carries everything the authorizer needs, so authorizing is one GetItem."""
+    token_hash = token_format.digest(plaintext)
+    return TokenModel(
+        token_hash,
+        integration_id=integration_id,
+        owner_type=owner.type,
+        owner_id=owner.id,
+        agency_id=owner.agency_id,
+        scopes=list(scopes),
+        state=TokenState.ACTIVE,
+        hint=token_format.hint(plaintext),
+        created_at=created_at,
+        due_bucket=due_bucket(token_hash),
+        due_at=reminder_due(created_at),
+    )

@@ -15,8 +15,7 @@ from chalicelib.directory import sessions
 from chalicelib.directory import settings as agency_settings
 from chalicelib.directory.models import UserModel
 from chalicelib.http import web
-from chalicelib.integrations import lifecycle
-from chalicelib.integrations import service as integrations
+from chalicelib.integrations import access, lifecycle, service, views
 from chalicelib.tokens import catalog
 from chalicelib.tokens.authorizer_cache import ApiStage
 
@@ -69,38 +68,38 @@ def scopes() -> dict[str, Any]:
 
 @bp.route("/agencies/{agency_id}/private-integrations", methods=["GET"])
 def list_agency_integrations(agency_id: str) -> dict[str, Any]:
-    owner = integrations.agency_owner(_caller(), agency_id)
-    return {"privateIntegrations": integrations.list_for(owner)}
+    owner = access.agency_owner(_caller(), agency_id)
+    return {"privateIntegrations": views.list_for(owner)}
 
 
 @bp.route("/agencies/{agency_id}/private-integrations", methods=["POST"])
 def create_agency_integration(agency_id: str) -> Response:
     user = _caller()
-    owner = integrations.agency_owner(user, agency_id)
-    return _with_token(*integrations.create(user, owner, _body()), status_code=201)
+    owner = access.agency_owner(user, agency_id)
+    return _with_token(*service.create(user, owner, _body()), status_code=201)
 
 
 @bp.route("/locations/{location_id}/private-integrations", methods=["GET"])
 def list_location_integrations(location_id: str) -> dict[str, Any]:
-    owner = integrations.location_owner(_caller(), location_id)
-    return {"privateIntegrations": integrations.list_for(owner)}
+    owner = access.location_owner(_caller(), location_id)
+    return {"privateIntegrations": views.list_for(owner)}
 
 
 @bp.route("/locations/{location_id}/private-integrations", methods=["POST"])
 def create_location_integration(location_id: str) -> Response:
     user = _caller()
-    owner = integrations.location_owner(user, location_id)
-    return _with_token(*integrations.create(user, owner, _body()), status_code=201)
+    owner = access.location_owner(user, location_id)
+    return _with_token(*service.create(user, owner, _body()), status_code=201)
 
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
 def agency_events(agency_id: str) -> dict[str, Any]:
-    return audit.list_for_owner(integrations.agency_owner(_caller(), agency_id), *_page())
+    return audit.list_for_owner(access.agency_owner(_caller(), agency_id), *_page())
 
 
 @bp.route("/locations/{location_id}/private-integrations/events", methods=["GET"])
 def location_events(location_id: str) -> dict[str, Any]:
-    return audit.list_for_owner(integrations.location_owner(_caller(), location_id), *_page())
+    return audit.list_for_owner(access.location_owner(_caller(), location_id), *_page())
 
 
 # --- one integration -----------------------------------------------------------------------------
@@ -108,28 +107,28 @@ def location_events(location_id: str) -> dict[str, Any]:
 
 @bp.route("/private-integrations/{integration_id}", methods=["GET"])
 def get_integration(integration_id: str) -> dict[str, Any]:
-    target = integrations.access(_caller(), integration_id)
-    return _one(integrations.views([target.integration])[0])
+    target = access.manageable(_caller(), integration_id)
+    return _one(views.views([target.integration])[0])
 
 
 @bp.route("/private-integrations/{integration_id}", methods=["PATCH"])
 def edit_integration(integration_id: str) -> dict[str, Any]:
     user = _caller()
-    target = integrations.access(user, integration_id)
-    return _one(integrations.update(user, target, _body(), own_api=_own_api()))
+    target = access.manageable(user, integration_id)
+    return _one(service.update(user, target, _body(), own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}", methods=["DELETE"])
 def delete_integration(integration_id: str) -> Response:
     user = _caller()
-    integrations.delete(user, integrations.access(user, integration_id), own_api=_own_api())
+    service.delete(user, access.manageable(user, integration_id), own_api=_own_api())
     return Response(body="", status_code=204)
 
 
 @bp.route("/private-integrations/{integration_id}/rotate", methods=["POST"])
 def rotate(integration_id: str) -> Response:
     user = _caller()
-    target = integrations.access(user, integration_id)
+    target = access.manageable(user, integration_id)
     expire = lifecycle.parse_rotate_body(_body())
     return _with_token(*lifecycle.rotate(user, target, expire, own_api=_own_api()))
 
@@ -137,18 +136,18 @@ def rotate(integration_id: str) -> Response:
 @bp.route("/private-integrations/{integration_id}/rotation/cancel", methods=["POST"])
 def cancel_rotation(integration_id: str) -> dict[str, Any]:
     user = _caller()
-    return _one(lifecycle.cancel(user, integrations.access(user, integration_id), own_api=_own_api()))
+    return _one(lifecycle.cancel(user, access.manageable(user, integration_id), own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/rotation/expire-now", methods=["POST"])
 def expire_now(integration_id: str) -> dict[str, Any]:
     user = _caller()
-    return _one(lifecycle.expire_now(user, integrations.access(user, integration_id), own_api=_own_api()))
+    return _one(lifecycle.expire_now(user, access.manageable(user, integration_id), own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/events", methods=["GET"])
 def integration_events(integration_id: str) -> dict[str, Any]:
-    integrations.feed_owner(_caller(), integration_id)
+    access.feed_owner(_caller(), integration_id)
     return audit.list_for_integration(integration_id, *_page())
 
 
