@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run session test lint bench scale package venv clean
+.PHONY: run session test lint bench scale package policies venv clean
 
 # First use: about 90 s (creating the virtualenv and installing ~100 packages); later runs skip it.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -73,6 +73,10 @@ bench: $(STAMP)
 # The capacity model at internet scale (bench/capacity.py), checked against moto at small scale.
 scale: $(STAMP)
 	$(BIN)/python bench/capacity.py
+
+# The per-function IAM policies in .chalice/ from infra/build.py (commit them; `make package` checks).
+policies: $(STAMP)
+	$(BIN)/python infra/build.py --write-policies
 
 # CloudFormation (SAM) templates of every deployed stage in build/<stage>/out, offline.
 package: $(STAMP)

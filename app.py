@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import AuthRequest
 
-from chalicelib.core.config import settings
+from chalicelib.core import config
 from chalicelib.http import web
 from chalicelib.http.routes import management, ui, v2
 from chalicelib.integrations import cleanup
@@ -19,12 +19,12 @@ app.log.setLevel(logging.INFO)
 logging.getLogger("private_integrations").setLevel(logging.INFO)
 
 
-@app.authorizer(ttl_seconds=settings.authorizer_cache_ttl_seconds)
+@app.authorizer(ttl_seconds=config.settings.authorizer_cache_ttl_seconds)
 def token_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     return authorizer.authorize(auth_request.token, auth_request.method_arn)
 
 
-@app.schedule(Rate(settings.cleanup_rate_minutes, unit=Rate.MINUTES))
+@app.schedule(Rate(config.settings.cleanup_rate_minutes, unit=Rate.MINUTES))
 def scheduled_cleanup(event: Any) -> dict[str, int]:
     return cleanup.run()
 

@@ -6,8 +6,9 @@ script writes what Chalice does not know about and merges it in (`--merge-templa
     on-demand, encrypted, with point-in-time recovery and the TTL attribute;
   * the session secret (Secrets Manager, generated), read at runtime and cached;
   * the python3.12 runtime for every function, and the authorizer's ARN as an exported output;
-  * one least-privilege IAM policy per function and stage, written to .chalice/ (Chalice's automatic
-    policy cannot see PynamoDB's calls), referenced from .chalice/config.json.
+  * one least-privilege IAM policy per function and stage in .chalice/ (Chalice's automatic policy
+    cannot see PynamoDB's calls), referenced from .chalice/config.json: written by `make policies`
+    (--write-policies), only verified when packaging.
 
 Usage: python infra/build.py [--stage dev] [--stage prod] [--out build]
 """
@@ -71,12 +72,19 @@ def stage_config(stage: str) -> dict[str, Any]:
     return dict(config["stages"][stage])
 
 
+def stage_settings(stage: str) -> Any:
+    """The settings a stage's functions run with (its config.json environment): one source of names."""
+    from chalicelib.core.config import Settings
+
+    return Settings.from_env({**stage_config(stage).get("environment_variables", {}), "PI_STAGE": stage})
+
+
 def table_name(stage: str, short: str) -> str:
-    return f"pi-{stage}-{short}"
+    return str(stage_settings(stage).table_name(short))
 
 
 def secret_name(stage: str) -> str:
-    return f"private-integrations/{stage}/session-secret"
+    return str(stage_settings(stage).session_secret_name)
 
 
 def policy(stage: str, function: str) -> dict[str, Any]:
@@ -217,15 +225,33 @@ def merge_template(stage: str) -> dict[str, Any]:
     }
 
 
+def policy_text(stage: str, function: str) -> str:
+    return json.dumps(policy(stage, function), indent=2) + "\n"
+
+
 def write_policies(stage: str) -> None:
+    """`make policies`: the build step that writes .chalice/policy-*.json (checked in, and checked by
+    tests/test_infra.py); packaging only verifies them, so it never rewrites a tracked file."""
     for function in FUNCTIONS:
-        path = CHALICE_DIR / policy_file(stage, function)
-        path.write_text(json.dumps(policy(stage, function), indent=2) + "\n")
+        (CHALICE_DIR / policy_file(stage, function)).write_text(policy_text(stage, function))
+
+
+def stale_policies(stage: str) -> list[str]:
+    return [
+        policy_file(stage, function)
+        for function in FUNCTIONS
+        if not (CHALICE_DIR / policy_file(stage, function)).exists()
+        or (CHALICE_DIR / policy_file(stage, function)).read_text() != policy_text(stage, function)
+    ]
 
 
 def package(stage: str, out: Path) -> Path:
     """Synthesize build/<stage>/sam.json; needs no AWS account or credentials."""
-    write_policies(stage)
+    stale = stale_policies(stage)
+    if stale:
+        raise SystemExit(
+            f"{', '.join(stale)} out of date with infra/build.py: run `make policies` and commit"
+        )
     stage_dir = out / stage
     stage_dir.mkdir(parents=True, exist_ok=True)
     merge_path = stage_dir / "merge.json"
@@ -257,12 +283,19 @@ def main() -> None:
     )
     parser.add_argument("--stage", action="append", help="stage to package (default: every stage but local)")
     parser.add_argument("--out", default=str(ROOT / "build"), help="output folder")
+    parser.add_argument(
+        "--write-policies", action="store_true", help="write .chalice/policy-*.json (make policies) and stop"
+    )
     args = parser.parse_args()
     stages = args.stage or [
         s for s in json.loads((CHALICE_DIR / "config.json").read_text())["stages"] if s != "local"
     ]
     for stage in stages:
-        print(f"{stage}: {package(stage, Path(args.out))}")
+        if args.write_policies:
+            write_policies(stage)
+            print(f"{stage}: .chalice/policy-{stage}-*.json written")
+        else:
+            print(f"{stage}: {package(stage, Path(args.out))}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core.config import settings
+from chalicelib.core import config
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 from infra import build
@@ -33,7 +33,7 @@ def table_actions(faults: Faults) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
 
     def short(table: str) -> str:
-        return table[len(settings.table_prefix) :]
+        return table[len(config.settings.table_prefix) :]
 
     for call in faults.calls:
         service, operation = call.operation.split(".")

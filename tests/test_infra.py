@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from infra import build  # noqa: E402
 
-# Read before `make package` runs (it rewrites them), so the comparison below can fail.
+# As committed: packaging only verifies them (`make policies` writes them).
 COMMITTED_POLICIES = {
     path.name: json.loads(path.read_text()) for path in (ROOT / ".chalice").glob("policy-*.json")
 }
@@ -208,3 +208,17 @@ def test_the_deployed_authorizer_imports_only_its_own_path(
         check=True,
     )
     assert result.stdout.strip() == "[] Unauthorized", result.stdout + result.stderr
+
+
+def test_packaging_never_rewrites_tracked_files(templates: dict[str, Path]) -> None:
+    """`make package` ran for the fixture: the checkout is as it was (no policy file rewritten)."""
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".chalice"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert changed.stdout == ""
+    for stage in STAGES:
+        assert build.stale_policies(stage) == []

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.core import config
 from chalicelib.tokens import catalog, policy
 
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api"
@@ -361,13 +362,13 @@ def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]
         oracle_routes,
         literal_words,
     )
-    monkeypatch.setenv("PI_EXTRA_SCOPES_FILE", str(path))
+    monkeypatch.setattr(config, "settings", config.settings._replace(extra_scopes_file=str(path)))
     for cached in caches:
         cached.cache_clear()
     try:
         yield
     finally:
-        monkeypatch.delenv("PI_EXTRA_SCOPES_FILE")
+        monkeypatch.undo()
         for cached in caches:
             cached.cache_clear()
 

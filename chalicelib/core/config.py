@@ -6,11 +6,12 @@ The same code runs on moto (locally and in tests) and on AWS; only these variabl
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import NamedTuple
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
     return int(raw) if raw else default
 
 
@@ -36,33 +37,43 @@ class Settings(NamedTuple):
     event_bus_name: str = "default"
     max_integrations_per_owner: int = 100
     authorizer_cache_ttl_seconds: int = 300
+    # A downstream API's own scopes: a TSV shaped like tokens/data/platform-scopes.tsv.
+    extra_scopes_file: str | None = None
 
     @classmethod
-    def from_env(cls) -> Settings:
-        stage = os.environ.get("PI_STAGE", "local")
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """From the process environment, or from `environ` (infra/build.py derives a stage's names)."""
+        env = os.environ if environ is None else environ
+        stage = env.get("PI_STAGE", "local")
         return cls(
             stage=stage,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            dynamodb_endpoint=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-            table_prefix=os.environ.get("PI_TABLE_PREFIX", f"pi-{stage}-"),
-            session_secret=os.environ.get("PI_SESSION_SECRET") or None,
-            session_secret_id=os.environ.get("PI_SESSION_SECRET_ID") or None,
-            rotation_overlap_seconds=_int("PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
-            rotation_recommended_after_days=_int("PI_ROTATION_RECOMMENDED_DAYS", 90),
-            last_used_write_interval_seconds=_int("PI_LAST_USED_INTERVAL_SECONDS", 300),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+            table_prefix=env.get("PI_TABLE_PREFIX", f"pi-{stage}-"),
+            session_secret=env.get("PI_SESSION_SECRET") or None,
+            session_secret_id=env.get("PI_SESSION_SECRET_ID") or None,
+            rotation_overlap_seconds=_int(env, "PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
+            rotation_recommended_after_days=_int(env, "PI_ROTATION_RECOMMENDED_DAYS", 90),
+            last_used_write_interval_seconds=_int(env, "PI_LAST_USED_INTERVAL_SECONDS", 300),
             cache_flush_targets=tuple(
-                t for t in os.environ.get("PI_CACHE_FLUSH_TARGETS", "").split(",") if t
+                t for t in env.get("PI_CACHE_FLUSH_TARGETS", "").split(",") if t
             ),
-            flush_own_api=os.environ.get("PI_FLUSH_OWN_API", "false").lower() == "true",
-            cleanup_rate_minutes=_int("PI_CLEANUP_RATE_MINUTES", 15),
-            cleanup_time_budget_seconds=_int("PI_CLEANUP_TIME_BUDGET_SECONDS", 240),
-            event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
-            max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
-            authorizer_cache_ttl_seconds=_int("PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),
+            flush_own_api=env.get("PI_FLUSH_OWN_API", "false").lower() == "true",
+            cleanup_rate_minutes=_int(env, "PI_CLEANUP_RATE_MINUTES", 15),
+            cleanup_time_budget_seconds=_int(env, "PI_CLEANUP_TIME_BUDGET_SECONDS", 240),
+            event_bus_name=env.get("PI_EVENT_BUS_NAME", "default"),
+            max_integrations_per_owner=_int(env, "PI_MAX_INTEGRATIONS_PER_OWNER", 100),
+            authorizer_cache_ttl_seconds=_int(env, "PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),
+            extra_scopes_file=env.get("PI_EXTRA_SCOPES_FILE") or None,
         )
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
+
+    @property
+    def session_secret_name(self) -> str:
+        """The Secrets Manager secret a deployed stage creates and reads (infra/build.py)."""
+        return f"private-integrations/{self.stage}/session-secret"
 
 
 settings = Settings.from_env()

@@ -24,7 +24,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.config import settings
+from chalicelib.core import config
 
 # Error codes that mean "too busy or unreachable, try again later", not "your request is wrong".
 _UNAVAILABLE_CODES = frozenset(
@@ -58,7 +58,7 @@ class Unavailable(Exception):
 
 @functools.cache
 def _connection() -> Connection:
-    return Connection(region=settings.region, host=settings.dynamodb_endpoint)
+    return Connection(region=config.settings.region, host=config.settings.dynamodb_endpoint)
 
 
 def _reason_codes(error: TransactWriteError) -> set[str]:

@@ -9,8 +9,7 @@ from typing import Any
 
 import jwt
 
-from chalicelib.core import clock
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config
 from chalicelib.core.errors import Unauthorized
 from chalicelib.directory import accounts as directory
 from chalicelib.directory.models import UserModel
@@ -22,14 +21,14 @@ LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
 @functools.cache
 def session_secret() -> str:
     """PI_SESSION_SECRET, else the Secrets Manager secret PI_SESSION_SECRET_ID (read once per container)."""
-    if settings.session_secret:
-        return settings.session_secret
-    if settings.session_secret_id:
+    if config.settings.session_secret:
+        return config.settings.session_secret
+    if config.settings.session_secret_id:
         import boto3  # only deployed stages read it; keeps boto3 off the local import path
 
-        secrets = boto3.client("secretsmanager", region_name=settings.region)
-        return str(secrets.get_secret_value(SecretId=settings.session_secret_id)["SecretString"])
-    if settings.stage in ("local", "test"):
+        secrets = boto3.client("secretsmanager", region_name=config.settings.region)
+        return str(secrets.get_secret_value(SecretId=config.settings.session_secret_id)["SecretString"])
+    if config.settings.stage in ("local", "test"):
         return LOCAL_DEV_SECRET
     raise RuntimeError("No session secret configured: set PI_SESSION_SECRET or PI_SESSION_SECRET_ID")
 

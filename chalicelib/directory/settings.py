@@ -7,8 +7,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock, db
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.core.vocabulary import Owner, OwnerType, UserType
 from chalicelib.directory import accounts as directory
@@ -27,7 +26,7 @@ def me_view(user: UserModel) -> dict[str, Any]:
         "permissions": {"privateIntegrations": effective_flags(user).as_json()},
         "labs": {"privateIntegrations": bool(agency.labs_private_integrations)},
         "canManage": _manageable(user, agency, locations),
-        "rotation": {"overlapSeconds": settings.rotation_overlap_seconds},
+        "rotation": {"overlapSeconds": config.settings.rotation_overlap_seconds},
         # A client counts a rotation's time left from this, not from its own clock.
         "serverTime": clock.iso(clock.now()),
     }

@@ -30,8 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock, db
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config, db
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
 from chalicelib.integrations import lifecycle
 from chalicelib.tokens import authorizer_cache
@@ -47,7 +46,7 @@ REMINDER_LEASE_SECONDS = 300
 def _events_client() -> Any:
     import boto3
 
-    return boto3.client("events", region_name=settings.region)
+    return boto3.client("events", region_name=config.settings.region)
 
 
 def reminder_id(token: TokenModel) -> str:
@@ -72,7 +71,7 @@ def _publish_rotation_due(token: TokenModel, now: datetime) -> None:
                 "Source": EVENT_SOURCE,
                 "DetailType": ROTATION_DUE_DETAIL_TYPE,
                 "Detail": json.dumps(detail),
-                "EventBusName": settings.event_bus_name,
+                "EventBusName": config.settings.event_bus_name,
             }
         ]
     )
@@ -170,7 +169,7 @@ def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Count
 
 
 def _time_budget() -> Callable[[], bool]:
-    deadline = time.monotonic() + settings.cleanup_time_budget_seconds
+    deadline = time.monotonic() + config.settings.cleanup_time_budget_seconds
     return lambda: time.monotonic() >= deadline
 
 

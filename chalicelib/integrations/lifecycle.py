@@ -21,8 +21,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock, db
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.vocabulary import TokenState
 from chalicelib.directory.models import UserModel
@@ -99,7 +98,7 @@ def rotate(
             "tokenHint": new_item.hint,
             "previousTokenHint": integration.token_hint,
         }
-        expires = now + timedelta(seconds=settings.rotation_overlap_seconds)
+        expires = now + timedelta(seconds=config.settings.rotation_overlap_seconds)
         if expire == "later":
             details["expiresAt"] = clock.iso(expires)
         event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)

@@ -9,8 +9,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock, db
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Conflict
 from chalicelib.core.vocabulary import Owner, OwnerType
 from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
@@ -58,7 +57,7 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         version=1,
     )
     owner_model = _owner_model(owner)
-    limit = settings.max_integrations_per_owner
+    limit = config.settings.max_integrations_per_owner
     event = audit.new_event(
         "integration.created",
         actor.id,

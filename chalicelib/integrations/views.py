@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config
 from chalicelib.core.vocabulary import Owner
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens.model import TokenModel
 
 
 def rotation_recommended(token_created_at: datetime) -> bool:
-    return clock.now() - token_created_at >= timedelta(days=settings.rotation_recommended_after_days)
+    return clock.now() - token_created_at >= timedelta(days=config.settings.rotation_recommended_after_days)
 
 
 def rotation_pending(integration: IntegrationModel, now: datetime) -> bool:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.core import clock
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config
 from chalicelib.core.vocabulary import OwnerType, TokenState
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens import policy
@@ -39,7 +38,7 @@ def _bearer(header: str | None) -> str:
 
 def _touch_last_used(item: TokenModel, now: int) -> None:
     """Record use at most once per interval per token; a failed write never fails the request."""
-    interval = settings.last_used_write_interval_seconds
+    interval = config.settings.last_used_write_interval_seconds
     if item.last_used_at is not None and now - int(item.last_used_at) < interval:
         return
     try:

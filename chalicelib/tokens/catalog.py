@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from chalicelib.core import config
 from chalicelib.core.vocabulary import OwnerType
 
 DATA_FILE = Path(__file__).parent / "data" / "platform-scopes.tsv"
@@ -49,7 +49,7 @@ def _read(path: Path) -> list[CatalogRoute]:
 
 @functools.cache
 def routes() -> tuple[CatalogRoute, ...]:
-    extra = os.environ.get("PI_EXTRA_SCOPES_FILE")
+    extra = config.settings.extra_scopes_file
     return tuple(_read(DATA_FILE) + (_read(Path(extra)) if extra else []))
 
 

@@ -15,8 +15,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from chalicelib.core import clock
-from chalicelib.core.config import settings
+from chalicelib.core import clock, config
 from chalicelib.core.model_base import index_meta, table_meta
 from chalicelib.core.vocabulary import Owner, TokenState
 from chalicelib.tokens import format as token_format
@@ -81,7 +80,7 @@ class TokenModel(Model):
 
 def reminder_due(token_created_at: datetime) -> int:
     """When the cleanup job should emit the token's "rotation recommended" event."""
-    return clock.epoch(token_created_at + timedelta(days=settings.rotation_recommended_after_days))
+    return clock.epoch(token_created_at + timedelta(days=config.settings.rotation_recommended_after_days))
 
 
 def new_token_item(
