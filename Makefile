@@ -35,9 +35,9 @@ $(CHROMIUM):
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi
 
 # The SDK test (tests/test_sdk.py) drives the platform's official Node SDK, pinned in
-# tests/sdk/package-lock.json, with Debian's nodejs and npm: installed as root like chromium.
-SDK_MODULES := tests/sdk/node_modules/.package-lock.json
-$(SDK_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
+# tests/e2e/sdk/package-lock.json, with Debian's nodejs and npm: installed as root like chromium.
+SDK_MODULES := tests/e2e/sdk/node_modules/.package-lock.json
+$(SDK_MODULES): tests/e2e/sdk/package.json tests/e2e/sdk/package-lock.json
 	@if ! command -v npm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing Debian's nodejs and npm for the SDK test"; \
@@ -46,7 +46,7 @@ $(SDK_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
 		else echo "The SDK test needs Node.js: sudo apt-get install nodejs npm"; fi; \
 	fi
 	@if command -v npm >/dev/null; then \
-		cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+		cd tests/e2e/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
 	fi
 
 # `make run FRESH=1` starts with empty tables instead of the previous run's data (.local-data/).

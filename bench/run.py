@@ -52,16 +52,6 @@ def import_times(statement: str, baseline: str, runs: int = 21) -> tuple[float, 
     return statistics.median(ours), statistics.median(theirs)
 
 
-class Moment:
-    """A clock the bench moves by hand."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 class Counter:
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -86,7 +76,7 @@ def cleanup_items_read() -> None:
     admin = UserModel.get("user-admin")
     owner = Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo")
     start = datetime.now(UTC)
-    now = Moment(start)
+    now = clock.ManualClock(start)
     clock.set_source(now)
     due = 10
     for n in range(due):
@@ -113,7 +103,7 @@ def cleanup_items_read() -> None:
                     due_at=reminder_due(start),
                 )
             )
-    now.at = start + timedelta(days=8)  # past the overlap, long before any 90-day reminder
+    now.current = start + timedelta(days=8)  # past the overlap, long before any 90-day reminder
     items = {"read": 0}
 
     def count_items(parsed: dict[str, Any], **kwargs: Any) -> None:
@@ -232,12 +222,12 @@ def main() -> None:
         # on the controllable clock.
         for label, step_seconds in (("writes_per_1000_auths", 0), ("writes_per_1000_auths_over_1000s", 1)):
             _, fresh = service.create(admin, owner, {"name": label, "scopes": ["contacts.readonly"]})
-            now = Moment(datetime.now(UTC))
+            now = clock.ManualClock(datetime.now(UTC))
             clock.set_source(now)
             counter.take()
             for _ in range(1000):
                 authorizer.authorize("Bearer " + fresh, ARN)
-                now.at += timedelta(seconds=step_seconds)
+                now.current += timedelta(seconds=step_seconds)
             writes = sum(1 for call in counter.take() if call in ("UpdateItem", "PutItem"))
             print(f"{label}: {writes}")
         clock.reset()

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.dev_server import ROOT, DevServer
+from tests.support.dev_server import ROOT, DevServer
 
 
 def test_make_run_serves_the_api_and_stops_cleanly() -> None:

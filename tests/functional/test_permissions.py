@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from chalicelib.directory import sessions
-from tests.conftest import Api, FakeClock
+from tests.support.world import Api, FakeClock
 
 OWNERS = {"agency": "agencies/ag1", "loc1": "locations/loc1", "loc2": "locations/loc2"}
 BODIES = {
@@ -174,7 +174,7 @@ def test_sessions_are_checked(api: Api, frozen_clock: FakeClock) -> None:
     assert _session_error(api, f"Bearer {no_sub}")["statusCode"] == 401
     ghost = jwt.encode({"sub": "ghost", "exp": now + 60}, secret, algorithm="HS256")
     assert "does not exist" in _session_error(api, f"Bearer {ghost}")["message"]
-    unsigned = jwt.encode({"sub": "admin", "exp": now + 60}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "admin", "exp": now + 60}, "", algorithm="none")
     assert _session_error(api, f"Bearer {unsigned}")["statusCode"] == 401
     hs512 = jwt.encode({"sub": "admin", "exp": now + 60}, secret, algorithm="HS512")
     assert _session_error(api, f"Bearer {hs512}")["statusCode"] == 401

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from chalicelib.tokens import format as tokens
-from tests.dev_server import DevServer
+from tests.support.dev_server import DevServer
 
 SEED = {
     "agencies": [{"id": "ag-storm", "name": "Storm", "labs": {"privateIntegrations": True}}],

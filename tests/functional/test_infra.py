@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = {"dev": 60, "prod": 300}  # stage -> authorizer cache TTL
 sys.path.insert(0, str(ROOT))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.support.world import Api
 
 
 def test_the_page_runs_only_its_own_files_under_a_strict_policy(api: Api) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 SECRET = "browser-test-session-secret-0123456789abcdef"
@@ -38,12 +38,12 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
-from tests.dev_server import DevServer  # noqa: E402
+from tests.support.dev_server import DevServer  # noqa: E402
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 420, "height": 860}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 420, "height": 860}
 
 
 def session_for(user_id: str, seconds: int = 3600) -> str:
@@ -77,7 +77,7 @@ def server() -> Iterator[Server]:
     running.stop()
 
 
-def _browser_page(viewport: dict[str, int]) -> Iterator[Page]:
+def _browser_page(viewport: ViewportSize) -> Iterator[Page]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -20,9 +20,9 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 
-from tests.dev_server import DevServer
+from tests.support.dev_server import DevServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "openapi.yaml"
 schema = schemathesis.openapi.from_path(str(OPENAPI))
 EXAMPLES = 12  # per operation and phase: the whole module stays within a couple of minutes

@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-DATA = Path(__file__).resolve().parent.parent / "chalicelib" / "v2" / "data"
+DATA = Path(__file__).resolve().parents[2] / "chalicelib" / "v2" / "data"
 BASE = "https://docs.platform.test/"
 URIS = {
     "contacts": (BASE + "apps/contacts.json", "platform-openapi-contacts.json"),

@@ -1,7 +1,7 @@
-"""The platform's official SDK (@gohighlevel/api-client, pinned in tests/sdk/package-lock.json) works
+"""The platform's official SDK (@gohighlevel/api-client, pinned in tests/e2e/sdk/package-lock.json) works
 unchanged against `make run`, with tokens made through the management API (issue 12).
 
-tests/sdk/integrator.ts is compiled with `tsc --strict` against the SDK's models, then run with node;
+tests/e2e/sdk/integrator.ts is compiled with `tsc --strict` against the SDK's models, then run with node;
 every response it received is checked here against the platform's documented response schema.
 `make test` installs Debian's nodejs and npm and runs `npm ci`; without them this test fails, saying so.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib.tokens import format as tokens
-from tests.dev_server import ROOT, DevServer
-from tests.platform_docs import response_problems
+from tests.support.dev_server import ROOT, DevServer
+from tests.support.platform_docs import response_problems
 
-SDK_DIR = ROOT / "tests" / "sdk"
+SDK_DIR = ROOT / "tests" / "e2e" / "sdk"
 AGENCY, LOCATION, OTHER_LOCATION = "agency-demo", "loc-downtown", "loc-uptown"
 LOCATION_SCOPES = ["locations.readonly", "contacts.readonly", "contacts.write"]
 EXPECTED_STEPS = {
@@ -68,7 +68,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [node, str(tsc), "-p", str(SDK_DIR), "--outDir", str(out)], capture_output=True, text=True
     )
     assert result.returncode == 0, "tsc --strict:\n" + result.stdout + result.stderr
-    # Compiled outside the package: let node find the SDK in tests/sdk/node_modules.
+    # Compiled outside the package: let node find the SDK in tests/e2e/sdk/node_modules.
     (out / "node_modules").symlink_to(SDK_DIR / "node_modules")
     return out / "integrator.js"
 

@@ -11,7 +11,7 @@ from chalicelib.directory.models import AgencyModel, LocationModel
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api, FakeClock, scan_all_items
+from tests.support.world import Api, FakeClock, scan_all_items
 
 LOCATION_BODY = {
     "name": "  Zapier sync  ",
@@ -280,10 +280,10 @@ def test_limit_of_100_integrations_per_owner(api: Api) -> None:
 
 
 def test_two_creates_racing_for_the_last_slot(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.lifecycle_helpers import race
+    from tests.support.lifecycle_helpers import race
 
     LocationModel("loc1").update(actions=[LocationModel.integration_count.set(99)])
-    results = {}
+    results: dict[str, Any] = {}
     race(monkeypatch, lambda: results.setdefault("first", create(api)))
     second = create(api)
     assert sorted([results["first"].status_code, second.status_code]) == [201, 409]

@@ -9,8 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api, FakeClock
-from tests.lifecycle_helpers import (
+from tests.support.lifecycle_helpers import (
     assert_consistent,
     authorizes,
     cancel,
@@ -20,6 +19,7 @@ from tests.lifecycle_helpers import (
     race,
     rotate,
 )
+from tests.support.world import Api, FakeClock
 
 
 def test_rotate_later_keeps_both_tokens_for_the_overlap(api: Api, frozen_clock: FakeClock) -> None:

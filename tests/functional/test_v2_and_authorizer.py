@@ -13,8 +13,8 @@ from chalicelib.core import db
 from chalicelib.tokens import authorizer
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api, FakeClock
-from tests.platform_docs import response_problems
+from tests.support.platform_docs import response_problems
+from tests.support.world import Api, FakeClock
 
 V = {"Version": "2021-07-28"}
 LOCATION_SCOPES = ["locations.readonly", "contacts.readonly", "contacts.write"]

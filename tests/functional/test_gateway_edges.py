@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from tests.test_v2_and_authorizer import TokenClient, issue
 
 from chalicelib.directory import sessions
-from tests.conftest import VERSION, Api
-from tests.test_v2_and_authorizer import TokenClient, issue
+from tests.support.world import VERSION, Api
 
 SPEC_KEYS = {"statusCode", "error", "message"}
 
 
-def spec_error(response: object, status: int) -> dict[str, object]:
-    assert response.status_code == status  # type: ignore[attr-defined]
-    body = json.loads(response.body)  # type: ignore[attr-defined]
+def spec_error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status
+    body: dict[str, Any] = json.loads(response.body)
     assert set(body) == SPEC_KEYS and body["statusCode"] == status
-    assert response.headers.get("X-Trace-Id")  # type: ignore[attr-defined]
+    assert response.headers.get("X-Trace-Id")
     return body
 
 

@@ -17,9 +17,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.core import clock
 from chalicelib.http.local_gateway import install_api_gateway_behaviour
-from tests.conftest import Api, FakeClock, seeded_world
-from tests.faults import KINDS, install
-from tests.lifecycle_helpers import assert_consistent, authorizes
+from tests.support.faults import KINDS, install
+from tests.support.lifecycle_helpers import assert_consistent, authorizes
+from tests.support.world import Api, FakeClock, seeded_world
 
 OVERLAP = timedelta(days=7)
 ACTIONS = ("rotate later", "rotate now", "cancel", "expire now", "edit", "delete")

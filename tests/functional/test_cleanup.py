@@ -13,8 +13,8 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.core import config
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api, FakeClock
-from tests.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
+from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
+from tests.support.world import Api, FakeClock
 
 
 def run_cleanup(api: Api) -> dict[str, int]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, FakeClock
+from tests.support.world import Api, FakeClock
 
 
 def post_raw(api: Api, raw: bytes, content_type: str = "application/json") -> Any:

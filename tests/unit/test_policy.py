@@ -175,7 +175,7 @@ def literal_words() -> tuple[str, ...]:
 values = st.one_of(
     st.sampled_from(literal_words()),
     st.just(OWN),
-    st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=8),
+    st.text(st.characters(blacklist_characters="/", blacklist_categories=["Cs"]), min_size=1, max_size=8),
 )
 
 

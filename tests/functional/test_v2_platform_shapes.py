@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.test_v2_and_authorizer import TokenClient, issue
 
 from chalicelib.directory import accounts as directory
 from chalicelib.v2 import schema
 from chalicelib.v2.models import ContactKeyModel, ContactModel
-from tests.conftest import Api, FakeClock, scan_all_items
-from tests.test_v2_and_authorizer import TokenClient, issue
+from tests.support.world import Api, FakeClock, scan_all_items
 
 AGENCY_SCOPES = ["locations.readonly", "locations.write"]
 
@@ -199,7 +199,7 @@ def test_get_contacts_query_and_paging_as_documented(api: Api, frozen_clock: Fak
 
 def test_search_serves_documented_filters_and_refuses_the_rest(api: Api, frozen_clock: FakeClock) -> None:
     call = contact_client(api)
-    people = [
+    people: list[dict[str, Any]] = [
         {"firstName": "Ann", "city": "Oslo", "tags": ["vip"], "email": "ann@example.com"},
         {"firstName": "Bob", "city": "Oslo", "tags": ["new"], "dnd": True},
         {"firstName": "Cid", "city": "Rome", "tags": ["vip", "new"]},

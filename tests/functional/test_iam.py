@@ -16,9 +16,9 @@ from chalicelib.core import config
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 from infra import build
-from tests.conftest import Api, FakeClock
-from tests.faults import COMMIT_THEN_TIMEOUT, Faults, install
-from tests.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
+from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
+from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
+from tests.support.world import Api, FakeClock
 
 TRANSACT_ACTIONS = {
     "Put": "PutItem",

@@ -9,11 +9,11 @@ import json
 from typing import Any
 
 import pytest
+from tests.test_v2_and_authorizer import TokenClient, issue
 
 from chalicelib.directory import sessions
 from chalicelib.tokens import catalog
-from tests.conftest import VERSION, Api, FakeClock
-from tests.test_v2_and_authorizer import TokenClient, issue
+from tests.support.world import VERSION, Api, FakeClock
 
 LOCATION_BODY = {"name": "app", "scopes": ["contacts.readonly"]}
 

@@ -11,8 +11,8 @@ from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import authorizer
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api
-from tests.faults import install
+from tests.support.faults import install
+from tests.support.world import Api
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api/GET/contacts/x1"
 SCOPES = ["contacts.readonly", "locations.readonly"]

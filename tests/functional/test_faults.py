@@ -23,9 +23,9 @@ from chalicelib.integrations import cleanup
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.conftest import Api, FakeClock, seeded_world
-from tests.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
-from tests.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
+from tests.support.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
+from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
+from tests.support.world import Api, FakeClock, seeded_world
 
 Context = dict[str, Any]
 
