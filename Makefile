@@ -34,7 +34,7 @@ $(CHROMIUM):
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi
 
-# The SDK test (tests/test_sdk.py) drives the platform's official Node SDK, pinned in
+# The SDK test (tests/e2e/test_sdk.py) drives the platform's official Node SDK, pinned in
 # tests/e2e/sdk/package-lock.json, with Debian's nodejs and npm: installed as root like chromium.
 SDK_MODULES := tests/e2e/sdk/node_modules/.package-lock.json
 $(SDK_MODULES): tests/e2e/sdk/package.json tests/e2e/sdk/package-lock.json

@@ -247,12 +247,12 @@ def _set_value(params: dict[str, Any], placeholder: str) -> dict[str, Any] | Non
 def world() -> Iterator[Any]:
     from moto import mock_aws
 
+    from chalicelib import seed
     from chalicelib import tables as models
-    from chalicelib.directory import accounts as directory
 
     with mock_aws():
         models.create_tables()
-        directory.load_seed(ROOT / "seed" / "demo.json")
+        seed.load_seed(ROOT / "seed" / "demo.json")
         SCHEMA.update(_schema())
         yield
 

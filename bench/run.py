@@ -184,10 +184,10 @@ def models_all() -> tuple[Any, ...]:
 def main() -> None:
     moto = start_embedded_dynamodb()
     try:
+        from chalicelib import seed
         from chalicelib import tables as models
         from chalicelib.core import clock
         from chalicelib.core.vocabulary import Owner, OwnerType
-        from chalicelib.directory import accounts as directory
         from chalicelib.directory.models import UserModel
         from chalicelib.integrations import service
         from chalicelib.tokens import authorizer, catalog, policy
@@ -195,7 +195,7 @@ def main() -> None:
         from chalicelib.tokens.model import TokenModel
 
         models.create_tables()
-        directory.load_seed(ROOT / "seed" / "demo.json")
+        seed.load_seed(ROOT / "seed" / "demo.json")
         admin = UserModel.get("user-admin")
         owner = Owner(OwnerType.LOCATION, "loc-downtown", "agency-demo")
         _, token = service.create(

@@ -231,7 +231,7 @@ def policy_text(stage: str, function: str) -> str:
 
 def write_policies(stage: str) -> None:
     """`make policies`: the build step that writes .chalice/policy-*.json (checked in, and checked by
-    tests/test_infra.py); packaging only verifies them, so it never rewrites a tracked file."""
+    tests/functional/test_infra.py); packaging only verifies them, so it never rewrites a tracked file."""
     for function in FUNCTIONS:
         (CHALICE_DIR / policy_file(stage, function)).write_text(policy_text(stage, function))
 

@@ -52,7 +52,7 @@ def demo_users(seed: dict[str, Any]) -> list[tuple[str, str, str]]:
     service's own rule (permissions.can_manage), from the file alone: `make session` needs no server."""
     from chalicelib.core.vocabulary import Owner, OwnerType
     from chalicelib.directory import permissions
-    from chalicelib.directory.accounts import user_from_seed
+    from chalicelib.seed import user_from_seed
 
     agencies = {agency["id"]: agency for agency in seed.get("agencies", [])}
     rows = []
@@ -311,14 +311,14 @@ def main() -> None:
         import click
         from chalice.cli import cli as chalice_cli
 
+        from chalicelib import seed
         from chalicelib import tables as models
         from chalicelib.core.config import settings
-        from chalicelib.directory import accounts as directory
         from chalicelib.http.local_gateway import install_api_gateway_behaviour
 
         print("  creating the tables and loading the directory file ...", flush=True)
         models.create_tables()
-        counts = directory.load_seed(seed_path())
+        counts = seed.load_seed(seed_path())
         data_line = _restore_or_start_empty(settings.table_prefix)
         interval = float(os.environ.get("PI_SAVE_INTERVAL_SECONDS") or 30)
         saver = PeriodicSave(settings.table_prefix, interval)

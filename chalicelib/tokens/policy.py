@@ -22,7 +22,7 @@ collisions cannot be closed by globs alone: `DELETE/calendars/*` (calendars.writ
 "every X but `resources`" to spare `DELETE /calendars/resources/:resourceType/:id`. There the policy
 fails closed: it refuses the ambiguous path, one that is also another route the token may not call
 (here a resource type named "notifications"; the platform's ids are random, never catalog words).
-tests/test_policy.py proves both bounds: 0 over-grants, and under-grants only on such ambiguous paths.
+tests/unit/test_policy.py proves both bounds: 0 over-grants, and under-grants only on such ambiguous paths.
 
 Tenant pin: in a location token's policy every `:locationId` of an allowed route is the token's own
 location id, so API Gateway refuses another location before any code runs. One gap, also proved by

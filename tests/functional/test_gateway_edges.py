@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.test_v2_and_authorizer import TokenClient, issue
 
 from chalicelib.directory import sessions
+from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import VERSION, Api
 
 SPEC_KEYS = {"statusCode", "error", "message"}
@@ -24,7 +24,7 @@ def spec_error(response: Any, status: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", ["/nope", "/locations/loc1/customValues", "/private-integrations"])
 def test_unknown_route_is_404_with_or_without_a_token_and_never_echoes_it(api: Api, path: str) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     session = sessions.mint("admin")
     for authorization in (None, f"Bearer {token}", f"Bearer {session}", "Basic c2VjcmV0"):
         headers = dict(VERSION)
@@ -38,7 +38,7 @@ def test_unknown_route_is_404_with_or_without_a_token_and_never_echoes_it(api: A
 
 
 def test_missing_scope_names_the_route_the_scopes_held_and_get_scopes(api: Api) -> None:
-    token, _ = issue(api, scopes=["contacts.readonly", "locations.readonly"])
+    token = token_for(api, scopes=["contacts.readonly", "locations.readonly"])
     body = spec_error(TokenClient(api, token)("PUT", "/locations/loc1", {"name": "x"}), 403)
     message = str(body["message"])
     assert "PUT /locations/{location_id}" in message

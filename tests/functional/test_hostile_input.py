@@ -9,10 +9,10 @@ import json
 from typing import Any
 
 import pytest
-from tests.test_v2_and_authorizer import TokenClient, issue
 
 from chalicelib.directory import sessions
 from chalicelib.tokens import catalog
+from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import VERSION, Api, FakeClock
 
 LOCATION_BODY = {"name": "app", "scopes": ["contacts.readonly"]}
@@ -37,7 +37,7 @@ def created(api: Api) -> str:
 @pytest.mark.parametrize("limit", ["²", "\uff11", "\u0663", "1e3", "-1", " 5", "99999999999999999999999"])
 def test_limit_with_unicode_digits_or_junk_is_422_on_every_paged_route(api: Api, limit: str) -> None:
     integration_id = created(api)
-    token, _ = issue(api)
+    token = token_for(api)
     for response in (
         api.get(f"/private-integrations/{integration_id}/events?limit={limit}"),
         api.get(f"/locations/loc1/private-integrations/events?limit={limit}"),
@@ -54,7 +54,7 @@ def test_limit_with_unicode_digits_or_junk_is_422_on_every_paged_route(api: Api,
 def test_deeply_nested_json_is_400_not_a_recursion_error(api: Api, raw: bytes) -> None:
     assert len(raw) < 64 * 1024
     integration_id = created(api)
-    token, _ = issue(api)
+    token = token_for(api)
     for response in (
         api.request("POST", "/locations/loc1/private-integrations", raw=raw),
         api.request("PATCH", f"/private-integrations/{integration_id}", raw=raw),
@@ -85,7 +85,7 @@ def test_a_lone_surrogate_is_422_naming_the_field_on_create_patch_and_contacts(a
     raw = b'{"description": "ok ' + b"\\udc00" + b'"}'
     body = spec_error(api.request("PATCH", f"/private-integrations/{integration_id}", raw=raw), 422)
     assert body["message"] == ["description: holds a lone surrogate (invalid Unicode): send valid text"]
-    token, _ = issue(api, scopes=["contacts.write"])
+    token = token_for(api, scopes=["contacts.write"])
     response = api.client.http.post(
         "/contacts",
         headers={**VERSION, "Authorization": f"Bearer {token}", "Content-Type": "application/json"},
@@ -189,7 +189,7 @@ def test_no_response_may_be_cached(api: Api) -> None:
     integration_id = create.json_body["privateIntegration"]["id"]
     rotate = api.post(f"/private-integrations/{integration_id}/rotate", {"expire": "later"})
     assert rotate.status_code == 200 and "token" in rotate.json_body
-    token, _ = issue(api)
+    token = token_for(api)
     for response in (
         create,
         rotate,

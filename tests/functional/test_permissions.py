@@ -199,11 +199,11 @@ def test_deployed_stages_read_the_secret_from_secrets_manager(monkeypatch: pytes
         deployed = config.settings._replace(
             stage="dev", session_secret=None, session_secret_id="private-integrations/dev/session-secret"
         )
-        monkeypatch.setattr(sessions, "settings", deployed)
+        monkeypatch.setattr(config, "settings", deployed)
         sessions.session_secret.cache_clear()
         try:
             assert sessions.session_secret() == "s" * 64
-            monkeypatch.setattr(sessions, "settings", deployed._replace(session_secret_id=None))
+            monkeypatch.setattr(config, "settings", deployed._replace(session_secret_id=None))
             sessions.session_secret.cache_clear()
             with pytest.raises(RuntimeError):
                 sessions.session_secret()  # a deployed stage never falls back to the local secret

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,39 +12,9 @@ from chalicelib.core import db
 from chalicelib.tokens import authorizer
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.support.platform_docs import response_problems
+from tests.support.lifecycle_helpers import create
+from tests.support.v2_client import LOCATION_SCOPES, TokenClient, V, token_for
 from tests.support.world import Api, FakeClock
-
-V = {"Version": "2021-07-28"}
-LOCATION_SCOPES = ["locations.readonly", "contacts.readonly", "contacts.write"]
-
-
-def issue(api: Api, owner: str = "locations/loc1", scopes: list[str] | None = None) -> tuple[str, str]:
-    response = api.post(
-        f"/{owner}/private-integrations", {"name": "app", "scopes": scopes or LOCATION_SCOPES}
-    )
-    assert response.status_code == 201, response.body
-    return response.json_body["token"], response.json_body["privateIntegration"]["id"]
-
-
-class TokenClient:
-    """A third-party app's calls; every answer must conform to the platform's documented response schema."""
-
-    def __init__(self, api: Api, token: str) -> None:
-        self.http = api.client.http
-        self.token = token
-
-    def __call__(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-    ) -> Any:
-        all_headers = {"Authorization": f"Bearer {self.token}", **V, **(headers or {})}
-        if body is not None:
-            all_headers["Content-Type"] = "application/json"
-            body = json.dumps(body)
-        response = getattr(self.http, method.lower())(path, headers=all_headers, body=body)
-        problems = response_problems(method, path, response.status_code, response.json_body)
-        assert not problems, (method, path, response.status_code, problems)
-        return response
 
 
 class CallCounter:
@@ -77,7 +46,7 @@ def dynamodb_calls(api: Api) -> Iterator[CallCounter]:
 
 
 def test_platform_doc_examples_work(api: Api) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     call = TokenClient(api, token)
     response = call("GET", "/locations/loc1", headers={"Accept": "application/json"})
     assert response.status_code == 200
@@ -114,7 +83,7 @@ def test_platform_doc_examples_work(api: Api) -> None:
 
 
 def test_contacts_crud_list_and_duplicates(api: Api, frozen_clock: FakeClock) -> None:
-    call = TokenClient(api, issue(api)[0])
+    call = TokenClient(api, token_for(api))
     first = call("POST", "/contacts", {"locationId": "loc1", "email": "a@example.com"}).json_body["contact"]
     duplicate = call("POST", "/contacts/", {"locationId": "loc1", "email": "A@example.com", "firstName": "x"})
     assert duplicate.status_code == 400
@@ -155,8 +124,8 @@ def test_contacts_crud_list_and_duplicates(api: Api, frozen_clock: FakeClock) ->
 
 
 def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
-    location = TokenClient(api, issue(api)[0])
-    agency = TokenClient(api, issue(api, "agencies/ag1", ["locations.readonly", "locations.write"])[0])
+    location = TokenClient(api, token_for(api))
+    agency = TokenClient(api, token_for(api, "agencies/ag1", ["locations.readonly", "locations.write"]))
     # The location token's policy names loc1 only: API Gateway refuses loc2 before any code runs.
     denied = location("GET", "/locations/loc2")
     assert denied.status_code == 403
@@ -178,7 +147,7 @@ def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
         "settings": {"allowDuplicateContact": False},
     }
     # A contact of another location is never shown.
-    other = TokenClient(api, issue(api, "locations/loc2")[0])
+    other = TokenClient(api, token_for(api, "locations/loc2"))
     contact_id = other("POST", "/contacts", {"locationId": "loc2", "firstName": "x"}).json_body["contact"][
         "id"
     ]
@@ -201,11 +170,11 @@ def test_tenancy_for_location_and_agency_tokens(api: Api) -> None:
     ],
 )
 def test_each_scope_opens_exactly_its_routes(api: Api, scopes: list[str], allowed: set[str]) -> None:
-    seed = TokenClient(api, issue(api)[0])
+    seed = TokenClient(api, token_for(api))
     contact_id = seed("POST", "/contacts", {"locationId": "loc1", "firstName": "x"}).json_body["contact"][
         "id"
     ]
-    call = TokenClient(api, issue(api, scopes=scopes)[0])
+    call = TokenClient(api, token_for(api, scopes=scopes))
     routes = {
         "GET /locations/loc1": ("GET", "/locations/loc1", None),
         "GET /contacts/C": ("GET", f"/contacts/{contact_id}", None),
@@ -228,7 +197,7 @@ def test_each_scope_opens_exactly_its_routes(api: Api, scopes: list[str], allowe
 
 
 def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
-    token, integration_id = issue(api)
+    integration_id, token = create(api, LOCATION_SCOPES)
     good = token
     bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
     unknown = tokens.generate()
@@ -257,7 +226,7 @@ def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
 
 
 def test_expired_token_is_denied_before_ttl_deletes_it(api: Api, frozen_clock: FakeClock) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     item = TokenModel.get(tokens.digest(token))
     item.update(actions=[TokenModel.state.set("rotating"), TokenModel.expires_at.set(frozen_clock.current)])
     assert TokenModel.get(tokens.digest(token)).expires_at is not None  # still in the table
@@ -265,13 +234,13 @@ def test_expired_token_is_denied_before_ttl_deletes_it(api: Api, frozen_clock: F
 
 
 def test_unknown_state_is_denied(api: Api) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     TokenModel.get(tokens.digest(token)).update(actions=[TokenModel.state.set("revoked")])
     assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 401
 
 
 def test_database_error_fails_closed(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("connection reset")
@@ -284,7 +253,7 @@ def test_database_error_fails_closed(api: Api, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_calls: CallCounter) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
     dynamodb_calls.calls.clear()
     for bad in ["Bearer pit-nope", "Bearer " + token[:-1] + ("A" if token[-1] != "A" else "B"), ""]:
@@ -301,7 +270,7 @@ def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_ca
 def test_last_used_is_written_at_most_once_per_five_minutes(
     api: Api, frozen_clock: FakeClock, dynamodb_calls: CallCounter
 ) -> None:
-    token, integration_id = issue(api)
+    integration_id, token = create(api, LOCATION_SCOPES)
     arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
     dynamodb_calls.calls.clear()
     for _ in range(50):
@@ -320,7 +289,7 @@ def test_last_used_is_written_at_most_once_per_five_minutes(
 
 
 def test_failed_last_used_write_never_fails_the_request(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("throttled")
@@ -330,7 +299,7 @@ def test_failed_last_used_write_never_fails_the_request(api: Api, monkeypatch: p
 
 
 def test_scope_edit_applies_to_the_next_request(api: Api) -> None:
-    token, integration_id = issue(api)
+    integration_id, token = create(api, LOCATION_SCOPES)
     call = TokenClient(api, token)
     assert call("GET", "/locations/loc1").status_code == 200
     api.patch(f"/private-integrations/{integration_id}", {"scopes": ["contacts.readonly"]})
@@ -339,7 +308,7 @@ def test_scope_edit_applies_to_the_next_request(api: Api) -> None:
 
 
 def test_version_header_on_v2_routes(api: Api) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     response = api.client.http.get("/locations/loc1", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400 and "Version" in response.json_body["message"]
     for accepted in ("2021-07-28", "2021-04-15", "2023-02-21"):
@@ -357,7 +326,7 @@ def test_version_header_on_v2_routes(api: Api) -> None:
 
 
 def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_management(api: Api) -> None:
-    token, _ = issue(api)
+    token = token_for(api)
     from chalicelib.directory import sessions
 
     session = sessions.mint("admin")

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_v2_and_authorizer import TokenClient, issue
 
-from chalicelib.directory import accounts as directory
+from chalicelib import seed
 from chalicelib.v2 import schema
 from chalicelib.v2.models import ContactKeyModel, ContactModel
+from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import Api, FakeClock, scan_all_items
 
 AGENCY_SCOPES = ["locations.readonly", "locations.write"]
@@ -27,7 +27,7 @@ def documented_example(dto: str) -> dict[str, Any]:
 
 
 def contact_client(api: Api, location: str = "loc1") -> TokenClient:
-    return TokenClient(api, issue(api, f"locations/{location}")[0])
+    return TokenClient(api, token_for(api, f"locations/{location}"))
 
 
 def no_nulls(value: Any) -> bool:
@@ -317,7 +317,7 @@ def test_duplicate_lookup(api: Api) -> None:
 
 
 def test_location_update_takes_the_documented_body_and_answers_flat(api: Api) -> None:
-    agency = TokenClient(api, issue(api, "agencies/ag1", AGENCY_SCOPES)[0])
+    agency = TokenClient(api, token_for(api, "agencies/ag1", AGENCY_SCOPES))
     body = {
         "companyId": "ag1",
         "name": "Loc One Renamed",
@@ -399,11 +399,12 @@ def test_concurrent_update_is_409_and_keeps_guards_consistent(
 
 
 def test_seeded_location_fields_are_answered_and_checked(api: Api, tmp_path: Path) -> None:
-    seed = tmp_path / "seed.json"
+    directory_file = tmp_path / "seed.json"
     extra = {"address": "1 Main St", "city": "Oslo", "country": "NO", "email": "desk@example.com"}
-    seed.write_text(json.dumps({"locations": [{"id": "loc7", "agencyId": "ag1", "name": "Seven", **extra}]}))
-    directory.load_seed(seed)
-    agency = TokenClient(api, issue(api, "agencies/ag1", AGENCY_SCOPES)[0])
+    location_seven = {"id": "loc7", "agencyId": "ag1", "name": "Seven", **extra}
+    directory_file.write_text(json.dumps({"locations": [location_seven]}))
+    seed.load_seed(directory_file)
+    agency = TokenClient(api, token_for(api, "agencies/ag1", AGENCY_SCOPES))
     location = agency("GET", "/locations/loc7").json_body["location"]
     assert location == {
         "id": "loc7",
@@ -412,6 +413,7 @@ def test_seeded_location_fields_are_answered_and_checked(api: Api, tmp_path: Pat
         **extra,
         "settings": {"allowDuplicateContact": False},
     }
-    seed.write_text(json.dumps({"locations": [{"id": "loc8", "agencyId": "ag1", "city": 5, "color": "red"}]}))
+    bad = {"id": "loc8", "agencyId": "ag1", "city": 5, "color": "red"}
+    directory_file.write_text(json.dumps({"locations": [bad]}))
     with pytest.raises(ValueError, match=r"city must be a string.*'color' is not a documented field"):
-        directory.load_seed(seed)
+        seed.load_seed(directory_file)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -18,10 +18,16 @@ ARN = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api/GET/contacts/x1
 SCOPES = ["contacts.readonly", "locations.readonly"]
 
 
-def create(api: Api, scopes: list[str] | None = None) -> tuple[str, str]:
-    response = api.post("/locations/loc1/private-integrations", {"name": "app", "scopes": scopes or SCOPES})
+class Issued(NamedTuple):
+    integration_id: str
+    token: str
+
+
+def create(api: Api, scopes: list[str] | None = None, owner: str = "locations/loc1") -> Issued:
+    """A new integration through the API (201 asserted): its id and its token, shown this once."""
+    response = api.post(f"/{owner}/private-integrations", {"name": "app", "scopes": scopes or SCOPES})
     assert response.status_code == 201, response.body
-    return response.json_body["privateIntegration"]["id"], response.json_body["token"]
+    return Issued(response.json_body["privateIntegration"]["id"], response.json_body["token"])
 
 
 def authorizes(token: str) -> bool:

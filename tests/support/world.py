@@ -16,9 +16,9 @@ from typing import Any
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib import seed
 from chalicelib import tables as models
 from chalicelib.core import clock
-from chalicelib.directory import accounts as directory
 from chalicelib.directory import sessions
 
 SEED = {
@@ -69,7 +69,7 @@ def seeded_world() -> Iterator[None]:
         models.create_tables()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
         seed_path.write_text(json.dumps(SEED))
-        directory.load_seed(seed_path)
+        seed.load_seed(seed_path)
         yield
 
 
