@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from chalicelib import audit, authorizer_cache, clock, db, lifecycle
+from chalicelib import app_metrics, audit, authorizer_cache, clock, db, lifecycle
 from chalicelib.config import settings
 from chalicelib.directory import Owner
 from chalicelib.integrations import epoch
@@ -206,6 +206,7 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
         summary["stoppedEarly"] = 1
     log.info("cleanup %s", json.dumps(summary))
     errors = [r for r in results if isinstance(r, Exception)]
+    app_metrics.cleanup(summary, failed_run=bool(errors))
     if errors:
         raise errors[0]
     return summary

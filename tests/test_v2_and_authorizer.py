@@ -374,7 +374,8 @@ def test_authorizer_import_path_is_lean() -> None:
 
     code = (
         "import sys, chalicelib.authorizer; "
-        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'chalicelib.v2') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'chalicelib.v2', 'aws_lambda_powertools') "
+        "if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
