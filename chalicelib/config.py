@@ -36,6 +36,10 @@ class Settings(NamedTuple):
     event_bus_name: str = "default"
     max_integrations_per_owner: int = 100
     authorizer_cache_ttl_seconds: int = 300
+    # Rotating the session secret: sessions signed with the previous secret stay valid until this
+    # ISO 8601 time (PI_SESSION_SECRET_PREVIOUS locally; deployed, the secret's AWSPREVIOUS version).
+    session_secret_previous: str | None = None
+    session_secret_previous_until: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,6 +63,8 @@ class Settings(NamedTuple):
             event_bus_name=os.environ.get("PI_EVENT_BUS_NAME", "default"),
             max_integrations_per_owner=_int("PI_MAX_INTEGRATIONS_PER_OWNER", 100),
             authorizer_cache_ttl_seconds=_int("PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),
+            session_secret_previous=os.environ.get("PI_SESSION_SECRET_PREVIOUS") or None,
+            session_secret_previous_until=os.environ.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
         )
 
     def table_name(self, short_name: str) -> str:
