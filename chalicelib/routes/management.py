@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import agency_settings, audit, catalog, integrations, lifecycle, sessions, web
+from chalicelib import agency_settings, audit, catalog, emergency, integrations, lifecycle, sessions, web
 from chalicelib.directory import Owner
 from chalicelib.models import UserModel
 
@@ -63,6 +63,14 @@ def agency_integrations(agency_id: str) -> Any:
 @bp.route("/locations/{location_id}/private-integrations", methods=["GET", "POST"])
 def location_integrations(location_id: str) -> Any:
     return _owner_integrations(integrations.location_owner, location_id)
+
+
+@bp.route("/agencies/{agency_id}/private-integrations/revoke-all", methods=["POST"])
+def revoke_all(agency_id: str) -> dict[str, Any]:
+    """Emergency: every token of the agency and its sub-accounts stops working (README "Runbook")."""
+    user = _caller()
+    emergency.require_admin(user, agency_id)
+    return emergency.revoke_all(user.id, agency_id, emergency.parse_body(_body()))
 
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])
