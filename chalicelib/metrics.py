@@ -5,7 +5,8 @@ named under `_aws`: no API call on the request's path. The API handler and the c
 with Powertools (chalicelib/app_metrics.py); the authorizer does not, because Powertools' import would
 take its cold import past its goal (README "Metrics" has the measurements).
 
-Namespace PrivateIntegrations, dimension `service` (as Powertools names it), and per Outcome:
+Namespace PrivateIntegrations, dimension `service` (private-integrations-<stage>, as Powertools names
+it), and per Outcome:
   Authorizations (Count), AuthorizerLatency (Milliseconds), LastUsedWrites (Count)
 """
 
@@ -16,8 +17,17 @@ import sys
 import time
 from typing import Any
 
+from chalicelib.config import settings
+
 NAMESPACE = "PrivateIntegrations"
-SERVICE = "private-integrations"
+
+
+def service_name(stage: str) -> str:
+    """One value per stage: dev and prod may share an account; each stage's alarms watch only its own."""
+    return f"private-integrations-{stage}"
+
+
+SERVICE = service_name(settings.stage)
 COUNT = "Count"
 MILLISECONDS = "Milliseconds"
 

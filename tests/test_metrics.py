@@ -65,7 +65,7 @@ def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 def value(metrics: list[dict[str, Any]], name: str, **dimensions: str) -> float:
     """The sum of `name` over the lines whose dimension set is exactly service + `dimensions`."""
-    wanted = {"service": "private-integrations", **dimensions}
+    wanted = {"service": "private-integrations-test", **dimensions}
     return sum(
         m["Value"]
         for m in metrics
