@@ -13,6 +13,7 @@ it), and per Outcome:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -28,6 +29,8 @@ def service_name(stage: str) -> str:
 
 
 SERVICE = service_name(settings.stage)
+# Powertools' own switch, honoured here too: `make run` and `make bench` keep their consoles readable.
+ENABLED = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true"
 COUNT = "Count"
 MILLISECONDS = "Milliseconds"
 
@@ -65,6 +68,8 @@ def line(
 
 def emit(values: dict[str, tuple[float, str]], dimensions: dict[str, str] | None = None) -> None:
     """Write one EMF line to stdout. Never raises: a metric must not fail a request."""
+    if not ENABLED:
+        return
     try:
         sys.stdout.write(json.dumps(line(values, dimensions or {}), separators=(",", ":")) + "\n")
         sys.stdout.flush()

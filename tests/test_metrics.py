@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import authorizer, cleanup, tokens
+from chalicelib import authorizer, cleanup, metrics, tokens
 from tests.conftest import Api, FakeClock
 from tests.faults import THROTTLE, install
 from tests.lifecycle_helpers import authorizes, create, rotate
@@ -137,3 +137,16 @@ def test_cleanup_counts_items_processed_and_reminders_sent(
     assert value(metrics, "CleanupItemsProcessed") == 2
     assert value(metrics, "CleanupRemindersSent") == 2
     assert value(metrics, "CleanupFailures") == 0
+
+
+def test_metric_lines_can_be_switched_off_for_local_consoles(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` and `make bench` set POWERTOOLS_METRICS_DISABLED (read by both writers)."""
+    _, token = create(api)
+    monkeypatch.setattr(metrics, "ENABLED", False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    emitted(capsys)
+    assert authorizes(token)
+    assert api.get("/me").status_code == 200
+    assert emitted(capsys) == []
