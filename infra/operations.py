@@ -107,6 +107,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
     """Alarm logical id -> resource. `table_ids`: table logical id -> table name."""
     service = service_name(stage)
     api_name = api_name_of(stage)
+    once_an_hour = {"Period": 3600, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
     found: dict[str, Any] = {
         "AlarmAuthorizerErrors": _alarm(
             "Authorizer failed closed (token store unreadable): real users get 500s. README Runbook.",
@@ -142,9 +143,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             MetricName="Errors",
             Dimensions=_dimensions(FunctionName={"Ref": "ScheduledCleanup"}),
             Statistic="Sum",
-            Period=3600,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
+            **once_an_hour,
         ),
         "AlarmCleanupNotRunning": _alarm(
             "The scheduled cleanup has not run for an hour (schedule disabled or throttled).",
@@ -153,9 +152,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             MetricName="Invocations",
             Dimensions=_dimensions(FunctionName={"Ref": "ScheduledCleanup"}),
             Statistic="Sum",
-            Period=3600,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
+            **once_an_hour,
             ComparisonOperator="LessThanThreshold",
             TreatMissingData="breaching",  # no data at all is exactly "it did not run"
         ),
