@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # metric lines would interleave with ours
 
 from scripts.devserver import start_embedded_dynamodb  # noqa: E402
 

@@ -9,6 +9,9 @@ script writes what Chalice does not know about and merges it in (`--merge-templa
   * one least-privilege IAM policy per function and stage in .chalice/ (Chalice's automatic policy
     cannot see PynamoDB's calls), referenced from .chalice/config.json: written by `make policies`
     (--write-policies), only verified when packaging.
+  * what an operator needs (infra/operations.py): parameters, log groups with retention, access logs,
+    tracing, throttling, alarms to an SNS topic, the cleanup's failure queue and reserved concurrency;
+    deletion protection on every table in prod.
 
 Usage: python infra/build.py [--stage dev] [--stage prod] [--out build]
 """
@@ -24,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script (`make package`): the project's packages
+
+from infra import operations  # noqa: E402
+
 CHALICE_DIR = ROOT / ".chalice"
 RUNTIME = "python3.12"
 AUTHORIZER_HANDLER = "chalicelib.tokens.entry.handler"
@@ -64,6 +72,14 @@ LOGS = {
     "Effect": "Allow",
     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
     "Resource": ["arn:aws:logs:*:*:*"],
+}
+
+# Active tracing (a parameter, on in prod) sends segments with the function's role; X-Ray has no
+# resource-level permissions for these two actions.
+XRAY = {
+    "Effect": "Allow",
+    "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+    "Resource": ["*"],
 }
 
 
@@ -110,9 +126,18 @@ def policy(stage: str, function: str) -> dict[str, Any]:
                 "Resource": [f"arn:aws:events:*:*:event-bus/{bus}"],
             }
         )
+        # Lambda sends a failed invocation to the on-failure destination with the function's role.
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [f"arn:aws:sqs:*:*:{operations.cleanup_failure_queue(stage)}"],
+            }
+        )
     if function != "token_authorizer":
         statements.append(FLUSH_CACHE)
     statements.append(LOGS)
+    statements.append(XRAY)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -146,6 +171,8 @@ def table_resources(stage: str) -> dict[str, Any]:
             "KeySchema": _hash_first(schema["key_schema"]),
             "SSESpecification": {"SSEEnabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            # Prod tables cannot be deleted by any API call until an operator turns this off.
+            "DeletionProtectionEnabled": stage == "prod",
         }
         indexes = []
         for index in schema["global_secondary_indexes"]:
@@ -213,20 +240,41 @@ def merge_template(stage: str) -> dict[str, Any]:
             }
         }
     }
+    for answer in resources["RestAPI"]["Properties"]["GatewayResponses"].values():
+        if answer["StatusCode"] == "429":  # stage throttling (THROTTLED) and quotas: when to retry
+            answer["ResponseParameters"]["Headers"]["Retry-After"] = "'1'"
+    tables = {
+        logical_id: table["Properties"]["TableName"]
+        for logical_id, table in resources.items()
+        if table.get("Type") == "AWS::DynamoDB::Table"
+    }
+    _merge(resources, operations.resources(stage, tables))
     return {
+        "Parameters": operations.parameters(stage),
+        "Conditions": operations.conditions(),
         "Resources": resources,
         "Outputs": {
             "TokenAuthorizerArn": {
                 "Description": "Lambda authorizer (TOKEN, header Authorization) for downstream APIs",
                 "Value": {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]},
                 "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-TokenAuthorizerArn"}},
-            }
+            },
+            **operations.outputs(),
         },
     }
 
 
 def policy_text(stage: str, function: str) -> str:
     return json.dumps(policy(stage, function), indent=2) + "\n"
+
+
+def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
+    """Nested dictionaries merge; anything else in `more` replaces."""
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def write_policies(stage: str) -> None:

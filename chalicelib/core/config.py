@@ -39,6 +39,10 @@ class Settings(NamedTuple):
     authorizer_cache_ttl_seconds: int = 300
     # A downstream API's own scopes: a TSV shaped like tokens/data/platform-scopes.tsv.
     extra_scopes_file: str | None = None
+    # Rotating the session secret: sessions signed with the previous secret stay valid until this
+    # ISO 8601 time (PI_SESSION_SECRET_PREVIOUS locally; deployed, the secret's AWSPREVIOUS version).
+    session_secret_previous: str | None = None
+    session_secret_previous_until: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +69,8 @@ class Settings(NamedTuple):
             max_integrations_per_owner=_int(env, "PI_MAX_INTEGRATIONS_PER_OWNER", 100),
             authorizer_cache_ttl_seconds=_int(env, "PI_AUTHORIZER_CACHE_TTL_SECONDS", 300),
             extra_scopes_file=env.get("PI_EXTRA_SCOPES_FILE") or None,
+            session_secret_previous=env.get("PI_SESSION_SECRET_PREVIOUS") or None,
+            session_secret_previous_until=env.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
         )
 
     def table_name(self, short_name: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -16,6 +17,7 @@ from chalicelib.directory.models import UserModel
 from chalicelib.tokens.format import PREFIX as TOKEN_PREFIX
 
 LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
+log = logging.getLogger("private_integrations.sessions")
 
 
 @functools.cache
@@ -31,6 +33,47 @@ def session_secret() -> str:
     if config.settings.stage in ("local", "test"):
         return LOCAL_DEV_SECRET
     raise RuntimeError("No session secret configured: set PI_SESSION_SECRET or PI_SESSION_SECRET_ID")
+
+
+@functools.cache
+def previous_session_secret() -> str | None:
+    """The secret before the last rotation: PI_SESSION_SECRET_PREVIOUS, else the AWSPREVIOUS version of
+    the Secrets Manager secret (Secrets Manager keeps it when a new value is put)."""
+    if config.settings.session_secret_previous:
+        return config.settings.session_secret_previous
+    if config.settings.session_secret_id:
+        import boto3
+
+        secrets = boto3.client("secretsmanager", region_name=config.settings.region)
+        answer = secrets.get_secret_value(
+            SecretId=config.settings.session_secret_id, VersionStage="AWSPREVIOUS"
+        )
+        return str(answer["SecretString"])
+    return None
+
+
+def _grace_until() -> datetime | None:
+    raw = config.settings.session_secret_previous_until
+    if not raw:
+        return None
+    try:
+        until = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        log.error("PI_SESSION_SECRET_PREVIOUS_UNTIL is not an ISO 8601 time: the previous secret is refused")
+        return None
+    return until if until.tzinfo else until.replace(tzinfo=UTC)  # a time without offset is UTC
+
+
+def verification_secrets() -> list[str]:
+    """The current secret, and the previous one while its grace period lasts (rotation without
+    logging everyone out at once)."""
+    found = [session_secret()]
+    until = _grace_until()
+    if until is not None and clock.now() < until:
+        previous = previous_session_secret()
+        if previous and previous not in found:
+            found.append(previous)
+    return found
 
 
 def mint(user_id: str, ttl: timedelta = timedelta(hours=12)) -> str:
@@ -52,22 +95,7 @@ def authenticate(authorization: str | None) -> UserModel:
         raise Unauthorized(
             "Private Integration tokens are not accepted here: management routes need a session token."
         )
-    try:
-        # Times are checked against our clock below (tests move it without sleeping), so PyJWT checks
-        # the signature, the algorithm and that `sub` and `exp` are present.
-        claims = jwt.decode(
-            credential,
-            session_secret(),
-            algorithms=["HS256"],
-            options={
-                "require": ["sub", "exp"],
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.PyJWTError:
-        raise Unauthorized("The session token is invalid: sign in again.") from None
+    claims = _decode(credential)
     _check_times(claims)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
@@ -76,6 +104,32 @@ def authenticate(authorization: str | None) -> UserModel:
     if user is None:
         raise Unauthorized("The session token's user does not exist: sign in again.")
     return user
+
+
+def _decode(credential: str) -> dict[str, Any]:
+    """The claims, if the signature is one of the accepted secrets'; else 401."""
+    for secret in verification_secrets():
+        try:
+            # Times are checked against our clock afterwards (tests move it without sleeping), so PyJWT
+            # checks the signature, the algorithm and that `sub` and `exp` are present.
+            return dict(
+                jwt.decode(
+                    credential,
+                    secret,
+                    algorithms=["HS256"],
+                    options={
+                        "require": ["sub", "exp"],
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                    },
+                )
+            )
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with the other accepted secret
+        except jwt.PyJWTError:
+            break
+    raise Unauthorized("The session token is invalid: sign in again.")
 
 
 def _check_times(claims: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
-from chalicelib.core import db
+from chalicelib.core import app_metrics, db
 from chalicelib.core.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from chalicelib.http import gateway_responses
 from chalicelib.tokens.authorizer_cache import ApiStage
@@ -115,6 +115,8 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
     response.headers["X-Trace-Id"] = trace_id
     # Bodies carry tokens (create, rotate) and tenant data: no browser, proxy or CDN may keep them.
     response.headers.setdefault("Cache-Control", "no-store")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    app_metrics.request(request.method, resource_path, response.status_code, elapsed_ms)
     # Never log headers or bodies: they carry session and integration tokens.
     log.info(
         json.dumps(
@@ -123,7 +125,7 @@ def handle_http(request: Request, get_response: Callable[[Request], Response]) -
                 "method": request.method,
                 "path": resource_path,
                 "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "ms": round(elapsed_ms, 1),
             }
         )
     )

@@ -134,14 +134,21 @@ def update(
 
 
 def delete(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> None:
+    delete_recorded(actor.id, target)
+    authorizer_cache.flush(own_api)
+
+
+def delete_recorded(actor_id: str, target: Access, details: dict[str, Any] | None = None) -> None:
+    """The integration and its tokens go, with an `integration.deleted` event (plus `details`); no
+    cache flush (the caller flushes once, also after deleting many)."""
     owner_model = _owner_model(target.owner)
 
     def attempt(integration: IntegrationModel) -> None:
         event = audit.new_event(
             "integration.deleted",
-            actor.id,
+            actor_id,
             target.owner,
-            {"name": integration.name, "scopes": list(integration.scopes)},
+            {"name": integration.name, "scopes": list(integration.scopes), **(details or {})},
             integration.id,
         )
         with audit.recorded_change(event) as tx:
@@ -151,4 +158,3 @@ def delete(actor: UserModel, target: Access, *, own_api: ApiStage | None = None)
             tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
 
     until_applied(target, attempt)
-    authorizer_cache.flush(own_api)

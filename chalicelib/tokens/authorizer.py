@@ -7,9 +7,10 @@ instance, in front of every v2 request.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from chalicelib.core import clock, config
+from chalicelib.core import clock, config, metrics
 from chalicelib.core.vocabulary import OwnerType, TokenState
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens import policy
@@ -23,8 +24,9 @@ LIVE_STATES = frozenset(TokenState)
 class Unauthorized(Exception):
     """API Gateway answers 401 when a Lambda authorizer fails with exactly this message."""
 
-    def __init__(self) -> None:
+    def __init__(self, outcome: str = metrics.DENY_UNKNOWN) -> None:
         super().__init__("Unauthorized")
+        self.outcome = outcome  # why, for the metrics only (the caller always sees the same 401)
 
 
 class AuthorizerUnavailable(Exception):
@@ -36,11 +38,12 @@ def _bearer(header: str | None) -> str:
     return credential.strip() if scheme.lower() == "bearer" else ""
 
 
-def _touch_last_used(item: TokenModel, now: int) -> None:
-    """Record use at most once per interval per token; a failed write never fails the request."""
+def _touch_last_used(item: TokenModel, now: int) -> bool:
+    """Record use at most once per interval per token; a failed write never fails the request.
+    True when this call wrote it."""
     interval = config.settings.last_used_write_interval_seconds
     if item.last_used_at is not None and now - int(item.last_used_at) < interval:
-        return
+        return False
     try:
         item.update(
             actions=[TokenModel.last_used_at.set(now)],
@@ -50,12 +53,30 @@ def _touch_last_used(item: TokenModel, now: int) -> None:
         )
     except Exception as error:
         log.info("lastUsedAt not written: %s", type(error).__name__)
+        return False
+    return True
 
 
 def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
+    """The decision, and one EMF metric line saying which outcome it was and how long it took."""
+    started = time.perf_counter()
+    outcome, wrote = metrics.ERROR, False
+    try:
+        answer, wrote = _decide(authorization, method_arn)
+        outcome = metrics.ALLOW
+        return answer
+    except Unauthorized as denied:
+        outcome = denied.outcome
+        raise
+    finally:
+        metrics.authorization(outcome, (time.perf_counter() - started) * 1000, wrote)
+
+
+def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any], bool]:
+    """(the policy and context, whether lastUsedAt was written), or Unauthorized saying why."""
     token = _bearer(authorization)
     if not tokens.is_well_formed(token):
-        raise Unauthorized  # no database read for a malformed token or a bad checksum
+        raise Unauthorized(metrics.DENY_MALFORMED)  # no database read for a malformed token or checksum
     try:
         item = TokenModel.get(tokens.digest(token), consistent_read=True)
     except TokenModel.DoesNotExist:
@@ -65,14 +86,16 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         raise AuthorizerUnavailable("token store unavailable") from None
     now = clock.now()
     if item.state not in LIVE_STATES or (item.expires_at is not None and item.expires_at <= now):
-        raise Unauthorized  # revoked, or rotated out and past its overlap (TTL deletion may lag 48h)
-    _touch_last_used(item, int(now.timestamp()))
+        # Revoked, or rotated out and past its overlap (TTL deletion may lag 48h).
+        raise Unauthorized(metrics.DENY_REVOKED_OR_EXPIRED)
+    wrote = _touch_last_used(item, int(now.timestamp()))
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
     caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
-    return {
+    answer = {
         "principalId": item.integration_id,
         "policyDocument": policy.document(scopes, item.owner_type, method_arn, own_location),
         "context": caller.encode(),
     }
+    return answer, wrote

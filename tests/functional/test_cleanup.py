@@ -192,7 +192,9 @@ def expect_flush(stubber: Stubber) -> None:
     stubber.add_response("flush_stage_authorizers_cache", {}, {"restApiId": "down1", "stageName": "prod"})
 
 
-@pytest.mark.parametrize("action", ["rotate now", "expire now", "cancel", "delete", "scope edit"])
+@pytest.mark.parametrize(
+    "action", ["rotate now", "expire now", "cancel", "delete", "scope edit", "revoke all"]
+)
 def test_revoking_actions_flush_the_authorizer_cache(
     api: Api, stubbed_apigateway: Stubber, action: str
 ) -> None:
@@ -208,6 +210,7 @@ def test_revoking_actions_flush_the_authorizer_cache(
         "scope edit": lambda: api.patch(
             f"/private-integrations/{integration_id}", {"scopes": ["contacts.write"]}
         ),
+        "revoke all": lambda: api.post("/agencies/ag1/private-integrations/revoke-all", {"reason": "leak"}),
     }[action]()
     assert response.status_code in (200, 204)
     stubbed_apigateway.assert_no_pending_responses()

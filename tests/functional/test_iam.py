@@ -87,6 +87,8 @@ def test_every_call_of_each_function_is_in_its_policy(
     api.post("/contacts/upsert", {"locationId": "loc1", "email": "iam@b.co"}, user=None, headers=bearer)
     api.delete(f"/contacts/{contact}", user=None, headers=bearer)
     api.delete(f"/private-integrations/{integration_id}")
+    create(api)
+    assert api.post("/agencies/ag1/private-integrations/revoke-all", {"reason": "iam"}).status_code == 200
     missing = table_actions(faults) - allowed("api_handler")
     assert not missing, f"api_handler's policy lacks {sorted(missing)}"
 

@@ -18,6 +18,9 @@ sys.path.insert(0, str(ROOT))
 from infra import build  # noqa: E402
 
 # As committed: packaging only verifies them (`make policies` writes them).
+POLICY_BYTES_BEFORE_PACKAGING = {
+    path.name: path.read_bytes() for path in (ROOT / ".chalice").glob("policy-*.json")
+}
 COMMITTED_POLICIES = {
     path.name: json.loads(path.read_text()) for path in (ROOT / ".chalice").glob("policy-*.json")
 }
@@ -74,6 +77,8 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
         assert props["BillingMode"] == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props
         assert props["SSESpecification"] == {"SSEEnabled": True}
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        # Deletion protection on every table in prod; dev tables can be torn down.
+        assert props["DeletionProtectionEnabled"] is (stage == "prod")
         assert table["DeletionPolicy"] == "Retain"
         indexes |= {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
     assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency"}
@@ -106,7 +111,13 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
         }
     ]
     others = {a for s in authorizer for a in s["Action"] if not a.startswith("dynamodb:")}
-    assert others == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert others == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
     # The committed policy files are exactly what the generator writes.
     for function in build.FUNCTIONS:
         assert COMMITTED_POLICIES[build.policy_file(stage, function)] == build.policy(stage, function)
@@ -207,18 +218,193 @@ def test_the_deployed_authorizer_imports_only_its_own_path(
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == "[] Unauthorized", result.stdout + result.stderr
+    # The last line is ours; an EMF metric line (the authorizer's deny-malformed count) comes before it.
+    assert result.stdout.strip().splitlines()[-1] == "[] Unauthorized", result.stdout + result.stderr
 
 
 def test_packaging_never_rewrites_tracked_files(templates: dict[str, Path]) -> None:
-    """`make package` ran for the fixture: the checkout is as it was (no policy file rewritten)."""
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", ".chalice"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert changed.stdout == ""
+    """`make package` ran for the fixture: the policy files are byte for byte as before it ran."""
+    for path in (ROOT / ".chalice").glob("policy-*.json"):
+        assert path.read_bytes() == POLICY_BYTES_BEFORE_PACKAGING[path.name]
     for stage in STAGES:
         assert build.stale_policies(stage) == []
+
+
+# --- operations (issue 16): parameters, logs, tracing, throttling, the cleanup's safety nets, alarms ---
+
+TABLE_IDS = {
+    "TableAgencies",
+    "TableLocations",
+    "TableUsers",
+    "TableIntegrations",
+    "TableTokens",
+    "TableEvents",
+    "TableContacts",
+    "TableContactKeys",
+}
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup")
+
+
+def transformed(path: Path) -> dict[str, Any]:
+    """The template after the SAM transform (as CloudFormation deploys it): proves SAM kept each property."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = load(path)
+    for function in of_type(template, "AWS::Serverless::Function").values():
+        function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"  # as cfn-lint does
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        return dict(transform(template, {}, NoManagedPolicies()))
+
+
+def default(template: dict[str, Any], reference: Any) -> Any:
+    assert set(reference) == {"Ref"}, reference
+    return template["Parameters"][reference["Ref"]]["Default"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_log_group_per_function_with_retention_parameter(templates: dict[str, Path], stage: str) -> None:
+    template = load(templates[stage])
+    groups = of_type(template, "AWS::Logs::LogGroup")
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+    for function in FUNCTION_IDS:
+        group = groups[f"{function}LogGroup"]["Properties"]
+        # The log group Lambda writes to (/aws/lambda/<function name>), created with retention.
+        assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert groups["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert len(groups) == 4
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_access_log_is_json_with_the_request_id_and_never_a_header(
+    templates: dict[str, Path], stage: str
+) -> None:
+    stages = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage")
+    (api_stage,) = stages.values()
+    setting = api_stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert fields["requestId"] == "$context.requestId"  # also X-Trace-Id of every answer
+    assert {"status", "httpMethod", "resourcePath", "authorizerStatus"} <= set(fields)
+    assert all(value.startswith("$context.") for value in fields.values())
+    lowered = setting["Format"].lower()
+    assert "authorization" not in lowered and "header" not in lowered and "$input" not in lowered
+
+
+@pytest.mark.parametrize(("stage", "tracing"), [("dev", "false"), ("prod", "true")])
+def test_xray_tracing_on_functions_and_stage_is_a_parameter_on_in_prod(
+    templates: dict[str, Path], stage: str, tracing: str
+) -> None:
+    template = load(templates[stage])
+    assert template["Parameters"]["TracingEnabled"]["Default"] == tracing
+    assert template["Conditions"]["Tracing"] == {"Fn::Equals": [{"Ref": "TracingEnabled"}, "true"]}
+    deployed = transformed(templates[stage])
+    for function in FUNCTION_IDS:
+        config = deployed["Resources"][function]["Properties"]["TracingConfig"]
+        assert config == {"Mode": {"Fn::If": ["Tracing", "Active", "PassThrough"]}}
+    (api_stage,) = of_type(deployed, "AWS::ApiGateway::Stage").values()
+    assert api_stage["Properties"]["TracingEnabled"] == {"Fn::If": ["Tracing", True, False]}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_throttling_parameters_and_429_in_spec_json(templates: dict[str, Path], stage: str) -> None:
+    template = load(templates[stage])
+    (api_stage,) = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage").values()
+    (settings,) = api_stage["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert default(template, settings["ThrottlingRateLimit"]) > 0
+    assert default(template, settings["ThrottlingBurstLimit"]) >= default(
+        template, settings["ThrottlingRateLimit"]
+    )
+    throttled = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    body = json.loads(throttled["ResponseTemplates"]["application/json"])
+    assert body == {"statusCode": 429, "error": "Too Many Requests", "message": body["message"]}
+    assert throttled["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
+    templates: dict[str, Path], stage: str
+) -> None:
+    template = load(templates[stage])
+    deployed = transformed(templates[stage])
+    (invoke_config,) = of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()
+    props = invoke_config["Properties"]
+    assert props["FunctionName"] == {"Ref": "ScheduledCleanup"}
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["CleanupFailureQueue", "Arn"]}}
+    }
+    queue = template["Resources"]["CleanupFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["QueueName"] == f"pi-{stage}-cleanup-failures"
+    # The function's own role sends the failed event to the queue.
+    cleanup_role = _statements(of_type(template, "AWS::IAM::Role")["ScheduledCleanupRole"])
+    assert {
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": [f"arn:aws:sqs:*:*:pi-{stage}-cleanup-failures"],
+    } in cleanup_role
+    reserved = deployed["Resources"]["ScheduledCleanup"]["Properties"]["ReservedConcurrentExecutions"]
+    assert default(template, reserved) == 1
+    assert "ReservedConcurrentExecutions" not in deployed["Resources"]["APIHandler"]["Properties"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
+    templates: dict[str, Path], stage: str
+) -> None:
+    template = load(templates[stage])
+    topic = template["Resources"]["AlarmTopic"]
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+    alarms = {name: a["Properties"] for name, a in of_type(template, "AWS::CloudWatch::Alarm").items()}
+    assert set(alarms) == {
+        "AlarmAuthorizerErrors",
+        "AlarmAuthorizerLatencyP99",
+        "AlarmApi5xxRate",
+        "AlarmCleanupErrors",
+        "AlarmCleanupNotRunning",
+        "AlarmCleanupFailuresQueued",
+    } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
+    service = {"Name": "service", "Value": f"private-integrations-{stage}"}  # what the code emits
+    errors = alarms["AlarmAuthorizerErrors"]
+    assert errors["Namespace"] == "PrivateIntegrations" and errors["MetricName"] == "Authorizations"
+    assert errors["Dimensions"] == [service, {"Name": "Outcome", "Value": "error"}]
+    assert default(template, errors["Threshold"]) == 5
+    latency = alarms["AlarmAuthorizerLatencyP99"]
+    assert latency["ExtendedStatistic"] == "p99" and latency["Dimensions"] == [service]
+    assert default(template, latency["Threshold"]) == 500
+    rate = alarms["AlarmApi5xxRate"]
+    assert rate["Namespace"] == "AWS/ApiGateway" and rate["MetricName"] == "5XXError"
+    assert rate["Statistic"] == "Average"
+    api_name = template["Resources"]["RestAPI"]["Properties"]["Name"]
+    assert rate["Dimensions"] == [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": "api"}]
+    assert 0 < default(template, rate["Threshold"]) < 1
+    missing = alarms["AlarmCleanupNotRunning"]
+    assert missing["MetricName"] == "Invocations" and missing["ComparisonOperator"] == "LessThanThreshold"
+    assert missing["TreatMissingData"] == "breaching"
+    assert alarms["AlarmCleanupErrors"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": "ScheduledCleanup"}}
+    ]
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    for table_id in TABLE_IDS:
+        throttles = alarms[f"AlarmThrottles{table_id}"]
+        names = {
+            m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"]
+            for m in throttles["Metrics"]
+            if "MetricStat" in m
+        }
+        table_name = tables[table_id]["Properties"]["TableName"]
+        assert names == {
+            "ReadThrottleEvents": [{"Name": "TableName", "Value": table_name}],
+            "WriteThrottleEvents": [{"Name": "TableName", "Value": table_name}],
+        }
+        assert default(template, throttles["Threshold"]) == 10

@@ -15,7 +15,7 @@ from chalicelib.directory import sessions
 from chalicelib.directory import settings as agency_settings
 from chalicelib.directory.models import UserModel
 from chalicelib.http import web
-from chalicelib.integrations import access, lifecycle, service, views
+from chalicelib.integrations import access, emergency, lifecycle, service, views
 from chalicelib.tokens import catalog
 from chalicelib.tokens.authorizer_cache import ApiStage
 
@@ -90,6 +90,14 @@ def create_location_integration(location_id: str) -> Response:
     user = _caller()
     owner = access.location_owner(user, location_id)
     return _with_token(*service.create(user, owner, _body()), status_code=201)
+
+
+@bp.route("/agencies/{agency_id}/private-integrations/revoke-all", methods=["POST"])
+def revoke_all(agency_id: str) -> dict[str, Any]:
+    """Emergency: every token of the agency and its sub-accounts stops working (README "Runbook")."""
+    user = _caller()
+    emergency.require_admin(user, agency_id)
+    return emergency.revoke_all(user.id, agency_id, emergency.parse_body(_body()), own_api=_own_api())
 
 
 @bp.route("/agencies/{agency_id}/private-integrations/events", methods=["GET"])

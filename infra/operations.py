@@ -1,0 +1,303 @@
+"""What an operator needs on the first night, merged into each stage's template by infra/build.py.
+
+- Parameters with defaults per stage: log retention, X-Ray tracing, stage throttling, alarm thresholds.
+- A log group per function (retention), and the API's JSON access log (request id, never a header).
+- X-Ray active tracing on the functions and the stage when TracingEnabled (on in prod).
+- Stage throttling; API Gateway's 429 is the THROTTLED gateway response (SPEC's JSON, Retry-After).
+- The cleanup: reserved concurrency, and failed invocations kept in an SQS queue (on-failure).
+- Alarms to an SNS topic (the operator subscribes): authorizer errors and p99 latency, DynamoDB
+  throttles per table, the API's 5xx rate, cleanup errors, missing cleanup runs, failed cleanup runs.
+README "Runbook" says what each alarm means and what to check first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.core.metrics import NAMESPACE, service_name
+
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup")
+
+# The API's access log: one JSON line per request. Only $context variables: no header, no body, so the
+# Authorization header (and a token in it) can never be logged. requestId is also the X-Trace-Id.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "xrayTraceId": "$context.xrayTraceId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "principalId": "$context.authorizer.principalId",
+    "errorType": "$context.error.responseType",
+}
+
+
+def parameters(stage: str) -> dict[str, Any]:
+    prod = stage == "prod"
+
+    def number(default: float, description: str, minimum: float = 0) -> dict[str, Any]:
+        return {"Type": "Number", "Default": default, "MinValue": minimum, "Description": description}
+
+    return {
+        "LogRetentionDays": {
+            "Type": "Number",
+            "Default": 30,
+            "AllowedValues": LOG_RETENTION_DAYS,
+            "Description": "Days CloudWatch Logs keeps every function's log and the API's access log",
+        },
+        "TracingEnabled": {
+            "Type": "String",
+            "Default": "true" if prod else "false",
+            "AllowedValues": ["true", "false"],
+            "Description": "X-Ray active tracing on the functions and the API stage",
+        },
+        "ThrottlingRateLimit": number(500 if prod else 50, "Stage steady-state requests per second", 1),
+        "ThrottlingBurstLimit": number(1000 if prod else 100, "Stage burst (token bucket size)", 1),
+        "CleanupReservedConcurrency": number(
+            1, "Concurrent cleanup runs at most (they cannot take the API's concurrency)", 1
+        ),
+        "AuthorizerErrorThreshold": number(
+            5, "Authorizations that failed closed (database unreadable) per minute, 3 minutes of 5", 1
+        ),
+        "AuthorizerP99ThresholdMs": number(500, "Authorizer p99 latency (ms) over 5 minutes, 3 of 5", 1),
+        "DynamoDBThrottleThreshold": number(10, "Throttled reads + writes per table per minute, 3 of 5", 1),
+        "ServerErrorRateThreshold": {
+            "Type": "Number",
+            "Default": 0.01,
+            "MinValue": 0,
+            "MaxValue": 1,
+            "Description": "Share of API requests answered 5xx per minute (0.01 = 1%), 3 minutes of 5",
+        },
+        "CleanupErrorThreshold": number(1, "Failed cleanup invocations per hour", 1),
+    }
+
+
+def _alarm(description: str, threshold: dict[str, Any] | float, **metric: Any) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "AlarmDescription": description,
+        "ActionsEnabled": True,
+        "AlarmActions": [{"Ref": "AlarmTopic"}],
+        "OKActions": [{"Ref": "AlarmTopic"}],
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": threshold,
+        "EvaluationPeriods": 5,
+        "DatapointsToAlarm": 3,
+        "TreatMissingData": "notBreaching",
+        **metric,
+    }
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+
+
+def _dimensions(**values: Any) -> list[dict[str, Any]]:
+    return [{"Name": name, "Value": value} for name, value in values.items()]
+
+
+def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
+    """Alarm logical id -> resource. `table_ids`: table logical id -> table name."""
+    service = service_name(stage)
+    api_name = api_name_of(stage)
+    once_an_hour = {"Period": 3600, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
+    found: dict[str, Any] = {
+        "AlarmAuthorizerErrors": _alarm(
+            "Authorizer failed closed (token store unreadable): real users get 500s. README Runbook.",
+            {"Ref": "AuthorizerErrorThreshold"},
+            Namespace=NAMESPACE,
+            MetricName="Authorizations",
+            Dimensions=_dimensions(service=service, Outcome="error"),
+            Statistic="Sum",
+            Period=60,
+        ),
+        "AlarmAuthorizerLatencyP99": _alarm(
+            "Authorizer p99 latency above its threshold: every v2 request waits. README Runbook.",
+            {"Ref": "AuthorizerP99ThresholdMs"},
+            Namespace=NAMESPACE,
+            MetricName="AuthorizerLatency",
+            Dimensions=_dimensions(service=service),
+            ExtendedStatistic="p99",
+            Period=300,
+        ),
+        "AlarmApi5xxRate": _alarm(
+            "Share of API requests answered 5xx above its threshold (SDK-visible). README Runbook.",
+            {"Ref": "ServerErrorRateThreshold"},
+            Namespace="AWS/ApiGateway",
+            MetricName="5XXError",
+            Dimensions=_dimensions(ApiName=api_name, Stage="api"),
+            Statistic="Average",  # 5XXError is 0 or 1 per request: its average is the rate
+            Period=60,
+        ),
+        "AlarmCleanupErrors": _alarm(
+            "The scheduled cleanup failed (reminders and rotation completions wait). README Runbook.",
+            {"Ref": "CleanupErrorThreshold"},
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=_dimensions(FunctionName={"Ref": "ScheduledCleanup"}),
+            Statistic="Sum",
+            **once_an_hour,
+        ),
+        "AlarmCleanupNotRunning": _alarm(
+            "The scheduled cleanup has not run for an hour (schedule disabled or throttled).",
+            1,
+            Namespace="AWS/Lambda",
+            MetricName="Invocations",
+            Dimensions=_dimensions(FunctionName={"Ref": "ScheduledCleanup"}),
+            Statistic="Sum",
+            **once_an_hour,
+            ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching",  # no data at all is exactly "it did not run"
+        ),
+        "AlarmCleanupFailuresQueued": _alarm(
+            "A cleanup invocation failed after its retries and was kept in the failure queue.",
+            1,
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=_dimensions(QueueName={"Fn::GetAtt": ["CleanupFailureQueue", "QueueName"]}),
+            Statistic="Maximum",
+            Period=300,
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
+        ),
+    }
+    for logical_id, name in table_ids.items():
+        metrics = [
+            {
+                "Id": kind.lower(),
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/DynamoDB",
+                        "MetricName": f"{kind}ThrottleEvents",
+                        "Dimensions": _dimensions(TableName=name),
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+            for kind in ("Read", "Write")
+        ]
+        metrics.append(
+            {"Id": "throttles", "Label": f"{name} throttled requests", "Expression": "read + write"}
+        )
+        found[f"AlarmThrottles{logical_id}"] = _alarm(
+            f"DynamoDB throttles on {name}: callers get 503s (the authorizer 500s on tokens).",
+            {"Ref": "DynamoDBThrottleThreshold"},
+            Metrics=metrics,
+        )
+    return found
+
+
+def log_groups() -> dict[str, Any]:
+    groups: dict[str, Any] = {
+        f"{function}LogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
+                "RetentionInDays": {"Ref": "LogRetentionDays"},
+            },
+        }
+        for function in FUNCTION_IDS
+    }
+    groups["ApiAccessLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}},
+    }
+    return groups
+
+
+def resources(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
+    """Every resource above plus the properties merged into Chalice's functions and API."""
+    found: dict[str, Any] = {
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "DisplayName": f"Private Integrations {stage} alarms",
+                "KmsMasterKeyId": "alias/aws/sns",
+            },
+        },
+        "CleanupFailureQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": cleanup_failure_queue(stage),
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        **log_groups(),
+        **alarms(stage, table_ids),
+    }
+    tracing = {"Fn::If": ["Tracing", "Active", "PassThrough"]}
+    for function in FUNCTION_IDS:
+        found[function] = {"Properties": {"Tracing": tracing}}
+    found["ScheduledCleanup"]["Properties"].update(
+        {
+            "ReservedConcurrentExecutions": {"Ref": "CleanupReservedConcurrency"},
+            "EventInvokeConfig": {
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {
+                    "OnFailure": {
+                        "Type": "SQS",
+                        "Destination": {"Fn::GetAtt": ["CleanupFailureQueue", "Arn"]},
+                    }
+                },
+            },
+        }
+    )
+    found["RestAPI"] = {
+        "Properties": {
+            "Name": api_name_of(stage),  # the ApiName the 5xx alarm watches
+            "TracingEnabled": {"Fn::If": ["Tracing", True, False]},
+            "AccessLogSetting": {
+                "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                "Format": access_log_format(),
+            },
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                    "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+                    "MetricsEnabled": True,
+                }
+            ],
+        }
+    }
+    return found
+
+
+def access_log_format() -> str:
+    return json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))
+
+
+def api_name_of(stage: str) -> str:
+    return f"private-integrations-{stage}"
+
+
+def cleanup_failure_queue(stage: str) -> str:
+    return f"pi-{stage}-cleanup-failures"
+
+
+def conditions() -> dict[str, Any]:
+    return {"Tracing": {"Fn::Equals": [{"Ref": "TracingEnabled"}, "true"]}}
+
+
+def outputs() -> dict[str, Any]:
+    return {
+        "AlarmTopicArn": {
+            "Description": "SNS topic every alarm notifies: subscribe the on-call rotation to it",
+            "Value": {"Ref": "AlarmTopic"},
+        },
+        "CleanupFailureQueueUrl": {
+            "Description": "Failed cleanup invocations (after 2 retries), kept 14 days",
+            "Value": {"Ref": "CleanupFailureQueue"},
+        },
+    }
