@@ -73,63 +73,66 @@ def _server_error(trace_id: str) -> Response:
 
 
 def handle_http(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Chalice HTTP middleware: trace id, Version header, ApiError -> JSON, one log line per request."""
+    """Chalice HTTP middleware: trace id, Version header, errors -> SPEC JSON, one log line per request."""
     context = request.context or {}
     # API Gateway's request id where there is one: the same id its own error responses carry.
     trace_id = str(context.get("requestId") or uuid.uuid4().hex)
     started = time.perf_counter()
     resource_path = context.get("resourcePath", "")
+    response = _in_spec_shape(_answer(request, get_response, resource_path, trace_id), trace_id)
+    response.headers["X-Trace-Id"] = trace_id
+    # Bodies carry tokens (create, rotate) and tenant data: no browser, proxy or CDN may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    _record(request.method, resource_path, response.status_code, trace_id, time.perf_counter() - started)
+    return response
+
+
+def _answer(
+    request: Request, get_response: Callable[[Request], Response], resource_path: str, trace_id: str
+) -> Response:
+    """The route's answer, or the error it raised as SPEC JSON (503 for an unavailable database)."""
     try:
         if resource_path not in VERSION_EXEMPT_PATHS and request.method != "OPTIONS":
             check_version(request)
-        response = get_response(request)
+        return get_response(request)
     except ApiError as error:
-        response = error_response(error)
+        return error_response(error)
     except Exception as raised:
         cause = raised.__cause__ if isinstance(raised, UnexpectedError) else raised
         if isinstance(cause, Exception) and db.is_unavailable(cause):
             log.warning("database unavailable trace_id=%s: %s", trace_id, type(cause).__name__)
-            response = error_response(unavailable(cause))
-        else:
-            # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
-            log.exception("unhandled error trace_id=%s", trace_id)
-            response = _server_error(trace_id)
-    if isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
-        if response.status_code >= 500:
-            # Chalice caught an exception itself (and logged it): the same 500 as ours, with the trace id.
-            log.error("unhandled error trace_id=%s (traceback logged above by Chalice)", trace_id)
-            response = _server_error(trace_id)
-        else:
-            # Chalice's own errors (e.g. 415 for a content type a route does not accept) in SPEC's shape.
-            message = response.body["Message"]
-            if response.status_code == 415:
-                message += ". Send the body as JSON with the header 'Content-Type: application/json'."
-            response = json_response(
-                {
-                    "statusCode": response.status_code,
-                    "error": HTTPStatus(response.status_code).phrase,
-                    "message": message,
-                },
-                response.status_code,
-            )
-    response.headers["X-Trace-Id"] = trace_id
-    # Bodies carry tokens (create, rotate) and tenant data: no browser, proxy or CDN may keep them.
-    response.headers.setdefault("Cache-Control", "no-store")
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    app_metrics.request(request.method, resource_path, response.status_code, elapsed_ms)
-    # Never log headers or bodies: they carry session and integration tokens.
-    log.info(
-        json.dumps(
-            {
-                "traceId": trace_id,
-                "method": request.method,
-                "path": resource_path,
-                "status": response.status_code,
-                "ms": round(elapsed_ms, 1),
-            }
-        )
-    )
-    return response
+            return error_response(unavailable(cause))
+        # A bug or a dependency failure: log it with the trace id, never leak internals to the caller.
+        log.exception("unhandled error trace_id=%s", trace_id)
+        return _server_error(trace_id)
+
+
+def _in_spec_shape(response: Response, trace_id: str) -> Response:
+    """Chalice's own error answers ({"Code", "Message"}) rewritten in SPEC's error shape."""
+    if not (isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}):
+        return response
+    if response.status_code >= 500:
+        # Chalice caught an exception itself (and logged it): the same 500 as ours, with the trace id.
+        log.error("unhandled error trace_id=%s (traceback logged above by Chalice)", trace_id)
+        return _server_error(trace_id)
+    # Chalice's own errors (e.g. 415 for a content type a route does not accept).
+    message = response.body["Message"]
+    if response.status_code == 415:
+        message += ". Send the body as JSON with the header 'Content-Type: application/json'."
+    body = {
+        "statusCode": response.status_code,
+        "error": HTTPStatus(response.status_code).phrase,
+        "message": message,
+    }
+    return json_response(body, response.status_code)
+
+
+def _record(method: str, path: str, status: int, trace_id: str, seconds: float) -> None:
+    """The request's metrics and its one JSON log line. Never headers or bodies: they carry tokens."""
+    elapsed_ms = seconds * 1000
+    app_metrics.request(method, path, status, elapsed_ms)
+    line = {"traceId": trace_id, "method": method, "path": path, "status": status, "ms": round(elapsed_ms, 1)}
+    log.info(json.dumps(line))
 
 
 def raise_unexpected_errors_to_middleware(app: Chalice) -> None:

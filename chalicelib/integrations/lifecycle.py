@@ -76,64 +76,7 @@ def rotate(
     used = last_used([target.integration])
 
     def attempt(integration: IntegrationModel) -> IntegrationModel:
-        now = clock.now()
-        if expire == "later" and rotation_pending(integration, now):
-            raise Conflict(
-                "A rotation is already pending: cancel it or expire the old token now before rotating again."
-            )
-        new_item = new_token_item(
-            plaintext,
-            integration_id=integration.id,
-            owner=target.owner,
-            scopes=[str(scope) for scope in integration.scopes],
-            created_at=now,
-        )
-        changes: dict[str, Any] = {
-            "token_hash": new_item.token_hash,
-            "token_hint": new_item.hint,
-            "token_created_at": now,
-        }
-        details: dict[str, Any] = {
-            "expire": expire,
-            "tokenHint": new_item.hint,
-            "previousTokenHint": integration.token_hint,
-        }
-        expires = now + timedelta(seconds=config.settings.rotation_overlap_seconds)
-        if expire == "later":
-            details["expiresAt"] = clock.iso(expires)
-        event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)
-
-        def operations(tx: TransactWrite) -> None:
-            tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
-            current = TokenModel(integration.token_hash)
-            if expire == "now":
-                # Compromise: every earlier token stops working now, also one still rotating out.
-                tx.delete(current)
-                if integration.previous_token_hash:
-                    tx.delete(TokenModel(integration.previous_token_hash))
-                changes.update(dict.fromkeys(ROTATION_FIELDS))
-                return
-            finish_ended_rotation(tx, integration, changes, now)
-            changes.update(
-                previous_token_hash=integration.token_hash,
-                previous_token_hint=integration.token_hint,
-                previous_token_created_at=integration.token_created_at,
-                rotation_started_at=now,
-                rotation_expires_at=expires,
-            )
-            tx.update(
-                current,
-                actions=[
-                    TokenModel.state.set(TokenState.ROTATING),
-                    TokenModel.expires_at.set(expires),
-                    TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
-                    TokenModel.due_at.set(clock.epoch(expires)),
-                ],
-                condition=(TokenModel.integration_id == integration.id)
-                & (TokenModel.state == TokenState.ACTIVE),
-            )
-
-        return write_change(integration, changes, event, operations)
+        return _rotate_once(actor, target, integration, expire, plaintext)
 
     if expire == "now":
         updated = until_applied(target, attempt)
@@ -144,6 +87,84 @@ def rotate(
         except db.LostRace:
             raise concurrent_change(target.integration.id) from None
     return view(updated, used), plaintext
+
+
+def _rotate_once(
+    actor: UserModel, target: Access, integration: IntegrationModel, expire: str, plaintext: str
+) -> IntegrationModel:
+    """One conditioned transaction: the new token item, the integration pointing at it, and the old
+    token either rotating out until the overlap ends (later) or gone with any earlier one (now)."""
+    now = clock.now()
+    if expire == "later" and rotation_pending(integration, now):
+        raise Conflict(
+            "A rotation is already pending: cancel it or expire the old token now before rotating again."
+        )
+    new_item = new_token_item(
+        plaintext,
+        integration_id=integration.id,
+        owner=target.owner,
+        scopes=[str(scope) for scope in integration.scopes],
+        created_at=now,
+    )
+    changes: dict[str, Any] = {
+        "token_hash": new_item.token_hash,
+        "token_hint": new_item.hint,
+        "token_created_at": now,
+    }
+    details: dict[str, Any] = {
+        "expire": expire,
+        "tokenHint": new_item.hint,
+        "previousTokenHint": integration.token_hint,
+    }
+    expires = now + timedelta(seconds=config.settings.rotation_overlap_seconds)
+    if expire == "later":
+        details["expiresAt"] = clock.iso(expires)
+    event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)
+
+    def operations(tx: TransactWrite) -> None:
+        tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
+        if expire == "now":
+            _revoke_earlier_tokens(tx, integration, changes)
+        else:
+            _start_overlap(tx, integration, changes, now, expires)
+
+    return write_change(integration, changes, event, operations)
+
+
+def _revoke_earlier_tokens(tx: TransactWrite, integration: IntegrationModel, changes: dict[str, Any]) -> None:
+    """Compromise: every earlier token stops working now, also one still rotating out."""
+    for token_hash in (integration.token_hash, integration.previous_token_hash):
+        if token_hash:
+            tx.delete(TokenModel(token_hash))
+    changes.update(dict.fromkeys(ROTATION_FIELDS))
+
+
+def _start_overlap(
+    tx: TransactWrite,
+    integration: IntegrationModel,
+    changes: dict[str, Any],
+    now: datetime,
+    expires: datetime,
+) -> None:
+    """The current token rotates out until `expires` (finishing an overlap that had already ended)."""
+    finish_ended_rotation(tx, integration, changes, now)
+    changes.update(
+        previous_token_hash=integration.token_hash,
+        previous_token_hint=integration.token_hint,
+        previous_token_created_at=integration.token_created_at,
+        rotation_started_at=now,
+        rotation_expires_at=expires,
+    )
+    tx.update(
+        TokenModel(integration.token_hash),
+        actions=[
+            TokenModel.state.set(TokenState.ROTATING),
+            TokenModel.expires_at.set(expires),
+            TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
+            TokenModel.due_at.set(clock.epoch(expires)),
+        ],
+        condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == TokenState.ACTIVE),
+    )
 
 
 def cancel(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> dict[str, Any]:

@@ -38,8 +38,39 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
     """A new integration and its first token; returns (view, plaintext token shown once)."""
     fields = validate(body, owner.type, partial=False)
     plaintext = tokens.generate()
+    integration = _new_integration(actor, owner, fields, plaintext)
+    first_token = new_token_item(
+        plaintext,
+        integration_id=integration.id,
+        owner=owner,
+        scopes=fields["scopes"],
+        created_at=integration.created_at,
+    )
+    details = {"name": integration.name, "scopes": integration.scopes, "tokenHint": integration.token_hint}
+    event = audit.new_event("integration.created", actor.id, owner, details, integration.id)
+    owner_model = _owner_model(owner)
+    limit = config.settings.max_integrations_per_owner
+    try:
+        with audit.recorded_change(event) as tx:
+            # The per-owner limit is a conditional counter: concurrent creates cannot pass it.
+            tx.update(
+                owner_model(owner.id),
+                actions=[owner_model.integration_count.add(1)],
+                condition=owner_model.id.exists()
+                & (owner_model.integration_count.does_not_exist() | (owner_model.integration_count < limit)),
+            )
+            tx.save(integration, condition=IntegrationModel.id.does_not_exist())
+            tx.save(first_token, condition=TokenModel.token_hash.does_not_exist())
+    except db.LostRace:
+        raise _why_not_created(owner, limit) from None
+    return view(integration), plaintext
+
+
+def _new_integration(
+    actor: UserModel, owner: Owner, fields: dict[str, Any], plaintext: str
+) -> IntegrationModel:
     now = clock.now()
-    integration = IntegrationModel(
+    return IntegrationModel(
         secrets.token_hex(12),
         owner_key=owner.key,
         owner_type=owner.type,
@@ -56,38 +87,16 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         token_created_at=now,
         version=1,
     )
-    owner_model = _owner_model(owner)
-    limit = config.settings.max_integrations_per_owner
-    event = audit.new_event(
-        "integration.created",
-        actor.id,
-        owner,
-        {"name": integration.name, "scopes": integration.scopes, "tokenHint": integration.token_hint},
-        integration.id,
-    )
-    try:
-        with audit.recorded_change(event) as tx:
-            tx.update(
-                owner_model(owner.id),
-                actions=[owner_model.integration_count.add(1)],
-                condition=owner_model.id.exists()
-                & (owner_model.integration_count.does_not_exist() | (owner_model.integration_count < limit)),
-            )
-            tx.save(integration, condition=IntegrationModel.id.does_not_exist())
-            first_token = new_token_item(
-                plaintext, integration_id=integration.id, owner=owner, scopes=fields["scopes"], created_at=now
-            )
-            tx.save(first_token, condition=TokenModel.token_hash.does_not_exist())
-    except db.LostRace:
-        counter = owner_model.get(owner.id, consistent_read=True)
-        if (counter.integration_count or 0) >= limit:
-            raise Conflict(
-                f"This {'agency' if owner.type == 'agency' else 'sub-account'} already has {limit} "
-                "private integrations: delete one before creating another."
-            ) from None
-        raise Conflict("The owner changed at the same time: retry.") from None
-    return view(integration), plaintext
 
+
+def _why_not_created(owner: Owner, limit: int) -> Conflict:
+    counter = _owner_model(owner).get(owner.id, consistent_read=True)
+    if (counter.integration_count or 0) >= limit:
+        kind = "agency" if owner.type == OwnerType.AGENCY else "sub-account"
+        return Conflict(
+            f"This {kind} already has {limit} private integrations: delete one before creating another."
+        )
+    return Conflict("The owner changed at the same time: retry.")
 
 
 def update(
