@@ -2,7 +2,8 @@
 
 The same action as `POST /agencies/{agencyId}/private-integrations/revoke-all`
 (chalicelib/integrations/emergency.py), for when no agency admin can sign in. Audited: each deleted
-integration's event names the operator ("operator:<name>") and the reason. Run it with the stage's settings, e.g.
+integration's event names the operator ("operator:<name>") and the reason. Run it with the stage's
+settings, e.g.
 
     PI_STAGE=prod AWS_REGION=us-east-1 PI_CACHE_FLUSH_TARGETS=<restApiId>/api[,<downstream>/<stage>] \\
         python scripts/revoke_all.py --agency AGENCY_ID --operator alice --reason "leaked admin session"
