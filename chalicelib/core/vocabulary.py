@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class OwnerType(StrEnum):
@@ -28,9 +28,10 @@ class UserRole(StrEnum):
     USER = "user"
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Who an integration belongs to: the agency itself or one of its locations (sub-accounts)."""
+class Owner(NamedTuple):
+    """Who an integration belongs to: the agency itself or one of its locations (sub-accounts).
+
+    A NamedTuple, not a dataclass: this module is on the authorizer's cold-start import path."""
 
     type: OwnerType
     id: str

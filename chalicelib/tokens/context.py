@@ -6,13 +6,12 @@ only; scopes travel as one space-separated string.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class TokenContext:
-    """The caller behind a v2 request: its integration, owner, agency and scopes."""
+class TokenContext(NamedTuple):
+    """The caller behind a v2 request: its integration, owner, agency and scopes (a NamedTuple: cheap to
+    import on the authorizer's cold start)."""
 
     integration_id: str
     owner_type: str
