@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,26 @@ from typing import Any
 
 from chalice.test import Client
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from chalicelib import seed
 from chalicelib import tables as models
 from chalicelib.core import clock
 from chalicelib.directory import sessions
+
+# moto's in-process DynamoDB is not isolated between threads (a failed transaction restores a copy of
+# the whole table, wiping what other threads committed meanwhile); DynamoDB is. The cleanup drains its
+# shards in threads, so every mocked call here goes through moto one at a time, as `make run` does.
+_MOTO_LOCK = threading.RLock()
+_unserialized_call = BotocoreStubber.__call__
+
+
+def _serialized_call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    with _MOTO_LOCK:
+        return _unserialized_call(self, event_name, request, **kwargs)
+
+
+BotocoreStubber.__call__ = _serialized_call  # type: ignore[method-assign]
 
 SEED = {
     "agencies": [
