@@ -55,7 +55,12 @@ def require_manage(user: UserModel, owner: Owner, agency: AgencyModel, not_found
         )
 
 
-def require_agency_admin(user: UserModel, agency_id: str) -> None:
+def require_agency_admin(
+    user: UserModel,
+    agency_id: str,
+    refused: str = "Only agency admins can change permissions and Labs settings.",
+) -> None:
+    """An agency admin of that agency (404 for another agency, 403 with `refused` otherwise)."""
     require_same_agency(user, agency_id, f"Agency '{agency_id}' was not found.")
     if not is_agency_admin(user):
-        raise Forbidden("Only agency admins can change permissions and Labs settings.")
+        raise Forbidden(refused)

@@ -16,11 +16,10 @@ import logging
 from typing import Any
 
 from chalicelib.core import db
-from chalicelib.core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from chalicelib.core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.core.vocabulary import Owner, OwnerType
 from chalicelib.directory import accounts as directory
 from chalicelib.directory import permissions
-from chalicelib.directory.accounts import is_agency_admin
 from chalicelib.directory.models import LocationModel, UserModel
 from chalicelib.integrations import service
 from chalicelib.integrations.access import Access, owner_of
@@ -34,9 +33,9 @@ REASON_MAX = 500
 
 def require_admin(user: UserModel, agency_id: str) -> None:
     """Only an agency admin of that agency (404 for another agency), whatever the Labs setting."""
-    permissions.require_same_agency(user, agency_id, f"Agency '{agency_id}' was not found.")
-    if not is_agency_admin(user):
-        raise Forbidden("Only agency admins can revoke every token of the agency.")
+    permissions.require_agency_admin(
+        user, agency_id, "Only agency admins can revoke every token of the agency."
+    )
 
 
 def parse_body(body: dict[str, Any]) -> str:

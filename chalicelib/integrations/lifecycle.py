@@ -28,6 +28,7 @@ from chalicelib.directory.models import UserModel
 from chalicelib.integrations.access import Access, owner_of
 from chalicelib.integrations.changes import (
     ROTATION_FIELDS,
+    change_actions,
     concurrent_change,
     finish_ended_rotation,
     unchanged_since_read,
@@ -260,7 +261,7 @@ def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
                 integration,
                 actions=[
                     IntegrationModel.version.add(1),
-                    *[getattr(IntegrationModel, name).remove() for name in ROTATION_FIELDS],
+                    *change_actions(dict.fromkeys(ROTATION_FIELDS)),
                 ],
                 condition=unchanged_since_read(integration),
             )

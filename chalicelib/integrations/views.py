@@ -55,7 +55,8 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
             "expiresAt": clock.iso(integration.rotation_expires_at),
         }
     live = integration.token_hash, *((integration.previous_token_hash,) if rotation else ())
-    used = [(last_used_by_hash or {})[h] for h in live if h in (last_used_by_hash or {})]
+    known = last_used_by_hash or {}
+    used = [known[h] for h in live if h in known]
     last_used_at = clock.iso(datetime.fromtimestamp(max(used), tz=UTC)) if used else None
     return {
         "id": integration.id,

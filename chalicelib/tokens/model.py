@@ -39,13 +39,17 @@ DUE_INDEX_ATTRIBUTES = [
 ]
 
 
+def _bucket(shard: int) -> str:
+    return f"due#{shard:02d}"
+
+
 def due_bucket(token_hash: str) -> str:
     """The token's partition key in the cleanup index: `due#00` .. `due#15`."""
-    return f"due#{int(token_hash[:8], 16) % DUE_SHARDS:02d}"
+    return _bucket(int(token_hash[:8], 16) % DUE_SHARDS)
 
 
 def due_buckets() -> list[str]:
-    return [f"due#{shard:02d}" for shard in range(DUE_SHARDS)]
+    return [_bucket(shard) for shard in range(DUE_SHARDS)]
 
 
 class DueIndex(GlobalSecondaryIndex):
