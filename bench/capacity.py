@@ -21,7 +21,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ for name, value in {
 }.items():
     os.environ[name] = value
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+
+from tests.support.dynamodb_calls import DynamoDBCall, recording  # noqa: E402
 
 PARTITION_WCU, PARTITION_RCU = 1000, 3000
 LIMIT_SHARE = 0.50
@@ -96,18 +98,14 @@ class Access:
     units: float
 
 
-@dataclass
-class Recorder:
-    accesses: list[Access] = field(default_factory=list)
-
-    def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        operation = model.name
-        for request in _requests(operation, params):
-            self.accesses.extend(_accesses(*request))
-
-    def take(self) -> list[Access]:
-        taken, self.accesses = self.accesses, []
-        return taken
+def _load(calls: list[DynamoDBCall]) -> list[Access]:
+    """The per-key load of the recorded requests."""
+    return [
+        access
+        for call in calls
+        for request in _requests(call.operation, call.params)
+        for access in _accesses(*request)
+    ]
 
 
 def _requests(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
@@ -257,28 +255,6 @@ def world() -> Iterator[Any]:
         yield
 
 
-def _clients() -> list[Any]:
-    from chalicelib import tables as models
-    from chalicelib.core import db
-
-    clients = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
-    clients[id(db._connection().client)] = db._connection().client
-    return list(clients.values())
-
-
-@contextmanager
-def recording() -> Iterator[Recorder]:
-    recorder = Recorder()
-    clients = _clients()
-    for client in clients:
-        client.meta.events.register("provide-client-params.dynamodb", recorder)
-    try:
-        yield recorder
-    finally:
-        for client in clients:
-            client.meta.events.unregister("provide-client-params.dynamodb", recorder)
-
-
 class Operations:
     """Each operation as the service runs it (domain functions, the authorizer, the cleanup)."""
 
@@ -371,11 +347,11 @@ def record_patterns() -> dict[str, list[Access]]:
                     assert chosen is not None, name
                     recorder.take()
                     ops.run(name, chosen)
-                    patterns[name] = recorder.take()
+                    patterns[name] = _load(recorder.take())
                 _, token = ops.create()
                 recorder.take()
                 authorizer.authorize(f"Bearer {token}", Operations.ARN)
-                accesses = recorder.take()
+                accesses = _load(recorder.take())
                 patterns["authorize"] = [a for a in accesses if a.kind == "read"]
                 patterns["lastUsedAt write"] = [a for a in accesses if a.kind == "write"]
                 # The cleanup: one finished rotation and one reminder, after their due times.
@@ -384,11 +360,12 @@ def record_patterns() -> dict[str, list[Access]]:
                 now[0] += timedelta(days=8)
                 recorder.take()
                 finished = cleanup.run(parallel=False)["rotationsCompleted"]
-                patterns["cleanup: finish a rotation (per item)"] = _per_item(recorder.take(), finished)
+                finishing = _load(recorder.take())
+                patterns["cleanup: finish a rotation (per item)"] = _per_item(finishing, finished)
                 now[0] += timedelta(days=90)
                 recorder.take()
                 reminded = cleanup.run(parallel=False)["rotationRemindersSent"]
-                patterns["cleanup: reminder (per item)"] = _per_item(recorder.take(), reminded)
+                patterns["cleanup: reminder (per item)"] = _per_item(_load(recorder.take()), reminded)
     finally:
         clock.reset()
     return patterns
@@ -554,7 +531,7 @@ def small_scale_check(patterns: dict[str, list[Access]], operations: int = 600) 
                     recorder.take()
                     ops.run(name, chosen)
                     done[name] += 1
-                    for access in recorder.take():
+                    for access in _load(recorder.take()):
                         counted[f"{access.target} {access.kind}"] += 1
                         if access.target == "tokens/by-due" and access.key_value:
                             due_keys[access.key_value] += 1

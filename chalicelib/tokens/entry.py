@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported first, at the shallowest depth: under CPython 3.11 urllib3's regex compilation (botocore's
+# import) oscillates across a frame-stack chunk boundary when nested three imports deeper, mapping and
+# unmapping a chunk per call (seen here: 3,159 mmaps instead of 756, +18 ms per cold start).
+import pynamodb.models  # noqa: F401
+
 from chalicelib.tokens.authorizer import authorize
 
 

@@ -7,42 +7,19 @@ from typing import Any
 
 import pytest
 
-from chalicelib import tables as models
-from chalicelib.core import db
 from chalicelib.tokens import authorizer
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
+from tests.support.dynamodb_calls import DynamoDBCalls, recording
 from tests.support.lifecycle_helpers import create
 from tests.support.v2_client import LOCATION_SCOPES, TokenClient, V, token_for
 from tests.support.world import Api, FakeClock
 
 
-class CallCounter:
-    """Counts DynamoDB requests with botocore's event hooks on every client the code uses."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, model: Any = None, params: Any = None, **kwargs: Any) -> None:
-        self.calls.append(kwargs["event_name"].rsplit(".", 1)[-1])
-
-    def count(self, *operations: str) -> int:
-        return sum(1 for call in self.calls if call in operations)
-
-
 @pytest.fixture
-def dynamodb_calls(api: Api) -> Iterator[CallCounter]:
-    counter = CallCounter()
-    clients = {
-        id(m._get_connection().connection.client): m._get_connection().connection.client
-        for m in models.ALL_MODELS
-    }
-    clients[id(db._connection().client)] = db._connection().client
-    for client in clients.values():
-        client.meta.events.register("before-call.dynamodb", counter)
-    yield counter
-    for client in clients.values():
-        client.meta.events.unregister("before-call.dynamodb", counter)
+def dynamodb_calls(api: Api) -> Iterator[DynamoDBCalls]:
+    with recording() as calls:
+        yield calls
 
 
 def test_platform_doc_examples_work(api: Api) -> None:
@@ -252,7 +229,7 @@ def test_database_error_fails_closed(api: Api, monkeypatch: pytest.MonkeyPatch) 
     assert response.status_code == 500
 
 
-def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_calls: CallCounter) -> None:
+def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_calls: DynamoDBCalls) -> None:
     token = token_for(api)
     arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
     dynamodb_calls.calls.clear()
@@ -268,7 +245,7 @@ def test_one_read_per_authorization_and_none_for_malformed(api: Api, dynamodb_ca
 
 
 def test_last_used_is_written_at_most_once_per_five_minutes(
-    api: Api, frozen_clock: FakeClock, dynamodb_calls: CallCounter
+    api: Api, frozen_clock: FakeClock, dynamodb_calls: DynamoDBCalls
 ) -> None:
     integration_id, token = create(api, LOCATION_SCOPES)
     arn = "arn:aws:execute-api:us-east-1:1:api/api/GET/locations/loc1"
