@@ -44,7 +44,9 @@ def write_keys(path: Path, *keys: GitHubKey) -> Path:
     return path
 
 
-def match(token: str, url: str = "https://github.com/acme/app/blob/abc/config.py", source: str = "content") -> dict[str, str]:
+def match(
+    token: str, url: str = "https://github.com/acme/app/blob/abc/config.py", source: str = "content"
+) -> dict[str, str]:
     return {"token": token, "type": "growthhub_private_integration_token", "url": url, "source": source}
 
 
