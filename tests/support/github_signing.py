@@ -38,9 +38,13 @@ class GitHubKey:
         }
 
 
+def keys_document(*keys: GitHubKey) -> str:
+    """The keys document as GitHub serves it at meta/public_keys/secret_scanning (the first is current)."""
+    return json.dumps({"public_keys": [key.entry(i == 0) for i, key in enumerate(keys)]})
+
+
 def write_keys(path: Path, *keys: GitHubKey) -> Path:
-    """The keys document as GitHub serves it at meta/public_keys/secret_scanning."""
-    path.write_text(json.dumps({"public_keys": [key.entry(i == 0) for i, key in enumerate(keys)]}))
+    path.write_text(keys_document(*keys))
     return path
 
 
