@@ -338,3 +338,35 @@ def test_the_answer_never_tells_more_than_the_labels(api: Api, github: GitHub) -
     assert len({tuple(sorted(response.headers)) for response in answers}) == 1
     bodies = {json.dumps(r.json_body).replace(token, "T") for r, token in zip(answers, sent, strict=True)}
     assert len(bodies) == 1
+
+
+def test_without_a_configured_keys_document_every_report_is_refused(api: Api, github: GitHub,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = create(api)
+    monkeypatch.setattr(config, "settings", config.settings._replace(github_keys_file=None))
+    assert github.report([match(token)]).status_code == 401
+    assert authorizes(token)
+
+
+def test_an_entry_that_is_not_a_p256_key_does_not_lock_out_the_others(api: Api, github: GitHub) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    p384 = GitHubKey()
+    p384.private = ec.generate_private_key(ec.SECP384R1())
+    document = {
+        "public_keys": [
+            {"key_identifier": "rsa", "key": rsa_pem.decode(), "is_current": False},
+            {"key_identifier": "junk", "key": "-----BEGIN PUBLIC KEY-----\nnope", "is_current": False},
+            "not an object",
+            p384.entry(False),
+            github.key.entry(True),
+        ]
+    }
+    github.keys_file.write_text(json.dumps(document))
+    _, token = create(api)
+    assert github.report([match(token)], key=p384).status_code == 401
+    assert labels(github.report([match(token)])) == ["true_positive"]
