@@ -13,6 +13,7 @@ is marked revoked (reason "leaked", with the URL) until a rotate issues a new on
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NamedTuple
 
 from pynamodb.transactions import TransactWrite
@@ -35,6 +36,7 @@ from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.model import TokenModel
 
+log = logging.getLogger("private_integrations.secret_scanning")
 SCANNER_ACTOR = "github:secret-scanning"
 MAX_MATCHES = 1000
 # What is kept of a match (a URL is GitHub's, but the body is not ours to trust for size).
@@ -89,6 +91,7 @@ def report(matches: list[Match], *, own_api: ApiStage | None = None) -> list[dic
             revoked_any = revoked_any or revoked
     if revoked_any:
         authorizer_cache.flush(own_api)
+    log.info("secret-scanning report: %d matches, %d tokens", len(matches), len(labels))
     return [{"token_raw": m.token, "token_type": m.type, "label": labels[m.token]} for m in matches]
 
 
@@ -124,6 +127,8 @@ def _handle(match: Match) -> tuple[str, bool]:
     except NotFound:
         return FALSE_POSITIVE, False  # the integration was deleted meanwhile, its tokens with it
     if revoked:
+        # The operator's trace of it (the owner's is the audit event); never the token.
+        log.warning("leaked token revoked integration=%s hint=%s", item.integration_id, item.hint)
         return TRUE_POSITIVE, True
     return _label(_read(token_hash)), False  # no longer live: a racing request revoked or rotated it
 
