@@ -196,6 +196,12 @@ def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path
     assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("jwt/") for n in names)
     # GitHub's signatures are checked with `cryptography`: its Linux build, with its compiled bindings.
     assert any(n.startswith("cryptography/hazmat/bindings/_rust") and n.endswith(".so") for n in names)
+    # Every compiled module is built for the functions' runtime (python3.12), whatever Python packaged
+    # it: cryptography's bindings load cffi's `_cffi_backend`, which is built per Python version.
+    runtime_tag = "cpython-" + build.RUNTIME.removeprefix("python").replace(".", "")
+    versioned = [n for n in names if n.endswith(".so") and ".cpython-" in n]
+    assert any(n.startswith("_cffi_backend.") for n in versioned), versioned
+    assert all(runtime_tag in n for n in versioned), versioned
     assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)
 
 
