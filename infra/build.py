@@ -331,10 +331,12 @@ def package(stage: str, out: Path) -> Path:
     # Chalice imports app.py to discover resources: give it the stage's settings (e.g. the cache TTL).
     env = {**os.environ, **stage_config(stage).get("environment_variables", {})}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    chalice = Path(sys.executable).with_name("chalice")
+    env["PI_LAMBDA_RUNTIME"] = RUNTIME
     subprocess.run(  # noqa: S603 - this venv's chalice with fixed arguments
         [
-            str(chalice),
+            sys.executable,
+            # Chalice, packaging the wheels of compiled packages for RUNTIME (not this Python's version).
+            str(ROOT / "infra" / "chalice_runtime.py"),
             "package",
             "--stage",
             stage,
