@@ -289,8 +289,8 @@ def test_a_mixed_batch_and_its_retry_revoke_once_and_record_once(api: Api, githu
     second_id, second = create(api, ["locations.readonly"], owner="agencies/ag1")
     third_id, third = create(api)
     rotated_out = rotate(api, third_id, "later").json_body["token"]
-    _, gone = create(api)
-    rotate(api, _, "now")
+    gone_id, gone = create(api)
+    rotate(api, gone_id, "now")
     batch = [
         match(first, URL, "content"),
         match(tokens.generate()),
@@ -300,8 +300,8 @@ def test_a_mixed_batch_and_its_retry_revoke_once_and_record_once(api: Api, githu
         match(first, "https://github.com/acme/app/pull/2", "pull_request_description"),
         match(gone),
     ]
-    expected = ["true_positive", "false_positive", "true_positive", "false_positive", "true_positive",
-                "true_positive", "false_positive"]
+    true, false = "true_positive", "false_positive"
+    expected = [true, false, true, false, true, true, false]
     assert labels(github.report(batch)) == expected
     # GitHub retries the same batch: the same answer, no second revocation or event.
     before = scan_all_items()
@@ -340,8 +340,9 @@ def test_the_answer_never_tells_more_than_the_labels(api: Api, github: GitHub) -
     assert len(bodies) == 1
 
 
-def test_without_a_configured_keys_document_every_report_is_refused(api: Api, github: GitHub,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_configured_keys_document_every_report_is_refused(
+    api: Api, github: GitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, token = create(api)
     monkeypatch.setattr(config, "settings", config.settings._replace(github_keys_file=None))
     assert github.report([match(token)]).status_code == 401
