@@ -188,6 +188,10 @@ def test_more_than_1000_matches_is_413(api: Api, github: GitHub) -> None:
     assert "1000" in response.json_body["message"]
     assert authorizes(token)
     assert len(labels(github.report([match(tokens.generate())] * 1000))) == 1000
+    # A body too large to be such a report is refused before anything else.
+    huge = body_of([match(token, "https://github.com/" + "a" * 3 * 1024 * 1024)])
+    assert github.send(huge, github.key.headers(huge)).status_code == 413
+    assert authorizes(token)
 
 
 # --- what is revoked --------------------------------------------------------------------------------
