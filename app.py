@@ -10,7 +10,7 @@ from chalice.app import AuthRequest
 
 from chalicelib.core import config
 from chalicelib.http import web
-from chalicelib.http.routes import management, ui, v2
+from chalicelib.http.routes import management, secret_scanning, ui, v2
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 
@@ -32,5 +32,6 @@ def scheduled_cleanup(event: Any) -> dict[str, int]:
 app.register_middleware(web.handle_http, "http")
 app.register_blueprint(management.bp)
 app.register_blueprint(ui.bp)
+app.register_blueprint(secret_scanning.bp)
 app.register_blueprint(v2.blueprint(token_authorizer))
 web.raise_unexpected_errors_to_middleware(app)

@@ -103,6 +103,10 @@ def secret_name(stage: str) -> str:
     return str(stage_settings(stage).session_secret_name)
 
 
+def github_keys_parameter(stage: str) -> str:
+    return str(stage_settings(stage).github_keys_parameter_name)
+
+
 def policy(stage: str, function: str) -> dict[str, Any]:
     statements: list[dict[str, Any]] = []
     for short, actions in TABLE_ACCESS[function].items():
@@ -115,6 +119,14 @@ def policy(stage: str, function: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["secretsmanager:GetSecretValue"],
                 "Resource": [f"arn:aws:secretsmanager:*:*:secret:{secret_name(stage)}-*"],
+            }
+        )
+        # GitHub's secret-scanning keys (a parameter name starts with "/", its ARN has it once).
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": [f"arn:aws:ssm:*:*:parameter{github_keys_parameter(stage)}"],
             }
         )
     if function == "scheduled_cleanup":
@@ -214,6 +226,18 @@ def merge_template(stage: str) -> dict[str, Any]:
             "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
         },
     }
+    # GitHub's secret-scanning keys document (public keys: a String). Created empty, so every report is
+    # refused until an operator puts GitHub's document in it (README "Leaked tokens"); CloudFormation
+    # leaves the value alone on later updates as long as this placeholder does not change.
+    resources["GitHubSecretScanningKeys"] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {
+            "Name": github_keys_parameter(stage),
+            "Type": "String",
+            "Value": json.dumps({"public_keys": []}),
+            "Description": "GitHub's meta/public_keys/secret_scanning document: verifies leak reports",
+        },
+    }
     for logical_id in FUNCTIONS.values():
         resources[logical_id] = {"Properties": {"Runtime": RUNTIME}}
     # The authorizer's own lean entry module instead of `app.token_authorizer`, which would import the
@@ -307,10 +331,12 @@ def package(stage: str, out: Path) -> Path:
     # Chalice imports app.py to discover resources: give it the stage's settings (e.g. the cache TTL).
     env = {**os.environ, **stage_config(stage).get("environment_variables", {})}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    chalice = Path(sys.executable).with_name("chalice")
+    env["PI_LAMBDA_RUNTIME"] = RUNTIME
     subprocess.run(  # noqa: S603 - this venv's chalice with fixed arguments
         [
-            str(chalice),
+            sys.executable,
+            # Chalice, packaging the wheels of compiled packages for RUNTIME (not this Python's version).
+            str(ROOT / "infra" / "chalice_runtime.py"),
             "package",
             "--stage",
             stage,

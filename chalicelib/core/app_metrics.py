@@ -29,6 +29,7 @@ ACTIONS = {
     ("POST", "/agencies/{agency_id}/private-integrations/revoke-all"): "revoke-all",
     ("PUT", "/agencies/{agency_id}/users/{user_id}/permissions"): "set-permissions",
     ("PUT", "/agencies/{agency_id}/labs"): "set-labs",
+    ("POST", "/secret-scanning/github"): "leak-report",
 }
 
 

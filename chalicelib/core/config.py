@@ -43,6 +43,10 @@ class Settings(NamedTuple):
     # ISO 8601 time (PI_SESSION_SECRET_PREVIOUS locally; deployed, the secret's AWSPREVIOUS version).
     session_secret_previous: str | None = None
     session_secret_previous_until: str | None = None
+    # GitHub's secret-scanning keys document (README "Leaked tokens"): a file locally and in tests, an
+    # SSM parameter deployed (a parameter wins when both are set).
+    github_keys_file: str | None = None
+    github_keys_parameter: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +75,8 @@ class Settings(NamedTuple):
             extra_scopes_file=env.get("PI_EXTRA_SCOPES_FILE") or None,
             session_secret_previous=env.get("PI_SESSION_SECRET_PREVIOUS") or None,
             session_secret_previous_until=env.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
+            github_keys_file=env.get("PI_GITHUB_KEYS_FILE") or None,
+            github_keys_parameter=env.get("PI_GITHUB_KEYS_PARAMETER") or None,
         )
 
     def table_name(self, short_name: str) -> str:
@@ -80,6 +86,11 @@ class Settings(NamedTuple):
     def session_secret_name(self) -> str:
         """The Secrets Manager secret a deployed stage creates and reads (infra/build.py)."""
         return f"private-integrations/{self.stage}/session-secret"
+
+    @property
+    def github_keys_parameter_name(self) -> str:
+        """The SSM parameter a deployed stage creates for GitHub's secret-scanning keys (infra/build.py)."""
+        return f"/private-integrations/{self.stage}/github-secret-scanning-keys"
 
 
 settings = Settings.from_env()

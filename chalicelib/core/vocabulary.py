@@ -16,6 +16,13 @@ class OwnerType(StrEnum):
 class TokenState(StrEnum):
     ACTIVE = "active"  # the integration's current token
     ROTATING = "rotating"  # the previous token during a rotation's overlap, until its expiresAt
+    # Never authorizes. Kept only where a later request must still know it (a leaked token: GitHub
+    # retries its reports), with its RevocationReason.
+    REVOKED = "revoked"
+
+
+class RevocationReason(StrEnum):
+    LEAKED = "leaked"  # reported public by GitHub's secret scanning (integrations/leaks.py)
 
 
 class UserType(StrEnum):

@@ -24,8 +24,9 @@ from chalicelib.tokens.authorizer_cache import ApiStage
 API_VERSIONS = ("2021-07-28", "2021-04-15", "2023-02-21")
 MAX_BODY_BYTES = 64 * 1024
 MAX_BODY_DEPTH = 32  # nesting of objects and lists; no route needs more than a few levels
-# Routes a browser or a health check calls without the platform's Version header.
-VERSION_EXEMPT_PATHS = frozenset({"/health", "/", "/assets/{name}"})
+# Routes called without the platform's Version header: by a browser (the page), a health check, and
+# GitHub's secret scanning (which sends none; its signature is its authentication).
+VERSION_EXEMPT_PATHS = frozenset({"/health", "/", "/assets/{name}", "/secret-scanning/github"})
 
 log = logging.getLogger("private_integrations")
 
@@ -162,14 +163,26 @@ def _reraising(view: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def json_object_body(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, or a 400/413/422 that says what to fix (Chalice itself answers 415)."""
+def raw_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The body's bytes, or 413 beyond `max_bytes`."""
     raw_body = request.raw_body or b""
     raw = raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body must be at most {max_bytes} bytes.")
+    return raw
+
+
+def json_object_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400/413/422 that says what to fix (Chalice itself answers 415)."""
+    body: dict[str, Any] = parse_json(raw_body(request), dict, "a JSON object")
+    return body
+
+
+def parse_json(raw: bytes, expected: type[dict[str, Any]] | type[list[Any]], what: str) -> Any:
+    """`raw` as JSON of the `expected` type (`what` names it in the 400), no deeper than MAX_BODY_DEPTH
+    (400) and with no lone surrogate (422)."""
     if not raw.strip():
-        raise BadRequest("The request body must be a JSON object.")
+        raise BadRequest(f"The request body must be {what}.")
     too_deep = BadRequest(f"The request body is nested deeper than {MAX_BODY_DEPTH} levels: flatten it.")
     try:
         body = json.loads(raw.decode("utf-8"))
@@ -177,21 +190,21 @@ def json_object_body(request: Request) -> dict[str, Any]:
         raise too_deep from None
     except UnicodeDecodeError as error:
         raise BadRequest(
-            f"The request body is not UTF-8 (byte {error.start}): send a UTF-8 JSON object."
+            f"The request body is not UTF-8 (byte {error.start}): send {what} in UTF-8."
         ) from None
     except json.JSONDecodeError as error:
         raise BadRequest(
             f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
         ) from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
+    if not isinstance(body, expected):
+        raise BadRequest(f"The request body must be {what}.")
     problems = _text_problems(body, too_deep)
     if problems:
         raise ValidationFailed(problems)
     return body
 
 
-def _text_problems(body: dict[str, Any], too_deep: BadRequest) -> list[str]:
+def _text_problems(body: dict[str, Any] | list[Any], too_deep: BadRequest) -> list[str]:
     """Walks the body without recursion: 400 past MAX_BODY_DEPTH; a lone surrogate (JSON allows
     `"\\ud800"`, no store or encoder takes it) is a 422 naming the field that holds it."""
     problems: set[str] = set()

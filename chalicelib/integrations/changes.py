@@ -118,4 +118,6 @@ ROTATION_FIELDS = (
     "rotation_started_at",
     "rotation_expires_at",
 )
+# Set when the current token was revoked without a rotation (a leak); a rotate or cancel clears them.
+REVOCATION_FIELDS = ("revoked_reason", "revoked_at", "leak_url", "leak_source")
 

@@ -9,6 +9,8 @@ until they apply (integrations.until_applied), and fail only when the integratio
 States of one integration (current token C, previous token P):
     steady   C active, no P (or a P whose overlap has ended: finished inside the next action)
     pending  C active, P rotating until rotationExpiresAt (both authorize during the overlap)
+    revoked  C revoked because it leaked (integrations/leaks.py), with or without a pending P: rotate
+             (later or now) issues a new C; cancel restores P
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from chalicelib.core.vocabulary import TokenState
 from chalicelib.directory.models import UserModel
 from chalicelib.integrations.access import Access, owner_of
 from chalicelib.integrations.changes import (
+    REVOCATION_FIELDS,
     ROTATION_FIELDS,
     change_actions,
     concurrent_change,
@@ -96,7 +99,9 @@ def _rotate_once(
     """One conditioned transaction: the new token item, the integration pointing at it, and the old
     token either rotating out until the overlap ends (later) or gone with any earlier one (now)."""
     now = clock.now()
-    if expire == "later" and rotation_pending(integration, now):
+    # The current token was revoked (it leaked): there is nothing to keep for an overlap.
+    revoked = integration.revoked_reason is not None
+    if expire == "later" and not revoked and rotation_pending(integration, now):
         raise Conflict(
             "A rotation is already pending: cancel it or expire the old token now before rotating again."
         )
@@ -111,6 +116,7 @@ def _rotate_once(
         "token_hash": new_item.token_hash,
         "token_hint": new_item.hint,
         "token_created_at": now,
+        **(dict.fromkeys(REVOCATION_FIELDS) if revoked else {}),
     }
     details: dict[str, Any] = {
         "expire": expire,
@@ -118,7 +124,7 @@ def _rotate_once(
         "previousTokenHint": integration.token_hint,
     }
     expires = now + timedelta(seconds=config.settings.rotation_overlap_seconds)
-    if expire == "later":
+    if expire == "later" and not revoked:
         details["expiresAt"] = clock.iso(expires)
     event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)
 
@@ -126,6 +132,10 @@ def _rotate_once(
         tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
         if expire == "now":
             _revoke_earlier_tokens(tx, integration, changes)
+        elif revoked:
+            # Later, from the revoked state: the dead token goes; a token rotating out keeps its overlap.
+            tx.delete(TokenModel(integration.token_hash), condition=TokenModel.state == TokenState.REVOKED)
+            finish_ended_rotation(tx, integration, changes, now)
         else:
             _start_overlap(tx, integration, changes, now, expires)
 
@@ -192,6 +202,7 @@ def cancel(actor: UserModel, target: Access, *, own_api: ApiStage | None = None)
         "token_hint": integration.previous_token_hint,
         "token_created_at": restored_created,
         **dict.fromkeys(ROTATION_FIELDS),
+        **dict.fromkeys(REVOCATION_FIELDS),  # the restored token was not revoked
     }
     details = {
         "restoredTokenHint": integration.previous_token_hint,

@@ -48,6 +48,12 @@ class IntegrationModel(Model):
     previous_token_created_at = UTCDateTimeAttribute(attr_name="previousTokenCreatedAt", null=True)
     rotation_started_at = UTCDateTimeAttribute(attr_name="rotationStartedAt", null=True)
     rotation_expires_at = UTCDateTimeAttribute(attr_name="rotationExpiresAt", null=True)
+    # The current token was revoked without a rotation (a RevocationReason): a rotate issues a new one.
+    revoked_reason = UnicodeAttribute(attr_name="revokedReason", null=True)
+    revoked_at = UTCDateTimeAttribute(attr_name="revokedAt", null=True)
+    # Where GitHub's secret scanning found the leaked token (never the token itself).
+    leak_url = UnicodeAttribute(attr_name="leakUrl", null=True)
+    leak_source = UnicodeAttribute(attr_name="leakSource", null=True)
     # Optimistic concurrency: every write is conditioned on the version it read.
     version = NumberAttribute(default=1)
     by_owner = OwnerIndex()

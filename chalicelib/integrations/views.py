@@ -73,6 +73,20 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
         "rotation": rotation,
         "lastUsedAt": last_used_at,
         "rotationRecommended": rotation_recommended(integration.token_created_at),
+        "revocation": revocation(integration),
+    }
+
+
+def revocation(integration: IntegrationModel) -> dict[str, Any] | None:
+    """Why the current token no longer works (it leaked), or None: a rotate issues a new one."""
+    if integration.revoked_reason is None:
+        return None
+    return {
+        "reason": integration.revoked_reason,
+        "at": clock.iso(integration.revoked_at),
+        "tokenHint": integration.token_hint,
+        "url": integration.leak_url,
+        "source": integration.leak_source,
     }
 
 

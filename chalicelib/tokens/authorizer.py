@@ -18,7 +18,7 @@ from chalicelib.tokens.context import TokenContext
 from chalicelib.tokens.model import TokenModel
 
 log = logging.getLogger("private_integrations.authorizer")
-LIVE_STATES = frozenset(TokenState)
+LIVE_STATES = frozenset({TokenState.ACTIVE, TokenState.ROTATING})
 
 
 class Unauthorized(Exception):

@@ -66,7 +66,8 @@ class TokenModel(Model):
     owner_id = UnicodeAttribute(attr_name="ownerId")
     agency_id = UnicodeAttribute(attr_name="agencyId")
     scopes = ListAttribute(of=UnicodeAttribute)
-    state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt)
+    state = UnicodeAttribute()  # "active" (current) | "rotating" (previous, until expiresAt) | "revoked"
+    revoked_reason = UnicodeAttribute(attr_name="revokedReason", null=True)  # a RevocationReason
     hint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(attr_name="createdAt")
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)

@@ -104,6 +104,7 @@ function row(item) {
   const nameCell = el("td", { class: "name" }, el("strong", { text: item.name }), el("div", { class: "muted", text: item.description || "" }));
   if (item.rotationRecommended) nameCell.append(el("div", {}, el("span", { class: "badge", text: "Rotation recommended" })));
   const tokenCell = el("td", { "data-label": "Token" }, hint(item.token.hint));
+  if (item.revocation) tokenCell.append(leak(item));
   if (item.rotation && !pending(item)) {
     tokenCell.append(el("div", { class: "rotation muted" }, "Rotation over: ", hint(item.rotation.previousTokenHint), " no longer works"));
   } else if (item.rotation) {
@@ -138,14 +139,29 @@ function row(item) {
   );
 }
 
+// The current token was revoked because GitHub found it in public: where, and the way out (a new token).
+function leak(item) {
+  const found = item.revocation;
+  // The URL is GitHub's report: a link only when it is an https address, shown as text either way.
+  const where = found.url && found.url.startsWith("https://")
+    ? el("a", { href: found.url, target: "_blank", rel: "noopener noreferrer", text: found.url })
+    : el("span", { text: found.url || "a public place" });
+  return el("div", { class: "leak" },
+    el("span", { class: "badge danger", text: "Revoked: leaked" }),
+    el("div", {}, "GitHub found this token in public ", found.source ? `(${found.source}) ` : "", "at ", where,
+      ` on ${formatTime(found.at)}; it no longer works.`),
+    el("button", { type: "button", class: "primary", onclick: () => guarded(() => rotateLeaked(item)), text: "Rotate" }));
+}
+
 function menu(item) {
   const items = el("div", { class: "menu-items", hidden: "" });
   const close = () => { items.hidden = true; };
   const entry = (text, handler, cls = "") => el("button", { type: "button", class: cls, onclick: () => { close(); handler(); }, text });
   const overlap = duration(state.me.rotation.overlapSeconds * 1000);
   items.append(entry("Edit", () => openEditor(item)));
-  // Rotate later while a rotation is pending would be refused (409): not offered then.
-  if (!pending(item)) {
+  // Rotate later while a rotation is pending would be refused (409): not offered then. Nor for a
+  // revoked (leaked) token, which has nothing left to keep working: the row's own Rotate replaces it.
+  if (!pending(item) && !item.revocation) {
     items.append(entry("Rotate and expire this token later", () => confirm(
       "Rotate and expire this token later",
       `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
@@ -201,6 +217,14 @@ async function rotate(item, expire) {
   succeeded(expire === "later"
     ? `"${item.name}" has a new token; ${item.token.hint} keeps working for ${duration(state.me.rotation.overlapSeconds * 1000)}.`
     : `"${item.name}" has a new token; every earlier token stopped working.`);
+  showToken(data.token);
+}
+
+// From the revoked state nothing that still works is revoked ("later" keeps a token rotating out).
+async function rotateLeaked(item) {
+  const data = await api("POST", itemPath(item, "/rotate"), { expire: "later" });
+  await load();
+  succeeded(`"${item.name}" has a new token; the leaked token ${item.token.hint} stays revoked.`);
   showToken(data.token);
 }
 

@@ -4,10 +4,13 @@ desktop width and at 420 px (a phone)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
 from tests.support.dev_server import DevServer  # noqa: E402
+from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys  # noqa: E402
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 420, "height": 860}
@@ -70,11 +74,24 @@ class Server(DevServer):
             assert self.status("DELETE", f"/private-integrations/{item['id']}", admin) == 204
 
 
+GITHUB = GitHubKey()
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = Server({"PI_SESSION_SECRET": SECRET})
-    yield running
-    running.stop()
+    with tempfile.TemporaryDirectory(prefix="pi-github-keys-") as folder:
+        keys = write_keys(Path(folder) / "keys.json", GITHUB)
+        running = Server({"PI_SESSION_SECRET": SECRET, "PI_GITHUB_KEYS_FILE": str(keys)})
+        yield running
+        running.stop()
+
+
+def github_reports(server: Server, token: str, url: str, source: str) -> list[dict[str, str]]:
+    """GitHub's secret scanning POSTs a signed match of the token to the running server."""
+    raw = body_of([match(token, url, source)])
+    request = urllib.request.Request(server.base + PATH, data=raw, method="POST", headers=GITHUB.headers(raw))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return list(json.loads(response.read()))
 
 
 def _browser_page(viewport: ViewportSize) -> Iterator[Page]:
@@ -485,3 +502,35 @@ def test_rotation_recommended_mark(page: Page, server: Server) -> None:
         expect(row.locator(".badge")).to_have_text("Rotation recommended")
     finally:
         server.delete_all("agencies/agency-demo")
+
+
+def test_a_leaked_token_is_shown_revoked_with_where_it_was_found_and_rotate_fixes_it(
+    page: Page, server: Server
+) -> None:
+    created = server.create("locations/loc-downtown", "Leaky sync", ["locations.readonly"])
+    leaked = created["token"]
+    url = "https://github.com/acme/crm-sync/blob/4f2a/settings.py"
+    try:
+        assert github_reports(server, leaked, url, "commit")[0]["label"] == "true_positive"
+        assert curl_status(server, leaked, "/locations/loc-downtown") == 401
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Downtown Dental")
+        row = page.locator("tr", has_text="Leaky sync")
+        leak = row.locator(".leak")
+        expect(leak).to_contain_text("Revoked: leaked")
+        expect(leak).to_contain_text("commit")
+        expect(leak.get_by_role("link", name=url)).to_have_attribute("href", url)
+        shot(page, "leaked.png")
+        # Rotate later makes no sense for a dead token: the menu offers rotating now only.
+        page.get_by_role("button", name="Actions for Leaky sync").click()
+        expect(row.get_by_role("button", name="Rotate and expire this token later")).to_have_count(0)
+        page.locator("h1").click()
+        leak.get_by_role("button", name="Rotate", exact=True).click()
+        fresh = take_token(page)
+        success(page, "has a new token")
+        expect(row.locator(".leak")).to_have_count(0)
+        expect(row).to_contain_text(fresh[-4:])
+        assert curl_status(server, fresh, "/locations/loc-downtown") == 200
+        assert curl_status(server, leaked, "/locations/loc-downtown") == 401
+    finally:
+        server.delete_all("locations/loc-downtown")

@@ -7,6 +7,7 @@ moved later. The authorizer fails closed on a database failure.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import tables as models
-from chalicelib.core import db
+from chalicelib.core import config, db
 from chalicelib.http.gateway_responses import Context as GatewayContext
 from chalicelib.http.gateway_responses import authorizer_failure
 from chalicelib.integrations import cleanup
@@ -24,6 +25,7 @@ from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
 from tests.support.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
+from tests.support.github_signing import PATH, GitHubKey, body_of, keys_document, match
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock, seeded_world
 
@@ -114,6 +116,7 @@ def _two_integrations(api: Api) -> Context:
     context = _rotating(api)
     _, other = create(api)
     context["tokens"].append(other)
+    context["other"] = other
     return context
 
 
@@ -135,6 +138,53 @@ def _revoked_some(api: Api, context: Context, response: Any) -> None:
     again = _revoke_all(api, context)
     assert again.json_body == {"agencyId": "ag1", "revokedIntegrations": left}
     assert not any(authorizes(token) for token in context["tokens"])
+
+
+GITHUB = GitHubKey()
+
+
+def _leak_world(api: Api) -> Context:
+    """Two integrations, one rotating, and GitHub's keys in a fresh SSM parameter (so its read is one
+    of the faulted calls: a throttled read of the keys is a 503, never a 401 or a half-done report)."""
+    context = _two_integrations(api)
+    context["parameter"] = f"/test/github-keys-{uuid.uuid4().hex}"
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=context["parameter"], Value=keys_document(GITHUB), Type="String"
+    )
+    return context
+
+
+def _report(leaked: Callable[[Context], list[str]]) -> Callable[[Api, Context], Any]:
+    def act(api: Api, context: Context) -> Any:
+        raw = body_of([match(token) for token in leaked(context)])
+        with pytest.MonkeyPatch.context() as patch:
+            keys_from = config.settings._replace(github_keys_parameter=context["parameter"])
+            patch.setattr(config, "settings", keys_from)
+            return api.client.http.post(PATH, headers=GITHUB.headers(raw), body=raw)
+
+    return act
+
+
+def _leaked(*names: str) -> Callable[[Api, Context, Any], None]:
+    """Every reported token is revoked (and labelled so); the others still work."""
+
+    def effect(api: Api, context: Context, response: Any) -> None:
+        assert [entry["label"] for entry in response.json_body] == ["true_positive"] * len(names)
+        reported = {context[name] for name in names}
+        assert not any(authorizes(token) for token in reported)
+        assert all(authorizes(token) for token in set(context["tokens"]) - reported)
+
+    return effect
+
+
+def _reported_again(*names: str) -> Callable[[Api, Context, Any], None]:
+    """A 503 after some of the batch was revoked (each token whole): GitHub's retry does the rest."""
+
+    def partial(api: Api, context: Context, response: Any) -> None:
+        again = _report(lambda c: [c[name] for name in names])(api, context)
+        _leaked(*names)(api, context, again)
+
+    return partial
 
 
 CONTACT_SCOPES = ["contacts.readonly", "contacts.write"]
@@ -188,6 +238,15 @@ ACTIONS = {
     "expire now": Action(_rotating, lambda api, c: expire_now(api, c["id"]), _expired),
     "delete": Action(_rotating, lambda api, c: api.delete(_integration(c)), _deleted),
     "revoke all": Action(_two_integrations, _revoke_all, _all_revoked, _revoked_some),
+    # GitHub reports the current token of a rotating integration (its old token keeps its overlap).
+    "leak report": Action(_leak_world, _report(lambda c: [c["new"]]), _leaked("new")),
+    # A batch: the rotating-out token and the other integration's current token.
+    "leak report batch": Action(
+        _leak_world,
+        _report(lambda c: [c["old"], c["other"]]),
+        _leaked("old", "other"),
+        _reported_again("old", "other"),
+    ),
     "permissions": Action(
         lambda api: {"tokens": []},
         lambda api, c: api.put(

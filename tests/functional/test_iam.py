@@ -8,6 +8,7 @@ reminder, the authorizer through an authorization. A call the policy lacks would
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 from infra import build
 from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
+from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock
 
@@ -110,3 +112,21 @@ def test_every_call_of_each_function_is_in_its_policy(
     calls = table_actions(faults)
     assert calls == {("tokens", "dynamodb:GetItem"), ("tokens", "dynamodb:UpdateItem")}
     assert not calls - allowed("token_authorizer")
+
+
+def test_a_leak_report_stays_within_the_api_handlers_policy(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub's report of a rotating integration's two tokens: reads, the revocations, their events."""
+    key = GitHubKey()
+    keys_file = write_keys(tmp_path / "keys.json", key)
+    monkeypatch.setattr(config, "settings", config.settings._replace(github_keys_file=str(keys_file)))
+    integration_id, old = create(api)
+    new = rotate(api, integration_id, "later").json_body["token"]
+    faults = install(monkeypatch)
+    faults.arm_next("dynamodb.TransactWriteItems", COMMIT_THEN_TIMEOUT)
+    raw = body_of([match(old), match(new)])
+    response = api.client.http.post(PATH, headers=key.headers(raw), body=raw)
+    assert [entry["label"] for entry in response.json_body] == ["true_positive", "true_positive"]
+    missing = table_actions(faults) - allowed("api_handler")
+    assert not missing, f"api_handler's policy lacks {sorted(missing)}"

@@ -179,12 +179,29 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
     secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]
     assert secret["Properties"]["Name"] == f"private-integrations/{stage}/session-secret"
+    # GitHub's secret-scanning keys: an SSM parameter the API handler reads, and may only read.
+    keys = f"/private-integrations/{stage}/github-secret-scanning-keys"
+    assert env["PI_GITHUB_KEYS_PARAMETER"] == keys
+    parameter = of_type(template, "AWS::SSM::Parameter")["GitHubSecretScanningKeys"]["Properties"]
+    assert parameter["Name"] == keys and json.loads(parameter["Value"]) == {"public_keys": []}
+    statements = [s for role in of_type(template, "AWS::IAM::Role").values() for s in _statements(role)]
+    ssm = [s for s in statements if any(a.startswith("ssm:") for a in s["Action"])]
+    arn = f"arn:aws:ssm:*:*:parameter{keys}"
+    assert ssm == [{"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [arn]}]
 
 
 def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path]) -> None:
     names = zipfile.ZipFile(templates["dev"].with_name("deployment.zip")).namelist()
     assert "app.py" in names and "chalicelib/tokens/data/platform-scopes.tsv" in names
     assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("jwt/") for n in names)
+    # GitHub's signatures are checked with `cryptography`: its Linux build, with its compiled bindings.
+    assert any(n.startswith("cryptography/hazmat/bindings/_rust") and n.endswith(".so") for n in names)
+    # Every compiled module is built for the functions' runtime (python3.12), whatever Python packaged
+    # it: cryptography's bindings load cffi's `_cffi_backend`, which is built per Python version.
+    runtime_tag = "cpython-" + build.RUNTIME.removeprefix("python").replace(".", "")
+    versioned = [n for n in names if n.endswith(".so") and ".cpython-" in n]
+    assert any(n.startswith("_cffi_backend.") for n in versioned), versioned
+    assert all(runtime_tag in n for n in versioned), versioned
     assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)
 
 

@@ -4,9 +4,11 @@ invariants (hypothesis RuleBasedStateMachine)."""
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +17,21 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from chalicelib.core import clock
+from chalicelib.core import clock, config
 from chalicelib.http.local_gateway import install_api_gateway_behaviour
 from tests.support.faults import KINDS, install
+from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import assert_consistent, authorizes
 from tests.support.world import Api, FakeClock, seeded_world
 
 OVERLAP = timedelta(days=7)
-ACTIONS = ("rotate later", "rotate now", "cancel", "expire now", "edit", "delete")
-# What a user does when a token leaked: re-read and retried past a concurrent change.
-SECURITY_ACTIONS = ("rotate now", "expire now", "delete")
+# "leak …": GitHub reports the integration's current or rotating-out token (as it was when sent).
+ACTIONS = (
+    "rotate later", "rotate now", "cancel", "expire now", "edit", "delete", "leak current", "leak previous"
+)
+# What a user does when a token leaked, and a leak report: re-read and retried past a concurrent change.
+SECURITY_ACTIONS = ("rotate now", "expire now", "delete", "leak current", "leak previous")
+GITHUB = GitHubKey()
 SCOPE_SETS = (["contacts.readonly"], ["contacts.write", "locations.readonly"])
 
 
@@ -34,6 +41,7 @@ class Expected:
     previous: str | None = None
     expires: datetime | None = None
     scopes: list[str] = field(default_factory=lambda: ["contacts.readonly"])
+    revoked: bool = False  # the current token leaked: it no longer works until a rotate
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -50,6 +58,11 @@ class Lifecycle(RuleBasedStateMachine):
         self.api = Api(self.client)
         self.expected: dict[str, Expected] = {}
         self.dead: list[str] = []
+        # Tokens revoked because they leaked whose item is kept: GitHub's retries get true_positive.
+        self.kept_leaked: set[str] = set()
+        keys = write_keys(Path(self.stack.enter_context(tempfile.TemporaryDirectory())) / "keys.json", GITHUB)
+        patch = self.stack.enter_context(pytest.MonkeyPatch.context())
+        patch.setattr(config, "settings", config.settings._replace(github_keys_file=str(keys)))
 
     def teardown(self) -> None:
         self.stack.close()
@@ -86,21 +99,33 @@ class Lifecycle(RuleBasedStateMachine):
 
     def _expected_status(self, action: str, integration_id: str) -> int:
         state = self.expected.get(integration_id)
+        if action.startswith("leak"):
+            return 200  # whatever the token: a label, never an error
         if state is None:
             return 404
         if action == "rotate later":
-            return 409 if self._pending_live(state) else 200
+            return 409 if self._pending_live(state) and not state.revoked else 200
         if action in ("cancel", "expire now"):
             return 200 if self._pending_live(state) else 409
         return 204 if action == "delete" else 200
 
-    def _apply(self, action: str, integration_id: str, response: Any) -> None:
-        """A successful action, as the model sees it."""
-        state = self.expected[integration_id]
+    def _apply(self, action: str, integration_id: str, response: Any, reported: str | None = None) -> None:
+        """A successful action, as the model sees it (`reported`: the token a leak report named)."""
+        state = self.expected.get(integration_id)
+        if action.startswith("leak"):
+            self._leaked(state, reported, response)
+            return
+        assert state is not None
+        if state.revoked and action in ("rotate later", "rotate now", "cancel"):
+            # The leaked current token's kept item goes with it.
+            self.kept_leaked.discard(state.current)
+            state.revoked = False
         if action == "rotate later":
-            if state.previous is not None:  # its overlap had ended: finished by this rotation
-                self.dead.append(state.previous)
-            state.previous, state.expires = state.current, self.clock.current + OVERLAP
+            if state.previous is not None and not self._pending_live(state):
+                self.dead.append(state.previous)  # its overlap had ended: finished by this rotation
+                state.previous, state.expires = None, None
+            if state.current not in self.dead:  # a leaked current token has nothing to keep
+                state.previous, state.expires = state.current, self.clock.current + OVERLAP
             state.current = response.json_body["token"]
         elif action == "rotate now":
             self.dead += [t for t in (state.current, state.previous) if t]
@@ -116,12 +141,37 @@ class Lifecycle(RuleBasedStateMachine):
             state.previous, state.expires = None, None
         elif action == "delete":
             self.dead += [t for t in (state.current, state.previous) if t]
+            self.kept_leaked.discard(state.current)
             del self.expected[integration_id]
         elif action == "edit":
             state.scopes = list(response.json_body["privateIntegration"]["scopes"])
 
+    def _leaked(self, state: Expected | None, reported: str | None, response: Any) -> None:
+        """GitHub reported `reported`: revoked if it was live (the current or a rotating-out token)."""
+        if reported is not None and state is not None:
+            if reported == state.current and not state.revoked:
+                state.revoked = True
+                self.dead.append(reported)
+                self.kept_leaked.add(reported)
+            elif reported == state.previous and self._pending_live(state):
+                self.dead.append(reported)
+                self.kept_leaked.add(reported)
+                state.previous, state.expires = None, None
+        label = "true_positive" if reported in self.kept_leaked else "false_positive"
+        assert [entry["label"] for entry in response.json_body] == [label], (reported, response.json_body)
+
+    def _reported(self, action: str, integration_id: str) -> str | None:
+        """The token a leak report names: the current or the rotating-out one (None: nothing to report)."""
+        state = self.expected.get(integration_id)
+        if state is None:
+            return None
+        return state.current if action == "leak current" else state.previous
+
     def _send(self, action: str, integration_id: str, scopes: list[str]) -> Any:
         path = f"/private-integrations/{integration_id}"
+        if action.startswith("leak"):
+            raw = body_of([match(self._reported(action, integration_id) or "pit-nothing-to-report")])
+            return self.client.http.post(PATH, headers=GITHUB.headers(raw), body=raw)
         if action.startswith("rotate"):
             return self.api.post(f"{path}/rotate", {"expire": action.split()[1]})
         if action == "cancel":
@@ -137,10 +187,14 @@ class Lifecycle(RuleBasedStateMachine):
         expected = self._expected_status(action, integration_id)
         state = self.expected.get(integration_id)
         changes_nothing = action == "edit" and state is not None and state.scopes == scopes
+        reported = self._reported(action, integration_id)
+        dead_before = list(self.dead)
         response = self._send(action, integration_id, scopes)
         assert response.status_code == expected, (action, response.status_code, response.body)
         if expected in (200, 204):
-            self._apply(action, integration_id, response)
+            self._apply(action, integration_id, response, reported)
+        if action.startswith("leak"):
+            return self.dead != dead_before  # wrote only when it revoked
         return expected in (200, 204) and not changes_nothing
 
     # --- rules ----------------------------------------------------------------------------------------
@@ -162,12 +216,13 @@ class Lifecycle(RuleBasedStateMachine):
         that did nothing (the invariants then compare every token with the model)."""
         integration_id, _ = self._pick(data)
         expected = self._expected_status(action, integration_id)
+        reported = self._reported(action, integration_id)
         with pytest.MonkeyPatch.context() as patch:
             install(patch).arm(index, kind)
             response = self._send(action, integration_id, scopes)
         assert response.status_code in (expected, 503), (action, kind, index, response.body)
         if response.status_code in (200, 204):
-            self._apply(action, integration_id, response)
+            self._apply(action, integration_id, response, reported)
 
     @rule(
         data=st.data(),
@@ -184,6 +239,7 @@ class Lifecycle(RuleBasedStateMachine):
             ran.append(self._perform(second, integration_id, scopes))
 
         before = self._expected_status(first, integration_id)
+        reported = self._reported(first, integration_id)
         with pytest.MonkeyPatch.context() as patch:
             faults = install(patch)
             faults.before("dynamodb.TransactWriteItems", competitor)
@@ -193,7 +249,7 @@ class Lifecycle(RuleBasedStateMachine):
         if not ran:  # `first` wrote nothing (refused, or an edit that changed nothing)
             assert response.status_code == before, (first, response.body)
             if before in (200, 204):
-                self._apply(first, integration_id, response)
+                self._apply(first, integration_id, response, reported)
             self._perform(second, integration_id, scopes)
             return
         after = self._expected_status(first, integration_id)
@@ -206,7 +262,7 @@ class Lifecycle(RuleBasedStateMachine):
             expected = 409 if ran[0] else before
         assert response.status_code == expected, (first, second, response.status_code, response.body)
         if expected in (200, 204):
-            self._apply(first, integration_id, response)
+            self._apply(first, integration_id, response, reported)
 
     @rule(step=st.sampled_from([timedelta(minutes=1), timedelta(hours=23)]))
     def advance_a_little(self, step: timedelta) -> None:
@@ -233,7 +289,7 @@ class Lifecycle(RuleBasedStateMachine):
     @invariant()
     def exactly_the_live_tokens_authorize(self) -> None:
         for state in self.expected.values():
-            assert authorizes(state.current)
+            assert authorizes(state.current) != state.revoked
             if state.previous is not None:
                 assert authorizes(state.previous) == self._pending_live(state)
         for token in self.dead:
