@@ -8,14 +8,15 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from chalicelib.core import clock, config
 from chalicelib.core.errors import Unauthorized
 from chalicelib.directory import accounts as directory
 from chalicelib.directory.models import UserModel
 from chalicelib.tokens.format import PREFIX as TOKEN_PREFIX
 
+# PyJWT is imported where a session is minted or checked, not with the module: it imports
+# `cryptography` when installed (the deployed package has it for secret scanning), ~30 ms of the API
+# handler's cold start that v2 requests, which never see a session, need not pay.
 LOCAL_DEV_SECRET = "local-dev-session-secret-change-me"
 log = logging.getLogger("private_integrations.sessions")
 
@@ -80,6 +81,8 @@ def mint(user_id: str, ttl: timedelta = timedelta(hours=12)) -> str:
     """A session token for a user (the local dev server and tests; the platform mints them in production)."""
     issued = clock.now()
     claims = {"sub": user_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp())}
+    import jwt
+
     return jwt.encode(claims, session_secret(), algorithm="HS256")
 
 
@@ -108,6 +111,8 @@ def authenticate(authorization: str | None) -> UserModel:
 
 def _decode(credential: str) -> dict[str, Any]:
     """The claims, if the signature is one of the accepted secrets'; else 401."""
+    import jwt
+
     for secret in verification_secrets():
         try:
             # Times are checked against our clock afterwards (tests move it without sleeping), so PyJWT

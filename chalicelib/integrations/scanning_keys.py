@@ -18,17 +18,18 @@ import logging
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.core import clock, config
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# `cryptography` is imported where a report is checked, not with the module: it costs the API
+# handler's cold start ~30 ms that no other route needs (the same reason sessions import PyJWT late).
+
 log = logging.getLogger("private_integrations.secret_scanning")
 REFRESH_INTERVAL = timedelta(minutes=1)
-_SIGNATURE = ec.ECDSA(hashes.SHA256())
 
 
 class _Keys(NamedTuple):
@@ -63,6 +64,10 @@ def _read(source: str) -> str:
 def parse_document(text: str) -> dict[str, ec.EllipticCurvePublicKey]:
     """The P-256 keys of a keys document by identifier; entries that are not such a key are skipped
     (and logged), so one bad entry never locks out the others."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     entries = json.loads(text).get("public_keys")
     if not isinstance(entries, list):
         raise ValueError("the keys document has no public_keys list")
@@ -118,8 +123,12 @@ def verify(identifier: str | None, signature: str | None, body: bytes) -> bool:
     key = public_key(identifier)
     if key is None:
         return False
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
-        key.verify(der, body, _SIGNATURE)
+        key.verify(der, body, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True

@@ -329,3 +329,18 @@ def test_authorizer_import_path_is_lean() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_api_handler_imports_no_jwt_or_cryptography_until_needed() -> None:
+    """A cold API handler pays for PyJWT (which imports `cryptography`, packaged for secret scanning) only
+    when a session is checked: v2 requests never are."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, app; before = sorted(m for m in ('jwt', 'cryptography') if m in sys.modules); "
+        "from chalicelib.directory import sessions; sessions.mint('user-admin'); "
+        "print(before, 'jwt' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[] True"
