@@ -43,6 +43,11 @@ class Settings(NamedTuple):
     # ISO 8601 time (PI_SESSION_SECRET_PREVIOUS locally; deployed, the secret's AWSPREVIOUS version).
     session_secret_previous: str | None = None
     session_secret_previous_until: str | None = None
+    # The outbox (audit events -> EventBridge): the events table's stream, records per invocation, and
+    # how often a failing batch is retried before its position goes to the dead-letter queue.
+    events_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/pi-local-events/stream/local"
+    outbox_batch_size: int = 100
+    outbox_max_retry_attempts: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +76,10 @@ class Settings(NamedTuple):
             extra_scopes_file=env.get("PI_EXTRA_SCOPES_FILE") or None,
             session_secret_previous=env.get("PI_SESSION_SECRET_PREVIOUS") or None,
             session_secret_previous_until=env.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
+            events_stream_arn=env.get("PI_EVENTS_STREAM_ARN")
+            or f"arn:aws:dynamodb:us-east-1:000000000000:table/pi-{stage}-events/stream/local",
+            outbox_batch_size=_int(env, "PI_OUTBOX_BATCH_SIZE", 100),
+            outbox_max_retry_attempts=_int(env, "PI_OUTBOX_MAX_RETRY_ATTEMPTS", 10),
         )
 
     def table_name(self, short_name: str) -> str:

@@ -42,12 +42,16 @@ class IntegrationModel(Model):
     token_hash = UnicodeAttribute(attr_name="tokenHash")
     token_hint = UnicodeAttribute(attr_name="tokenHint")
     token_created_at = UTCDateTimeAttribute(attr_name="tokenCreatedAt")
+    # The expiry its owner chose for the current token (None: never); the token item's TTL carries it.
+    token_expires_at = UTCDateTimeAttribute(attr_name="tokenExpiresAt", null=True)
     # The token rotating out, while a rotation is pending.
     previous_token_hash = UnicodeAttribute(attr_name="previousTokenHash", null=True)
     previous_token_hint = UnicodeAttribute(attr_name="previousTokenHint", null=True)
     previous_token_created_at = UTCDateTimeAttribute(attr_name="previousTokenCreatedAt", null=True)
     rotation_started_at = UTCDateTimeAttribute(attr_name="rotationStartedAt", null=True)
     rotation_expires_at = UTCDateTimeAttribute(attr_name="rotationExpiresAt", null=True)
+    # The rotating-out token's own chosen expiry: what a cancelled rotation gives back to it.
+    previous_token_expires_at = UTCDateTimeAttribute(attr_name="previousTokenExpiresAt", null=True)
     # Optimistic concurrency: every write is conditioned on the version it read.
     version = NumberAttribute(default=1)
     by_owner = OwnerIndex()
