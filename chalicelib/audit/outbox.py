@@ -28,7 +28,7 @@ from typing import Any
 
 from chalicelib.audit import trail
 from chalicelib.audit.model import EventModel
-from chalicelib.core import config
+from chalicelib.core import config, metrics
 
 log = logging.getLogger("private_integrations.outbox")
 SOURCE = "private-integrations"
@@ -143,5 +143,12 @@ def _remember(event_ids: Iterable[str]) -> None:
 
 def handle(event: dict[str, Any], send: PutEvents = put_events) -> dict[str, Any]:
     """The stream function's answer: Lambda retries from the oldest failed record only."""
-    failed = publish(event.get("Records", []), send)
+    records = event.get("Records", [])
+    failed = publish(records, send)
+    metrics.emit(
+        {
+            "OutboxRecords": (len(records), metrics.COUNT),
+            "OutboxRecordsRetried": (len(failed), metrics.COUNT),
+        }
+    )
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
