@@ -334,7 +334,7 @@ def outbox(stage: str, bus: str, mapping_id: str) -> dict[str, Any]:
     from chalicelib.audit.outbox import SOURCE
     from chalicelib.core.config import settings
 
-    bus_path = f"event-bus/{bus}"
+    bus_path = f"${{AWS::AccountId}}:event-bus/{bus}"
     return {
         "OutboxFailureQueue": {
             "Type": "AWS::SQS::Queue",
@@ -349,7 +349,7 @@ def outbox(stage: str, bus: str, mapping_id: str) -> dict[str, Any]:
             "Properties": {
                 "ArchiveName": f"private-integrations-{stage}",
                 "Description": "Every audit event the outbox published, for replays (StartReplay)",
-                "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:" + bus_path},
+                "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:" + bus_path},
                 "EventPattern": {"source": [SOURCE]},
                 "RetentionDays": {"Ref": "EventArchiveRetentionDays"},
             },
