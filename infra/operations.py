@@ -113,6 +113,21 @@ def _dimensions(**values: Any) -> list[dict[str, Any]]:
     return [{"Name": name, "Value": value} for name, value in values.items()]
 
 
+def _queue_alarm(description: str, queue_id: str) -> dict[str, Any]:
+    """Any message in a failure queue (something was given up after its retries)."""
+    return _alarm(
+        description,
+        1,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=_dimensions(QueueName={"Fn::GetAtt": [queue_id, "QueueName"]}),
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+    )
+
+
 def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
     """Alarm logical id -> resource. `table_ids`: table logical id -> table name."""
     service = service_name(stage)
@@ -166,45 +181,42 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             ComparisonOperator="LessThanThreshold",
             TreatMissingData="breaching",  # no data at all is exactly "it did not run"
         ),
-        "AlarmCleanupFailuresQueued": _alarm(
+        "AlarmCleanupFailuresQueued": _queue_alarm(
             "A cleanup invocation failed after its retries and was kept in the failure queue.",
-            1,
-            Namespace="AWS/SQS",
-            MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=_dimensions(QueueName={"Fn::GetAtt": ["CleanupFailureQueue", "QueueName"]}),
-            Statistic="Maximum",
-            Period=300,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
+            "CleanupFailureQueue",
         ),
-        "AlarmOutboxErrors": _alarm(
-            "The outbox function fails: audit events wait in the stream (24 h). README Runbook.",
-            {"Ref": "OutboxErrorThreshold"},
-            Namespace="AWS/Lambda",
-            MetricName="Errors",
-            Dimensions=_dimensions(FunctionName={"Ref": "PublishAuditEvents"}),
-            Statistic="Sum",
-            Period=300,
-        ),
-        "AlarmOutboxIteratorAge": _alarm(
-            "Audit events are published late (EventBridge refusing, or the outbox failing). README Runbook.",
-            {"Ref": "OutboxIteratorAgeThresholdMs"},
-            Namespace="AWS/Lambda",
-            MetricName="IteratorAge",
-            Dimensions=_dimensions(FunctionName={"Ref": "PublishAuditEvents"}),
-            Statistic="Maximum",
-            Period=60,
-        ),
-        "AlarmOutboxFailuresQueued": _alarm(
+        **{
+            f"AlarmOutbox{name}": _alarm(
+                description,
+                {"Ref": threshold},
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=_dimensions(FunctionName={"Ref": "PublishAuditEvents"}),
+                Statistic=statistic,
+                Period=period,
+            )
+            for name, description, threshold, metric, statistic, period in (
+                (
+                    "Errors",
+                    "The outbox function fails: audit events wait in the stream (24 h). README Runbook.",
+                    "OutboxErrorThreshold",
+                    "Errors",
+                    "Sum",
+                    300,
+                ),
+                (
+                    "IteratorAge",
+                    "Audit events are published late (EventBridge refusing, or failing). README Runbook.",
+                    "OutboxIteratorAgeThresholdMs",
+                    "IteratorAge",
+                    "Maximum",
+                    60,
+                ),
+            )
+        },
+        "AlarmOutboxFailuresQueued": _queue_alarm(
             "Audit events were given up after the outbox's retries: republish them. README Runbook.",
-            1,
-            Namespace="AWS/SQS",
-            MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=_dimensions(QueueName={"Fn::GetAtt": ["OutboxFailureQueue", "QueueName"]}),
-            Statistic="Maximum",
-            Period=300,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
+            "OutboxFailureQueue",
         ),
     }
     for logical_id, name in table_ids.items():

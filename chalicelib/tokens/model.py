@@ -79,8 +79,8 @@ class TokenModel(Model):
     due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
     due_at = NumberAttribute(attr_name="dueAt", null=True)
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
-    # The cleanup run that is sending this token's reminder; its lease is `dueAt` moved ahead, so a run
-    # that dies before it records the reminder leaves the token due again for the next run.
+    # Before issue 15: the run sending this token's reminder (a lease). No longer written; a notice's
+    # transaction removes one left over from a deployment of that time.
     reminder_claim = UnicodeAttribute(attr_name="reminderClaim", null=True)
     # The last expiry notice recorded for a token with a chosen expiry ("7d", "1d", "expired").
     expiry_notice = UnicodeAttribute(attr_name="expiryNotice", null=True)
