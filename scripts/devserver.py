@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -240,32 +241,17 @@ class PeriodicSave(threading.Thread):
 class OutboxPoller(threading.Thread):
     """The deployed stream mapping's stand-in: reads moto's events stream every second and runs the
     outbox's handler on it, which logs each event it would put on EventBridge (there is none here).
-    Positioned at the stream's end before the API serves (restored data is not published again)."""
 
-    def __init__(self, interval: float = 1.0) -> None:
+    Kept off `make run`'s start: it begins a moment after the API serves and reads the stream from its
+    start, passing on only the events written since `make run` started (restored ones are not
+    published again), so nothing written before it began polling is missed."""
+
+    def __init__(self, interval: float = 1.0, delay: float = 1.0) -> None:
         super().__init__(name="outbox", daemon=True)
-        import boto3
-
-        from chalicelib.audit import outbox
-        from chalicelib.audit.local_stream import StreamMapping
-        from chalicelib.audit.model import EventModel
-        from chalicelib.core.config import settings
-
-        self.interval = interval
+        self.interval, self.delay = interval, delay
+        self.since = datetime.now(UTC)
         self.stopped = threading.Event()
         self.log = logging.getLogger("private_integrations.outbox")
-        endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-        table = _dynamodb().describe_table(TableName=EventModel.Meta.table_name)["Table"]
-        self.mapping = StreamMapping(
-            lambda event: outbox.handle(event, self._publish_by_logging),
-            client=boto3.client("dynamodbstreams", endpoint_url=endpoint),
-            stream_arn=table["LatestStreamArn"],
-            batch_size=settings.outbox_batch_size,
-            max_retry_attempts=settings.outbox_max_retry_attempts,
-            on_failure=lambda record: self.log.warning("outbox: gave up %s", json.dumps(record)),
-            starting_position="LATEST",
-        )
-        self.mapping.poll()  # takes each shard's iterator now, at the stream's end
 
     def _publish_by_logging(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         for entry in entries:
@@ -279,12 +265,44 @@ class OutboxPoller(threading.Thread):
             )
         return {"FailedEntryCount": 0, "Entries": [{"EventId": detail_id(entry)} for entry in entries]}
 
+    def _handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        from chalicelib.audit import outbox
+        from chalicelib.audit.model import EventModel
+
+        def new(record: dict[str, Any]) -> bool:
+            image = record.get("dynamodb", {}).get("NewImage")
+            return bool(image) and EventModel.from_raw_data(image).at >= self.since
+
+        return outbox.handle({"Records": [r for r in event["Records"] if new(r)]}, self._publish_by_logging)
+
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        if self.stopped.wait(self.delay):
+            return
+        import boto3
+
+        from chalicelib.audit.local_stream import StreamMapping
+        from chalicelib.audit.model import EventModel
+        from chalicelib.core.config import settings
+
+        try:
+            mapping = StreamMapping(
+                self._handle,
+                client=boto3.client("dynamodbstreams", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"]),
+                stream_arn=EventModel.describe_table()["LatestStreamArn"],
+                batch_size=settings.outbox_batch_size,
+                max_retry_attempts=settings.outbox_max_retry_attempts,
+                on_failure=lambda record: self.log.warning("outbox: gave up %s", json.dumps(record)),
+            )
+        except Exception as error:
+            print(f"The local outbox could not start ({type(error).__name__}: {error})", flush=True)
+            return
+        while True:
             try:
-                self.mapping.drain()
+                mapping.drain()
             except Exception as error:  # the API keeps serving; the next poll tries again
                 print(f"The local outbox could not read the stream ({type(error).__name__})", flush=True)
+            if self.stopped.wait(self.interval):
+                return
 
     def stop(self) -> None:
         self.stopped.set()
