@@ -166,6 +166,25 @@ def test_a_record_that_keeps_failing_is_retried_from_itself_then_dead_lettered(
     assert bus.published() == []
 
 
+def test_given_up_records_are_republished_from_the_dead_letter_queue_once_fixed(api: Api) -> None:
+    """The Runbook's step for AlarmOutboxFailuresQueued: scripts/republish_events.py."""
+    from scripts import republish_events
+    from tests.support.bus import streams_client
+
+    ids = _three_events(api)
+    refusing = RefusingBus({ids[1]}, times=10**6)
+    bus = Bus(send=refusing)
+    assert [m["detail"]["id"] for m in bus.published()] == [ids[0], ids[2]]
+    refusing.left.clear()  # EventBridge takes it again
+    republished, left = republish_events.republish_queue(
+        bus.sqs, bus.dead_letters, streams_client(), outbox.put_events
+    )
+    assert (republished, left) == (1, 0)
+    (message,) = bus.published()
+    assert message["detail"]["id"] == ids[1] and message["detail-type"] == "integration.created"
+    assert bus.dead_lettered() == []  # the message was deleted
+
+
 def test_a_failed_invocation_publishes_nothing_twice(api: Api) -> None:
     """PutEvents throttled or unreachable (after botocore's retries): the batch is retried whole."""
     ids = _three_events(api)
