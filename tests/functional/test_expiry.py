@@ -16,6 +16,7 @@ from tests.support.lifecycle_helpers import (
     authorizes,
     cancel,
     digest,
+    race,
     rotate,
 )
 from tests.support.world import Api, FakeClock
@@ -217,4 +218,28 @@ def test_an_integration_whose_token_expired_can_be_edited_and_rotated(
     assert answer.json_body["privateIntegration"]["rotation"] is None  # nothing left to overlap
     assert authorizes(answer.json_body["token"]) and not authorizes(token)
     assert TokenModel.get(digest(answer.json_body["token"])).scopes == ["contacts.write"]
+    assert_consistent()
+
+
+def test_a_rotation_landing_between_the_cleanups_read_and_its_notice(
+    api: Api, frozen_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice's claim is conditioned on the token still being the active one: a rotation that
+    lands first wins, no notice is recorded for a token that is rotating out, and nothing breaks."""
+    integration_id, old, _ = issued(api, expiresInDays=30)
+    frozen_clock.advance(days=23)
+    rotated: list[Any] = []
+    race(monkeypatch, lambda: rotated.append(rotate(api, integration_id, "later")))
+    summary = cleanup.run(parallel=False)
+    monkeypatch.undo()
+    assert rotated[0].status_code == 200
+    assert summary["expiryNoticesSent"] == 0 and summary["failed"] == 0
+    assert notices(integration_id) == []
+    assert TokenModel.get(digest(old)).state == "rotating"
+    assert_consistent()
+    # The new token (no expiry chosen) gets no notice; the old one is finished when its overlap ends,
+    # which its own expiry brings forward.
+    frozen_clock.advance(days=7)
+    assert cleanup.run()["rotationsCompleted"] == 1
+    assert notices(integration_id) == []
     assert_consistent()
