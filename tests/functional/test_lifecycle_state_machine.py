@@ -26,14 +26,17 @@ ACTIONS = ("rotate later", "rotate now", "cancel", "expire now", "edit", "delete
 # What a user does when a token leaked: re-read and retried past a concurrent change.
 SECURITY_ACTIONS = ("rotate now", "expire now", "delete")
 SCOPE_SETS = (["contacts.readonly"], ["contacts.write", "locations.readonly"])
+EXPIRIES = (None, None, 3, 10)  # a new token's chosen expiry in days (None: never), at create and rotate
 
 
 @dataclass
 class Expected:
     current: str
     previous: str | None = None
-    expires: datetime | None = None
+    expires: datetime | None = None  # the end of the overlap (never past the old token's own expiry)
     scopes: list[str] = field(default_factory=lambda: ["contacts.readonly"])
+    current_until: datetime | None = None  # the current token's chosen expiry
+    previous_own: datetime | None = None  # the rotating-out token's chosen expiry (a cancel restores it)
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -50,6 +53,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.api = Api(self.client)
         self.expected: dict[str, Expected] = {}
         self.dead: list[str] = []
+        self.rotation_expiry: int | None = None  # what the next rotation asks for
 
     def teardown(self) -> None:
         self.stack.close()
@@ -61,6 +65,12 @@ class Lifecycle(RuleBasedStateMachine):
         integration_id = data.draw(st.sampled_from(sorted(self.expected)))
         return integration_id, self.expected[integration_id]
 
+    def _until(self, days: int | None) -> datetime | None:
+        return self.clock.current + timedelta(days=days) if days else None
+
+    def _current_live(self, state: Expected) -> bool:
+        return state.current_until is None or self.clock.current < state.current_until
+
     def _pending_live(self, state: Expected) -> bool:
         return state.previous is not None and state.expires is not None and self.clock.current < state.expires
 
@@ -69,17 +79,16 @@ class Lifecycle(RuleBasedStateMachine):
         self.create()
 
     @precondition(lambda self: len(self.expected) < 3)
-    @rule()
-    def another_integration(self) -> None:
-        self.create()
+    @rule(days=st.sampled_from(EXPIRIES))
+    def another_integration(self, days: int | None) -> None:
+        self.create(days)
 
-    def create(self) -> None:
-        response = self.api.post(
-            "/locations/loc1/private-integrations", {"name": "m", "scopes": ["contacts.readonly"]}
-        )
+    def create(self, days: int | None = None) -> None:
+        body = {"name": "m", "scopes": ["contacts.readonly"], "expiresInDays": days}
+        response = self.api.post("/locations/loc1/private-integrations", body)
         assert response.status_code == 201
         self.expected[response.json_body["privateIntegration"]["id"]] = Expected(
-            current=response.json_body["token"]
+            current=response.json_body["token"], current_until=self._until(days)
         )
 
     # --- the model ----------------------------------------------------------------------------------
@@ -97,23 +106,30 @@ class Lifecycle(RuleBasedStateMachine):
     def _apply(self, action: str, integration_id: str, response: Any) -> None:
         """A successful action, as the model sees it."""
         state = self.expected[integration_id]
+        now, new_until = self.clock.current, self._until(self.rotation_expiry)
         if action == "rotate later":
             if state.previous is not None:  # its overlap had ended: finished by this rotation
                 self.dead.append(state.previous)
-            state.previous, state.expires = state.current, self.clock.current + OVERLAP
-            state.current = response.json_body["token"]
+            if self._current_live(state):  # the overlap never outlasts the old token's own expiry
+                state.previous, state.previous_own = state.current, state.current_until
+                state.expires = min(now + OVERLAP, state.current_until or now + OVERLAP)
+            else:  # past its own expiry: nothing to overlap, it is gone at once
+                self.dead.append(state.current)
+                state.previous, state.expires, state.previous_own = None, None, None
+            state.current, state.current_until = response.json_body["token"], new_until
         elif action == "rotate now":
             self.dead += [t for t in (state.current, state.previous) if t]
-            state.previous, state.expires = None, None
-            state.current = response.json_body["token"]
+            state.previous, state.expires, state.previous_own = None, None, None
+            state.current, state.current_until = response.json_body["token"], new_until
         elif action == "cancel":
             assert state.previous is not None
             self.dead.append(state.current)
-            state.current, state.previous, state.expires = state.previous, None, None
+            state.current, state.current_until = state.previous, state.previous_own
+            state.previous, state.expires, state.previous_own = None, None, None
         elif action == "expire now":
             assert state.previous is not None
             self.dead.append(state.previous)
-            state.previous, state.expires = None, None
+            state.previous, state.expires, state.previous_own = None, None, None
         elif action == "delete":
             self.dead += [t for t in (state.current, state.previous) if t]
             del self.expected[integration_id]
@@ -123,7 +139,8 @@ class Lifecycle(RuleBasedStateMachine):
     def _send(self, action: str, integration_id: str, scopes: list[str]) -> Any:
         path = f"/private-integrations/{integration_id}"
         if action.startswith("rotate"):
-            return self.api.post(f"{path}/rotate", {"expire": action.split()[1]})
+            body = {"expire": action.split()[1], "expiresInDays": self.rotation_expiry}
+            return self.api.post(f"{path}/rotate", body)
         if action == "cancel":
             return self.api.post(f"{path}/rotation/cancel", {})
         if action == "expire now":
@@ -148,6 +165,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), action=st.sampled_from(ACTIONS), scopes=st.sampled_from(SCOPE_SETS))
     def act(self, data: Any, action: str, scopes: list[str]) -> None:
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         self._perform(action, integration_id, scopes)
 
     @rule(
@@ -161,6 +179,7 @@ class Lifecycle(RuleBasedStateMachine):
         """One AWS call of the action fails: the answer is a success that did everything, or a 503
         that did nothing (the invariants then compare every token with the model)."""
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         expected = self._expected_status(action, integration_id)
         with pytest.MonkeyPatch.context() as patch:
             install(patch).arm(index, kind)
@@ -178,6 +197,7 @@ class Lifecycle(RuleBasedStateMachine):
     def interleave(self, data: Any, first: str, second: str, scopes: list[str]) -> None:
         """`second` lands between `first`'s read and its write."""
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         ran: list[bool] = []
 
         def competitor() -> None:
@@ -228,12 +248,12 @@ class Lifecycle(RuleBasedStateMachine):
                 and self.clock.current >= state.expires
             ):
                 self.dead.append(state.previous)
-                state.previous, state.expires = None, None
+                state.previous, state.expires, state.previous_own = None, None, None
 
     @invariant()
     def exactly_the_live_tokens_authorize(self) -> None:
         for state in self.expected.values():
-            assert authorizes(state.current)
+            assert authorizes(state.current) == self._current_live(state)
             if state.previous is not None:
                 assert authorizes(state.previous) == self._pending_live(state)
         for token in self.dead:
