@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from chalice import Chalice, Rate
-from chalice.app import AuthRequest
+from chalice.app import AuthRequest, DynamoDBEvent
 
+from chalicelib.audit import outbox
 from chalicelib.core import config
 from chalicelib.http import web
 from chalicelib.http.routes import management, secret_scanning, ui, v2
@@ -27,6 +28,17 @@ def token_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
 @app.schedule(Rate(config.settings.cleanup_rate_minutes, unit=Rate.MINUTES))
 def scheduled_cleanup(event: Any) -> dict[str, int]:
     return cleanup.run()
+
+
+# The outbox: every audit event the events table's stream carries goes to EventBridge. infra/ gives the
+# deployed mapping its stream (the table's StreamArn), retry limit, bisecting and on-failure queue.
+@app.on_dynamodb_record(
+    stream_arn=config.settings.events_stream_arn,
+    batch_size=config.settings.outbox_batch_size,
+    starting_position="TRIM_HORIZON",
+)
+def publish_audit_events(event: DynamoDBEvent) -> dict[str, Any]:
+    return outbox.handle(event.to_dict())
 
 
 app.register_middleware(web.handle_http, "http")

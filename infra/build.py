@@ -39,6 +39,7 @@ FUNCTIONS = {
     "api_handler": "APIHandler",
     "token_authorizer": "TokenAuthorizer",
     "scheduled_cleanup": "ScheduledCleanup",
+    "publish_audit_events": "PublishAuditEvents",
 }
 
 # What each function does to which table (the code's own calls; transactions need the item actions).
@@ -57,12 +58,21 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     },
     "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
     "scheduled_cleanup": {
-        # GetItem on tokens: whose claim a reminder holds; on events: whether a transaction committed.
-        "tokens": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        # GetItem on events: whether a transaction committed (its own audit event is there).
+        "tokens": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
         "integrations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "events": ["dynamodb:GetItem", "dynamodb:PutItem"],
     },
+    # The outbox reads no table: Lambda reads the events table's stream for it (STREAM_READ below).
+    "publish_audit_events": {},
 }
+# What Lambda's event source mapping needs, with the function's role, to read a DynamoDB stream.
+STREAM_READ = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
 FLUSH_CACHE = {
     "Effect": "Allow",
     "Action": ["apigateway:DELETE"],
@@ -129,28 +139,44 @@ def policy(stage: str, function: str) -> dict[str, Any]:
                 "Resource": [f"arn:aws:ssm:*:*:parameter{github_keys_parameter(stage)}"],
             }
         )
-    if function == "scheduled_cleanup":
-        bus = stage_config(stage)["environment_variables"].get("PI_EVENT_BUS_NAME", "default")
+    if function == "publish_audit_events":
+        events_table = table_name(stage, "events")
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": STREAM_READ,
+                "Resource": [f"arn:aws:dynamodb:*:*:table/{events_table}/stream/*"],
+            }
+        )
         statements.append(
             {
                 "Effect": "Allow",
                 "Action": ["events:PutEvents"],
-                "Resource": [f"arn:aws:events:*:*:event-bus/{bus}"],
+                "Resource": [f"arn:aws:events:*:*:event-bus/{event_bus(stage)}"],
             }
         )
-        # Lambda sends a failed invocation to the on-failure destination with the function's role.
+    failure_queues = {
+        "scheduled_cleanup": operations.cleanup_failure_queue(stage),
+        "publish_audit_events": operations.outbox_failure_queue(stage),
+    }
+    if function in failure_queues:
+        # Lambda sends a failed invocation (batch) to the on-failure destination with the function's role.
         statements.append(
             {
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage"],
-                "Resource": [f"arn:aws:sqs:*:*:{operations.cleanup_failure_queue(stage)}"],
+                "Resource": [f"arn:aws:sqs:*:*:{failure_queues[function]}"],
             }
         )
-    if function != "token_authorizer":
+    if function in ("api_handler", "scheduled_cleanup"):
         statements.append(FLUSH_CACHE)
     statements.append(LOGS)
     statements.append(XRAY)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def event_bus(stage: str) -> str:
+    return str(stage_settings(stage).event_bus_name)
 
 
 def policy_file(stage: str, function: str) -> str:
@@ -205,6 +231,8 @@ def table_resources(stage: str) -> dict[str, Any]:
         ]
         if model is models.TokenModel:
             properties["TimeToLiveSpecification"] = {"AttributeName": "expiresAt", "Enabled": True}
+        if getattr(model.Meta, "stream_view_type", None):  # the events table: the outbox's stream
+            properties["StreamSpecification"] = {"StreamViewType": model.Meta.stream_view_type}
         logical_id = "Table" + "".join(part.capitalize() for part in short.split("-"))
         resources[logical_id] = {
             "Type": "AWS::DynamoDB::Table",
@@ -273,6 +301,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         if table.get("Type") == "AWS::DynamoDB::Table"
     }
     _merge(resources, operations.resources(stage, tables))
+    _merge(resources, operations.outbox(stage, event_bus(stage), stream_source_id()))
     return {
         "Parameters": operations.parameters(stage),
         "Conditions": operations.conditions(),
@@ -286,6 +315,11 @@ def merge_template(stage: str) -> dict[str, Any]:
             **operations.outputs(),
         },
     }
+
+
+def stream_source_id() -> str:
+    """The SAM event name Chalice gives the outbox's stream mapping (its function name, camel-cased)."""
+    return "PublishAuditEventsDynamodbEventSource"
 
 
 def policy_text(stage: str, function: str) -> str:

@@ -6,7 +6,10 @@
 - Stage throttling; API Gateway's 429 is the THROTTLED gateway response (SPEC's JSON, Retry-After).
 - The cleanup: reserved concurrency, and failed invocations kept in an SQS queue (on-failure).
 - Alarms to an SNS topic (the operator subscribes): authorizer errors and p99 latency, DynamoDB
-  throttles per table, the API's 5xx rate, cleanup errors, missing cleanup runs, failed cleanup runs.
+  throttles per table, the API's 5xx rate, cleanup errors, missing cleanup runs, failed cleanup runs,
+  and the outbox's errors, iterator age and dead letters.
+- The outbox (outbox()): the events stream's mapping (retry limit, bisecting, partial batch failures,
+  on-failure queue) and an EventBridge archive of every published event, for replays.
 README "Runbook" says what each alarm means and what to check first.
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 from chalicelib.core.metrics import NAMESPACE, service_name
 
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
 
 # The API's access log: one JSON line per request. Only $context variables: no header, no body, so the
 # Authorization header (and a token in it) can never be logged. requestId is also the X-Trace-Id.
@@ -80,6 +83,13 @@ def parameters(stage: str) -> dict[str, Any]:
             "Description": "Share of API requests answered 5xx per minute (0.01 = 1%), 3 minutes of 5",
         },
         "CleanupErrorThreshold": number(1, "Failed cleanup invocations per hour", 1),
+        "OutboxIteratorAgeThresholdMs": number(
+            300_000, "Age (ms) of the oldest audit event not yet published, 3 minutes of 5", 1000
+        ),
+        "OutboxErrorThreshold": number(1, "Failed outbox invocations per 5 minutes, 3 of 5", 1),
+        "EventArchiveRetentionDays": number(
+            365, "Days the EventBridge archive keeps published events for replays (0: forever)"
+        ),
     }
 
 
@@ -101,6 +111,21 @@ def _alarm(description: str, threshold: dict[str, Any] | float, **metric: Any) -
 
 def _dimensions(**values: Any) -> list[dict[str, Any]]:
     return [{"Name": name, "Value": value} for name, value in values.items()]
+
+
+def _queue_alarm(description: str, queue_id: str) -> dict[str, Any]:
+    """Any message in a failure queue (something was given up after its retries)."""
+    return _alarm(
+        description,
+        1,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=_dimensions(QueueName={"Fn::GetAtt": [queue_id, "QueueName"]}),
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+    )
 
 
 def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
@@ -156,16 +181,42 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             ComparisonOperator="LessThanThreshold",
             TreatMissingData="breaching",  # no data at all is exactly "it did not run"
         ),
-        "AlarmCleanupFailuresQueued": _alarm(
+        "AlarmCleanupFailuresQueued": _queue_alarm(
             "A cleanup invocation failed after its retries and was kept in the failure queue.",
-            1,
-            Namespace="AWS/SQS",
-            MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=_dimensions(QueueName={"Fn::GetAtt": ["CleanupFailureQueue", "QueueName"]}),
-            Statistic="Maximum",
-            Period=300,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
+            "CleanupFailureQueue",
+        ),
+        **{
+            f"AlarmOutbox{name}": _alarm(
+                description,
+                {"Ref": threshold},
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=_dimensions(FunctionName={"Ref": "PublishAuditEvents"}),
+                Statistic=statistic,
+                Period=period,
+            )
+            for name, description, threshold, metric, statistic, period in (
+                (
+                    "Errors",
+                    "The outbox function fails: audit events wait in the stream (24 h). README Runbook.",
+                    "OutboxErrorThreshold",
+                    "Errors",
+                    "Sum",
+                    300,
+                ),
+                (
+                    "IteratorAge",
+                    "Audit events are published late (EventBridge refusing, or failing). README Runbook.",
+                    "OutboxIteratorAgeThresholdMs",
+                    "IteratorAge",
+                    "Maximum",
+                    60,
+                ),
+            )
+        },
+        "AlarmOutboxFailuresQueued": _queue_alarm(
+            "Audit events were given up after the outbox's retries: republish them. README Runbook.",
+            "OutboxFailureQueue",
         ),
     }
     for logical_id, name in table_ids.items():
@@ -286,6 +337,58 @@ def cleanup_failure_queue(stage: str) -> str:
     return f"pi-{stage}-cleanup-failures"
 
 
+def outbox_failure_queue(stage: str) -> str:
+    return f"pi-{stage}-outbox-failures"
+
+
+def outbox(stage: str, bus: str, mapping_id: str) -> dict[str, Any]:
+    """The outbox's stream mapping, its on-failure queue and the archive of what it publishes."""
+    from chalicelib.audit.outbox import SOURCE
+    from chalicelib.core.config import settings
+
+    bus_path = f"${{AWS::AccountId}}:event-bus/{bus}"
+    return {
+        "OutboxFailureQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": outbox_failure_queue(stage),
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "EventArchive": {
+            "Type": "AWS::Events::Archive",
+            "Properties": {
+                "ArchiveName": f"private-integrations-{stage}",
+                "Description": "Every audit event the outbox published, for replays (StartReplay)",
+                "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:" + bus_path},
+                "EventPattern": {"source": [SOURCE]},
+                "RetentionDays": {"Ref": "EventArchiveRetentionDays"},
+            },
+        },
+        "PublishAuditEvents": {
+            "Properties": {
+                "Events": {
+                    mapping_id: {
+                        "Properties": {
+                            "Stream": {"Fn::GetAtt": ["TableEvents", "StreamArn"]},
+                            "StartingPosition": "TRIM_HORIZON",
+                            # Only the failed record and those after it are retried (outbox.handle).
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                            "MaximumRetryAttempts": settings.outbox_max_retry_attempts,
+                            "BisectBatchOnFunctionError": True,
+                            "ParallelizationFactor": 1,  # one batch per shard at a time: stream order
+                            "DestinationConfig": {
+                                "OnFailure": {"Destination": {"Fn::GetAtt": ["OutboxFailureQueue", "Arn"]}}
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    }
+
+
 def conditions() -> dict[str, Any]:
     return {"Tracing": {"Fn::Equals": [{"Ref": "TracingEnabled"}, "true"]}}
 
@@ -299,5 +402,13 @@ def outputs() -> dict[str, Any]:
         "CleanupFailureQueueUrl": {
             "Description": "Failed cleanup invocations (after 2 retries), kept 14 days",
             "Value": {"Ref": "CleanupFailureQueue"},
+        },
+        "OutboxFailureQueueUrl": {
+            "Description": "Stream batches the outbox gave up on (shard and sequence numbers), kept 14 days",
+            "Value": {"Ref": "OutboxFailureQueue"},
+        },
+        "EventArchiveArn": {
+            "Description": "EventBridge archive of every published audit event (aws events start-replay)",
+            "Value": {"Fn::GetAtt": ["EventArchive", "Arn"]},
         },
     }

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,81 @@ class PeriodicSave(threading.Thread):
         self.join(timeout=30)
 
 
+class OutboxPoller(threading.Thread):
+    """The deployed stream mapping's stand-in: reads moto's events stream every second and runs the
+    outbox's handler on it, which logs each event it would put on EventBridge (there is none here).
+
+    Kept off `make run`'s start: it begins a moment after the API serves and reads the stream from its
+    start, passing on only the events written since `make run` started (restored ones are not
+    published again), so nothing written before it began polling is missed."""
+
+    def __init__(self, interval: float = 1.0, delay: float = 1.0) -> None:
+        super().__init__(name="outbox", daemon=True)
+        self.interval, self.delay = interval, delay
+        self.since = datetime.now(UTC)
+        self.stopped = threading.Event()
+        self.log = logging.getLogger("private_integrations.outbox")
+
+    def _publish_by_logging(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        for entry in entries:
+            detail = json.loads(entry["Detail"])
+            self.log.info(
+                "outbox: published %s id=%s integration=%s (source %s)",
+                entry["DetailType"],
+                detail["id"],
+                detail.get("integrationId"),
+                entry["Source"],
+            )
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": detail_id(entry)} for entry in entries]}
+
+    def _handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        from chalicelib.audit import outbox
+        from chalicelib.audit.model import EventModel
+
+        def new(record: dict[str, Any]) -> bool:
+            image = record.get("dynamodb", {}).get("NewImage")
+            return bool(image) and EventModel.from_raw_data(image).at >= self.since
+
+        return outbox.handle({"Records": [r for r in event["Records"] if new(r)]}, self._publish_by_logging)
+
+    def run(self) -> None:
+        if self.stopped.wait(self.delay):
+            return
+        import boto3
+
+        from chalicelib.audit.local_stream import StreamMapping
+        from chalicelib.audit.model import EventModel
+        from chalicelib.core.config import settings
+
+        try:
+            mapping = StreamMapping(
+                self._handle,
+                client=boto3.client("dynamodbstreams", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"]),
+                stream_arn=EventModel.describe_table()["LatestStreamArn"],
+                batch_size=settings.outbox_batch_size,
+                max_retry_attempts=settings.outbox_max_retry_attempts,
+                on_failure=lambda record: self.log.warning("outbox: gave up %s", json.dumps(record)),
+            )
+        except Exception as error:
+            print(f"The local outbox could not start ({type(error).__name__}: {error})", flush=True)
+            return
+        while True:
+            try:
+                mapping.drain()
+            except Exception as error:  # the API keeps serving; the next poll tries again
+                print(f"The local outbox could not read the stream ({type(error).__name__})", flush=True)
+            if self.stopped.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+def detail_id(entry: dict[str, Any]) -> str:
+    return str(json.loads(entry["Detail"])["id"])
+
+
 def _restore_or_start_empty(prefix: str) -> str:
     """Restores the previous run's data unless PI_FRESH is set; the banner's line about the data."""
     where = data_file()
@@ -309,6 +385,7 @@ def main() -> None:
     print("Starting: the embedded DynamoDB ...", flush=True)
     moto = start_embedded_dynamodb()
     saver: PeriodicSave | None = None
+    poller: OutboxPoller | None = None
     try:
         import click
         from chalice.cli import cli as chalice_cli
@@ -325,6 +402,8 @@ def main() -> None:
         interval = float(os.environ.get("PI_SAVE_INTERVAL_SECONDS") or 30)
         saver = PeriodicSave(settings.table_prefix, interval)
         saver.start()
+        poller = OutboxPoller()
+        poller.start()
         port = int(os.environ.get("PORT", "8000"))
         base = f"http://127.0.0.1:{port}"
         print(f"  ready in {time.monotonic() - started:.1f} s", flush=True)
@@ -336,6 +415,8 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):
             chalice_cli.main([*args, "--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
     finally:
+        if poller is not None:
+            poller.stop()
         if saver is not None:
             saver.stop()
             try:

@@ -2,7 +2,8 @@
 
 Query by ownerKey (agency#ID or location#ID), sort key `sk` = zero-padded epoch ms + event id,
 descending = newest first. GSI `by-integration` (integrationId, sk) for one integration's feed;
-events survive the integration's deletion.
+events survive the integration's deletion. Its stream (new images) is the outbox that publishes every
+event to EventBridge (outbox.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class IntegrationEventsIndex(GlobalSecondaryIndex):
 
 
 class EventModel(Model):
-    Meta = table_meta("events")
+    Meta = table_meta("events", stream_view_type="NEW_IMAGE")
     owner_key = UnicodeAttribute(hash_key=True, attr_name="ownerKey")
     sk = UnicodeAttribute(range_key=True)
     id = UnicodeAttribute()

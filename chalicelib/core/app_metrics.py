@@ -68,6 +68,7 @@ def cleanup(summary: dict[str, int], failed_run: bool) -> None:
             "CleanupItemsProcessed": (summary.get("itemsRead", 0), MetricUnit.Count),
             "CleanupRotationsCompleted": (summary.get("rotationsCompleted", 0), MetricUnit.Count),
             "CleanupRemindersSent": (summary.get("rotationRemindersSent", 0), MetricUnit.Count),
+            "CleanupExpiryNoticesSent": (summary.get("expiryNoticesSent", 0), MetricUnit.Count),
             "CleanupFailures": (summary.get("failed", 0) + int(failed_run), MetricUnit.Count),
         },
         {},

@@ -47,6 +47,11 @@ class Settings(NamedTuple):
     # SSM parameter deployed (a parameter wins when both are set).
     github_keys_file: str | None = None
     github_keys_parameter: str | None = None
+    # The outbox (audit events -> EventBridge): the events table's stream, records per invocation, and
+    # how often a failing batch is retried before its position goes to the dead-letter queue.
+    events_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/pi-local-events/stream/local"
+    outbox_batch_size: int = 100
+    outbox_max_retry_attempts: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +82,10 @@ class Settings(NamedTuple):
             session_secret_previous_until=env.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
             github_keys_file=env.get("PI_GITHUB_KEYS_FILE") or None,
             github_keys_parameter=env.get("PI_GITHUB_KEYS_PARAMETER") or None,
+            events_stream_arn=env.get("PI_EVENTS_STREAM_ARN")
+            or f"arn:aws:dynamodb:us-east-1:000000000000:table/pi-{stage}-events/stream/local",
+            outbox_batch_size=_int(env, "PI_OUTBOX_BATCH_SIZE", 100),
+            outbox_max_retry_attempts=_int(env, "PI_OUTBOX_MAX_RETRY_ATTEMPTS", 10),
         )
 
     def table_name(self, short_name: str) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 from chalicelib.core.config import settings
 
 
-def table_meta(short_name: str) -> Any:
+def table_meta(short_name: str, stream_view_type: str | None = None) -> Any:
+    """`stream_view_type` ("NEW_IMAGE"): the table has a DynamoDB Stream (infra/build.py reads it too)."""
+
     class Meta:
         table_name = settings.table_name(short_name)
         region = settings.region
@@ -18,6 +20,8 @@ def table_meta(short_name: str) -> Any:
         read_timeout_seconds = 3
         max_retry_attempts = 2
 
+    if stream_view_type:
+        Meta.stream_view_type = stream_view_type  # type: ignore[attr-defined]
     return Meta
 
 

@@ -98,6 +98,11 @@ def until_applied(target: Access, attempt: Callable[[IntegrationModel], T]) -> T
     raise Conflict("The private integration is being changed by many requests at once: retry in a moment.")
 
 
+def token_expired(integration: IntegrationModel, now: datetime) -> bool:
+    """The current token's chosen expiry has passed: TTL may delete its item at any time."""
+    return integration.token_expires_at is not None and integration.token_expires_at <= now
+
+
 def finish_ended_rotation(
     tx: TransactWrite, integration: IntegrationModel, changes: dict[str, Any], now: datetime
 ) -> None:
@@ -117,6 +122,7 @@ ROTATION_FIELDS = (
     "previous_token_created_at",
     "rotation_started_at",
     "rotation_expires_at",
+    "previous_token_expires_at",
 )
 # Set when the current token was revoked without a rotation (a leak); a rotate or cancel clears them.
 REVOCATION_FIELDS = ("revoked_reason", "revoked_at", "leak_url", "leak_source")

@@ -2,7 +2,9 @@
 
 1. Finishes rotations whose overlap has passed: the integration forgets the old token, the token item
    is deleted early (not waiting up to 48 h for TTL), and "rotation.completed" is recorded.
-2. Emits one EventBridge event per token that becomes due for rotation (90 days), at least once.
+2. Records the notices an active token is due for, each once: `token.rotation_recommended` (90 days),
+   and for a token with a chosen expiry `token.expiring` (7 days and 1 day before) and
+   `token.expired` (at its expiry).
 
 Reads are proportional to the work due: it queries the sparse GSI `by-due`, which holds only tokens
 with a pending task, spread over DUE_SHARDS partition keys; each query reads only what is due; it never
@@ -10,150 +12,130 @@ scans the table. Every write is conditional,
 so it is idempotent and safe beside user actions and beside another run. One failing token never
 stops the run: it is logged, counted, and still due for the next run.
 
-A reminder is claimed, sent, then recorded. The claim moves the token's `dueAt` a lease ahead, so if
-the event cannot be sent or recorded the token is due again when the lease ends and the next run
-sends it again, with the same `reminderId` in its detail for consumers to drop duplicates.
+A notice is claimed and recorded in one transaction: the audit event, and the token marked as notified
+on the condition that it was not yet (the claim). Nothing is sent from here: the outbox (audit/outbox.py,
+the events table's stream) publishes every audit event to EventBridge, these included, so a notice can
+neither be sent without being recorded nor recorded without being sent (no dual write, no lease).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.audit import trail as audit
 from chalicelib.core import app_metrics, clock, config, db
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
 from chalicelib.integrations import lifecycle
 from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens.model import DUE_SHARDS, DueIndex, TokenModel, due_buckets
+from chalicelib.tokens.model import (
+    DUE_SHARDS,
+    DueIndex,
+    TokenModel,
+    due_buckets,
+    next_due,
+    pending_notices,
+)
 
 log = logging.getLogger("private_integrations.cleanup")
-EVENT_SOURCE = "growthhub.private-integrations"
-ROTATION_DUE_DETAIL_TYPE = "Private Integration Token Rotation Recommended"
-REMINDER_LEASE_SECONDS = 300
+EXPIRY_DAYS_LEFT = {"7d": 7, "1d": 1}
 
 
-@functools.cache
-def _events_client() -> Any:
-    import boto3
-
-    return boto3.client("events", region_name=config.settings.region)
+def reminder_id(token: TokenModel, notice: str = "rotation-recommended") -> str:
+    """The same for every attempt at one notice of one token (and reveals nothing of the token)."""
+    return hashlib.sha256(f"{notice}:{token.token_hash}".encode()).hexdigest()[:32]
 
 
-def reminder_id(token: TokenModel) -> str:
-    """The same for every attempt at one token's reminder (and reveals nothing of the token)."""
-    return hashlib.sha256(f"rotation-recommended:{token.token_hash}".encode()).hexdigest()[:32]
+def _pending(token: TokenModel) -> list[tuple[str, datetime]]:
+    return pending_notices(token.created_at, token.expires_at, token.rotation_notified, token.expiry_notice)
 
 
-def _publish_rotation_due(token: TokenModel, now: datetime) -> None:
-    detail = {
-        "reminderId": reminder_id(token),
-        "integrationId": token.integration_id,
-        "ownerType": token.owner_type,
-        "ownerId": token.owner_id,
-        "agencyId": token.agency_id,
-        "tokenHint": token.hint,
-        "tokenCreatedAt": clock.iso(token.created_at),
-        "ageDays": (now - token.created_at).days,
-    }
-    response = _events_client().put_events(
-        Entries=[
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": ROTATION_DUE_DETAIL_TYPE,
-                "Detail": json.dumps(detail),
-                "EventBusName": config.settings.event_bus_name,
-            }
-        ]
-    )
-    if response.get("FailedEntryCount"):
-        raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
-
-
-def _claimed_by(token_hash: str, claim: str) -> bool:
-    try:
-        return TokenModel.get(token_hash, consistent_read=True).reminder_claim == claim
-    except TokenModel.DoesNotExist:
-        return False
-
-
-def _claim(token: TokenModel, now: datetime) -> str | None:
-    """Take the reminder for this run for a lease; None if another run holds it or it is no longer due."""
-    claim = uuid.uuid4().hex
-    try:
-        with db.idempotent_transaction(lambda: _claimed_by(token.token_hash, claim)) as tx:
-            tx.update(
-                TokenModel(token.token_hash),
-                actions=[
-                    TokenModel.reminder_claim.set(claim),
-                    TokenModel.due_at.set(clock.epoch(now) + REMINDER_LEASE_SECONDS),
-                ],
-                condition=(TokenModel.state == TokenState.ACTIVE)
-                & (TokenModel.due_at <= clock.epoch(now))
-                & (TokenModel.rotation_notified.does_not_exist() | (TokenModel.rotation_notified == False)),  # noqa: E712
-            )
-    except db.LostRace:
-        return None
-    return claim
-
-
-def _record_sent(token: TokenModel, claim: str) -> None:
+def _notice_event(token: TokenModel, notice: str, now: datetime) -> Any:
     owner = Owner(OwnerType(token.owner_type), token.owner_id, token.agency_id)
-    event = audit.new_event(
-        "token.rotation_recommended",
-        lifecycle.SYSTEM_ACTOR,
-        owner,
-        {"tokenHint": token.hint, "reminderId": reminder_id(token)},
-        token.integration_id,
-    )
+    details: dict[str, Any] = {"tokenHint": token.hint}
+    if notice == "rotation_recommended":
+        event_type = "token.rotation_recommended"
+        details.update(
+            reminderId=reminder_id(token),
+            tokenCreatedAt=clock.iso(token.created_at),
+            ageDays=(now - token.created_at).days,
+        )
+    else:
+        event_type = "token.expired" if notice == "expired" else "token.expiring"
+        details.update(
+            reminderId=reminder_id(token, f"expiry-{notice}"), expiresAt=clock.iso(token.expires_at)
+        )
+        if notice in EXPIRY_DAYS_LEFT:
+            details["daysLeft"] = EXPIRY_DAYS_LEFT[notice]
+    return audit.new_event(event_type, lifecycle.SYSTEM_ACTOR, owner, details, token.integration_id)
+
+
+def _record_notice(token: TokenModel, notice: str, now: datetime) -> bool:
+    """One transaction: the notice's audit event, and the token marked, if it was not yet (the claim).
+    False when another run or a user action got there first."""
+    if notice == "rotation_recommended":
+        claim = TokenModel.rotation_notified.does_not_exist() | (TokenModel.rotation_notified == False)  # noqa: E712
+        mark: list[Action] = [TokenModel.rotation_notified.set(True)]
+        token.rotation_notified = True
+    else:
+        before = token.expiry_notice
+        notice_attribute = TokenModel.expiry_notice
+        claim = notice_attribute.does_not_exist() if before is None else notice_attribute == before
+        mark = [TokenModel.expiry_notice.set(notice)]
+        token.expiry_notice = notice
+    due = next_due(_pending(token))
+    if due is None:
+        mark += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
+    else:
+        mark.append(TokenModel.due_at.set(due))
     try:
-        with audit.recorded_change(event) as tx:
+        with audit.recorded_change(_notice_event(token, notice, now)) as tx:
             tx.update(
                 TokenModel(token.token_hash),
-                actions=[
-                    TokenModel.rotation_notified.set(True),
-                    TokenModel.reminder_claim.remove(),
-                    TokenModel.due_bucket.remove(),
-                    TokenModel.due_at.remove(),
-                ],
-                condition=TokenModel.reminder_claim == claim,
+                actions=[*mark, TokenModel.reminder_claim.remove()],
+                condition=(TokenModel.state == TokenState.ACTIVE) & claim,
             )
     except db.LostRace:
-        # The token was revoked or rotated meanwhile: the event went out, nothing is left to record.
-        log.info("reminder for %s sent; the token changed before it was recorded", token.integration_id)
-
-
-def _remind(token: TokenModel, now: datetime) -> bool:
-    claim = _claim(token, now)
-    if claim is None:
-        return False  # another run holds it, or a rotation got there first
-    _publish_rotation_due(token, now)  # on failure the lease runs out and the next run sends it
-    _record_sent(token, claim)
+        return False
     return True
 
 
-def _process(token: TokenModel, now: datetime) -> str:
-    """One due token -> what happened to it (a key of the run's summary)."""
+def _notify(token: TokenModel, now: datetime) -> Counter[str]:
+    """Every notice now due for an active token. Of the expiry notices only the latest due one is
+    recorded (a run that comes after the expiry records `token.expired`, not a late "7 days left")."""
+    due = [notice for notice, moment in _pending(token) if moment <= now]
+    expiry = [notice for notice in due if notice != "rotation_recommended"]
+    counts: Counter[str] = Counter()
+    if "rotation_recommended" in due and _record_notice(token, "rotation_recommended", now):
+        counts["rotationRemindersSent"] += 1
+    if expiry and _record_notice(token, expiry[-1], now):
+        counts["expiryNoticesSent"] += 1
+    return counts
+
+
+def _process(token: TokenModel, now: datetime) -> Counter[str]:
+    """One due token -> what happened to it (keys of the run's summary)."""
     try:
         if token.state == TokenState.ROTATING:
-            return "rotationsCompleted" if lifecycle.finish_expired_rotation(token, now) else "skipped"
-        if token.state == TokenState.ACTIVE and not token.rotation_notified:
-            return "rotationRemindersSent" if _remind(token, now) else "skipped"
+            done = lifecycle.finish_expired_rotation(token, now)
+            return Counter(["rotationsCompleted" if done else "skipped"])
+        if token.state == TokenState.ACTIVE:
+            return _notify(token, now) or Counter(["skipped"])
     except Exception:
         log.exception(
             "cleanup of one token failed (integration %s); a later run retries it", token.integration_id
         )
-        return "failed"
-    return "skipped"
+        return Counter(["failed"])
+    return Counter(["skipped"])
 
 
 def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Counter[str]:
@@ -164,7 +146,7 @@ def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Count
             counts["stoppedEarly"] = 1
             break
         counts["itemsRead"] += 1
-        counts[_process(token, now)] += 1
+        counts.update(_process(token, now))
     return counts
 
 
@@ -200,7 +182,8 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
     if total["rotationsCompleted"]:
         authorizer_cache.flush()
     summary = {
-        key: total[key] for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "failed")
+        key: total[key]
+        for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "expiryNoticesSent", "failed")
     }
     if total["stoppedEarly"]:
         summary["stoppedEarly"] = 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
@@ -26,6 +27,7 @@ from chalicelib.integrations.access import Access, find, owner_of
 from chalicelib.integrations.changes import (
     ROTATION_FIELDS,
     finish_ended_rotation,
+    token_expired,
     until_applied,
     write_change,
 )
@@ -136,7 +138,11 @@ def _handle(match: Match) -> tuple[str, bool]:
 def _revoke_once(integration: IntegrationModel, token_hash: str, match: Match) -> bool:
     """One conditioned, recorded transaction revoking the token; False if it is no longer live here."""
     now = clock.now()
-    current = integration.token_hash == token_hash and integration.revoked_reason is None
+    current = (
+        integration.token_hash == token_hash
+        and integration.revoked_reason is None
+        and not token_expired(integration, now)  # past its chosen expiry: no longer live
+    )
     previous = integration.previous_token_hash == token_hash and rotation_pending(integration, now)
     if not (current or previous):
         return False
@@ -166,15 +172,20 @@ def _revoke_once(integration: IntegrationModel, token_hash: str, match: Match) -
     was = TokenState.ACTIVE if current else TokenState.ROTATING
 
     def operations(tx: TransactWrite) -> None:
+        revoke: list[Action] = [
+            TokenModel.state.set(TokenState.REVOKED),
+            TokenModel.revoked_reason.set(RevocationReason.LEAKED),
+            # Nothing left for the cleanup to do (a rotating-out item keeps expiresAt: TTL removes it).
+            TokenModel.due_bucket.remove(),
+            TokenModel.due_at.remove(),
+        ]
+        if current:
+            # The integration points at this record until a rotate: its chosen expiry must not let TTL
+            # delete it first (the authorizer refuses it by its state).
+            revoke.append(TokenModel.expires_at.remove())
         tx.update(
             TokenModel(token_hash),
-            actions=[
-                TokenModel.state.set(TokenState.REVOKED),
-                TokenModel.revoked_reason.set(RevocationReason.LEAKED),
-                # Nothing left for the cleanup to do (a rotating-out item keeps expiresAt: TTL removes it).
-                TokenModel.due_bucket.remove(),
-                TokenModel.due_at.remove(),
-            ],
+            actions=revoke,
             condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == was),
         )
         if current:

@@ -34,23 +34,31 @@ from chalicelib.integrations.changes import (
     change_actions,
     concurrent_change,
     finish_ended_rotation,
+    token_expired,
     unchanged_since_read,
     until_applied,
     write_change,
 )
 from chalicelib.integrations.models import IntegrationModel
+from chalicelib.integrations.validation import EXPIRY_FIELDS, token_expiry
 from chalicelib.integrations.views import last_used, rotation_pending, view
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel, due_bucket, new_token_item, reminder_due
+from chalicelib.tokens.model import TokenModel, due_bucket, new_token_item, next_due, pending_notices
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
 
 
-def parse_rotate_body(body: dict[str, Any]) -> str:
-    problems = [f"'{key}' is not allowed (allowed: expire)" for key in body if key != "expire"]
+def parse_rotate_body(body: dict[str, Any]) -> tuple[str, datetime | None]:
+    """(expire, the new token's own expiry or None), or 422 naming every problem."""
+    allowed = ("expire", *EXPIRY_FIELDS)
+    problems = [
+        f"'{key}' is not allowed (allowed: {', '.join(allowed)})" for key in body if key not in allowed
+    ]
+    expires_at, expiry_problems = token_expiry(body)
+    problems.extend(expiry_problems)
     expire = body.get("expire")
     if "expire" not in body:
         problems.append("expire is required: 'later' (keep the old token for the overlap) or 'now'")
@@ -59,7 +67,7 @@ def parse_rotate_body(body: dict[str, Any]) -> str:
         problems.append(f"expire must be 'later' or 'now', got {sent}")
     if problems:
         raise ValidationFailed(problems)
-    return str(expire)
+    return str(expire), expires_at
 
 
 def _no_rotation_pending(integration: IntegrationModel) -> Conflict:
@@ -72,15 +80,21 @@ def _no_rotation_pending(integration: IntegrationModel) -> Conflict:
 
 
 def rotate(
-    actor: UserModel, target: Access, expire: str, *, own_api: ApiStage | None = None
+    actor: UserModel,
+    target: Access,
+    expire: str,
+    *,
+    expires_at: datetime | None = None,
+    own_api: ApiStage | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """A new current token, shown once. Later: the old one keeps working for the overlap. Now: every
-    earlier token of the integration stops working at once (also one still rotating out)."""
+    """A new current token, shown once, expiring at `expires_at` (None: never). Later: the old one
+    keeps working for the overlap. Now: every earlier token of the integration stops working at once
+    (also one still rotating out)."""
     plaintext = tokens.generate()
     used = last_used([target.integration])
 
     def attempt(integration: IntegrationModel) -> IntegrationModel:
-        return _rotate_once(actor, target, integration, expire, plaintext)
+        return _rotate_once(actor, target, integration, expire, plaintext, expires_at)
 
     if expire == "now":
         updated = until_applied(target, attempt)
@@ -94,7 +108,12 @@ def rotate(
 
 
 def _rotate_once(
-    actor: UserModel, target: Access, integration: IntegrationModel, expire: str, plaintext: str
+    actor: UserModel,
+    target: Access,
+    integration: IntegrationModel,
+    expire: str,
+    plaintext: str,
+    expires_at: datetime | None,
 ) -> IntegrationModel:
     """One conditioned transaction: the new token item, the integration pointing at it, and the old
     token either rotating out until the overlap ends (later) or gone with any earlier one (now)."""
@@ -111,33 +130,42 @@ def _rotate_once(
         owner=target.owner,
         scopes=[str(scope) for scope in integration.scopes],
         created_at=now,
+        expires_at=expires_at,
     )
     changes: dict[str, Any] = {
         "token_hash": new_item.token_hash,
         "token_hint": new_item.hint,
         "token_created_at": now,
+        "token_expires_at": expires_at,
         **(dict.fromkeys(REVOCATION_FIELDS) if revoked else {}),
     }
     details: dict[str, Any] = {
         "expire": expire,
         "tokenHint": new_item.hint,
         "previousTokenHint": integration.token_hint,
+        "tokenExpiresAt": clock.iso(expires_at),
     }
+    # The old token never outlives the expiry its owner chose for it.
     expires = now + timedelta(seconds=config.settings.rotation_overlap_seconds)
-    if expire == "later" and not revoked:
+    if integration.token_expires_at is not None:
+        expires = min(expires, integration.token_expires_at)
+    # An old token past its own expiry, or revoked, has nothing to overlap (TTL may have deleted an
+    # expired one's item already).
+    overlap = expire == "later" and not revoked and not token_expired(integration, now)
+    if overlap:
         details["expiresAt"] = clock.iso(expires)
     event = audit.new_event("token.rotated", actor.id, target.owner, details, integration.id)
 
     def operations(tx: TransactWrite) -> None:
         tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
-        if expire == "now":
-            _revoke_earlier_tokens(tx, integration, changes)
-        elif revoked:
+        if overlap:
+            _start_overlap(tx, integration, changes, now, expires)
+        elif expire == "later" and revoked:
             # Later, from the revoked state: the dead token goes; a token rotating out keeps its overlap.
             tx.delete(TokenModel(integration.token_hash), condition=TokenModel.state == TokenState.REVOKED)
             finish_ended_rotation(tx, integration, changes, now)
         else:
-            _start_overlap(tx, integration, changes, now, expires)
+            _revoke_earlier_tokens(tx, integration, changes)
 
     return write_change(integration, changes, event, operations)
 
@@ -163,6 +191,7 @@ def _start_overlap(
         previous_token_hash=integration.token_hash,
         previous_token_hint=integration.token_hint,
         previous_token_created_at=integration.token_created_at,
+        previous_token_expires_at=integration.token_expires_at,
         rotation_started_at=now,
         rotation_expires_at=expires,
     )
@@ -189,19 +218,28 @@ def cancel(actor: UserModel, target: Access, *, own_api: ApiStage | None = None)
         previous = TokenModel.get(integration.previous_token_hash, consistent_read=True)
     except TokenModel.DoesNotExist:
         raise concurrent_change(integration.id) from None
-    restore: list[Action] = [TokenModel.state.set(TokenState.ACTIVE), TokenModel.expires_at.remove()]
-    if previous.rotation_notified:
+    # The old token is current again with the expiry its owner chose for it (none: no expiry).
+    restored_expiry = integration.previous_token_expires_at
+    restore: list[Action] = [
+        TokenModel.state.set(TokenState.ACTIVE),
+        TokenModel.expires_at.set(restored_expiry) if restored_expiry else TokenModel.expires_at.remove(),
+    ]
+    due = next_due(
+        pending_notices(restored_created, restored_expiry, previous.rotation_notified, previous.expiry_notice)
+    )
+    if due is None:
         restore += [TokenModel.due_bucket.remove(), TokenModel.due_at.remove()]
     else:
         restore += [
             TokenModel.due_bucket.set(due_bucket(integration.previous_token_hash)),
-            TokenModel.due_at.set(reminder_due(restored_created)),
+            TokenModel.due_at.set(due),
         ]
     changes: dict[str, Any] = {
+        **dict.fromkeys(ROTATION_FIELDS),
         "token_hash": integration.previous_token_hash,
         "token_hint": integration.previous_token_hint,
         "token_created_at": restored_created,
-        **dict.fromkeys(ROTATION_FIELDS),
+        "token_expires_at": restored_expiry,
         **dict.fromkeys(REVOCATION_FIELDS),  # the restored token was not revoked
     }
     details = {

@@ -42,6 +42,8 @@ class IntegrationModel(Model):
     token_hash = UnicodeAttribute(attr_name="tokenHash")
     token_hint = UnicodeAttribute(attr_name="tokenHint")
     token_created_at = UTCDateTimeAttribute(attr_name="tokenCreatedAt")
+    # The expiry its owner chose for the current token (None: never); the token item's TTL carries it.
+    token_expires_at = UTCDateTimeAttribute(attr_name="tokenExpiresAt", null=True)
     # The token rotating out, while a rotation is pending.
     previous_token_hash = UnicodeAttribute(attr_name="previousTokenHash", null=True)
     previous_token_hint = UnicodeAttribute(attr_name="previousTokenHint", null=True)
@@ -54,6 +56,8 @@ class IntegrationModel(Model):
     # Where GitHub's secret scanning found the leaked token (never the token itself).
     leak_url = UnicodeAttribute(attr_name="leakUrl", null=True)
     leak_source = UnicodeAttribute(attr_name="leakSource", null=True)
+    # The rotating-out token's own chosen expiry: what a cancelled rotation gives back to it.
+    previous_token_expires_at = UTCDateTimeAttribute(attr_name="previousTokenExpiresAt", null=True)
     # Optimistic concurrency: every write is conditioned on the version it read.
     version = NumberAttribute(default=1)
     by_owner = OwnerIndex()

@@ -17,6 +17,7 @@ from chalicelib.integrations.access import Access
 from chalicelib.integrations.changes import (
     concurrent_change,
     finish_ended_rotation,
+    token_expired,
     unchanged_since_read,
     until_applied,
     write_change,
@@ -45,8 +46,14 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         owner=owner,
         scopes=fields["scopes"],
         created_at=integration.created_at,
+        expires_at=fields["expires_at"],
     )
-    details = {"name": integration.name, "scopes": integration.scopes, "tokenHint": integration.token_hint}
+    details = {
+        "name": integration.name,
+        "scopes": integration.scopes,
+        "tokenHint": integration.token_hint,
+        "tokenExpiresAt": clock.iso(fields["expires_at"]),
+    }
     event = audit.new_event("integration.created", actor.id, owner, details, integration.id)
     owner_model = _owner_model(owner)
     limit = config.settings.max_integrations_per_owner
@@ -85,6 +92,7 @@ def _new_integration(
         token_hash=tokens.digest(plaintext),
         token_hint=tokens.hint(plaintext),
         token_created_at=now,
+        token_expires_at=fields["expires_at"],
         version=1,
     )
 
@@ -123,7 +131,7 @@ def update(
         if "scopes" not in changes:
             return
         # Scopes also live on each token item (the authorizer's one read): same transaction.
-        live = [integration.token_hash]
+        live = [] if token_expired(integration, now) else [integration.token_hash]
         if rotation_pending(integration, now):
             live.append(integration.previous_token_hash)
         for token_hash in live:

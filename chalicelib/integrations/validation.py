@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.core import clock
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.tokens import catalog
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
 EDITABLE_FIELDS = ("name", "description", "scopes")
+# A token's expiry is chosen when it is made (create, rotate), never edited afterwards.
+EXPIRY_FIELDS = ("expiresInDays", "expiresAt")
+MAX_EXPIRY_DAYS = 366
 # Bidirectional embeddings, overrides and isolates: they make a name read differently from what it is.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, Any]:
-    """The cleaned fields of a create (all) or edit (some) body, or 422 naming every problem."""
+    """The cleaned fields of a create (all, plus the token's expiry as `expires_at`) or edit (some)
+    body, or 422 naming every problem."""
+    allowed = EDITABLE_FIELDS if partial else EDITABLE_FIELDS + EXPIRY_FIELDS
     problems = [
-        f"'{key}' is not a field of a private integration (allowed: {', '.join(EDITABLE_FIELDS)})"
+        f"'{key}' is not a field of a private integration (allowed: {', '.join(allowed)})"
         for key in body
-        if key not in EDITABLE_FIELDS
+        if key not in allowed
     ]
     cleaned: dict[str, Any] = {}
+    if not partial:
+        cleaned["expires_at"], expiry_problems = token_expiry(body)
+        problems.extend(expiry_problems)
     if "name" in body or not partial:
         name = body.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= NAME_MAX:
@@ -52,6 +62,49 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
     if problems:
         raise ValidationFailed(problems)
     return cleaned
+
+
+def token_expiry(body: dict[str, Any]) -> tuple[datetime | None, list[str]]:
+    """A new token's expiry from `expiresInDays` (1-366) or `expiresAt` (ISO 8601, in the future, at
+    most 366 days ahead); neither, or null: it never expires. Whole seconds (the TTL attribute's)."""
+    days, at = body.get("expiresInDays"), body.get("expiresAt")
+    now = clock.now()
+    latest = now + timedelta(days=MAX_EXPIRY_DAYS)
+    if days is not None and at is not None:
+        return None, ["send expiresInDays or expiresAt, not both (or neither: the token never expires)"]
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXPIRY_DAYS:
+            shown = repr(days)[:40] if isinstance(days, str) else str(days)[:40]
+            return None, [
+                f"expiresInDays must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or null for "
+                f"no expiry, got {shown}"
+            ]
+        return (now + timedelta(days=days)).replace(microsecond=0), []
+    if at is None:
+        return None, []
+    moment = _instant(at)
+    if moment is None:
+        return None, [
+            "expiresAt must be an ISO 8601 date and time with a time zone, e.g. 2026-12-31T23:59:59Z"
+        ]
+    moment = moment.replace(microsecond=0)
+    if moment <= now:
+        return None, [f"expiresAt must be in the future (now is {clock.iso(now)})"]
+    if moment > latest:
+        return None, [f"expiresAt must be at most {MAX_EXPIRY_DAYS} days ahead (at most {clock.iso(latest)})"]
+    return moment, []
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None  # a time without a zone means different instants to different readers
+    return moment.astimezone(UTC)
 
 
 def _unsafe_character(text: str, allowed: str) -> str | None:

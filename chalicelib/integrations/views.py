@@ -69,7 +69,11 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
         "createdAt": clock.iso(integration.created_at),
         "createdBy": integration.created_by,
         "updatedAt": clock.iso(integration.updated_at),
-        "token": {"hint": integration.token_hint, "createdAt": clock.iso(integration.token_created_at)},
+        "token": {
+            "hint": integration.token_hint,
+            "createdAt": clock.iso(integration.token_created_at),
+            "expiresAt": clock.iso(integration.token_expires_at),
+        },
         "rotation": rotation,
         "lastUsedAt": last_used_at,
         "rotationRecommended": rotation_recommended(integration.token_created_at),

@@ -36,7 +36,10 @@ DUE_INDEX_ATTRIBUTES = [
     "expiresAt",
     "rotationNotified",
     "reminderClaim",
+    "expiryNotice",
 ]
+# A token with an expiry chosen by its owner gets these notices, once each: (name, how long before).
+EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
 
 
 def _bucket(shard: int) -> str:
@@ -77,9 +80,11 @@ class TokenModel(Model):
     due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
     due_at = NumberAttribute(attr_name="dueAt", null=True)
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
-    # The cleanup run that is sending this token's reminder; its lease is `dueAt` moved ahead, so a run
-    # that dies before it records the reminder leaves the token due again for the next run.
+    # Before issue 15: the run sending this token's reminder (a lease). No longer written; a notice's
+    # transaction removes one left over from a deployment of that time.
     reminder_claim = UnicodeAttribute(attr_name="reminderClaim", null=True)
+    # The last expiry notice recorded for a token with a chosen expiry ("7d", "1d", "expired").
+    expiry_notice = UnicodeAttribute(attr_name="expiryNotice", null=True)
     by_due = DueIndex()
 
 
@@ -88,10 +93,43 @@ def reminder_due(token_created_at: datetime) -> int:
     return clock.epoch(token_created_at + timedelta(days=config.settings.rotation_recommended_after_days))
 
 
+def pending_notices(
+    created_at: datetime,
+    expires_at: datetime | None,
+    rotation_notified: bool | None,
+    expiry_notice: str | None,
+) -> list[tuple[str, datetime]]:
+    """What the cleanup still has to record for an active token, as (notice, when), earliest first:
+    "rotation_recommended" (90 days, unless the token ends before), then the expiry notices not yet
+    recorded (a 7-day notice of a token that lives less than 7 days is never due)."""
+    pending: list[tuple[str, datetime]] = []
+    reminder = created_at + timedelta(days=config.settings.rotation_recommended_after_days)
+    if not rotation_notified and (expires_at is None or reminder < expires_at):
+        pending.append(("rotation_recommended", reminder))
+    if expires_at is not None:
+        done = [name for name, _ in EXPIRY_NOTICES].index(expiry_notice) + 1 if expiry_notice else 0
+        for name, lead in EXPIRY_NOTICES[done:]:
+            if lead == timedelta(0) or expires_at - lead > created_at:
+                pending.append((name, expires_at - lead))
+    return sorted(pending, key=lambda notice: notice[1])
+
+
+def next_due(pending: list[tuple[str, datetime]]) -> int | None:
+    """The due index's `dueAt` for these pending notices (None: nothing left, leave the index)."""
+    return clock.epoch(pending[0][1]) if pending else None
+
+
 def new_token_item(
-    plaintext: str, *, integration_id: str, owner: Owner, scopes: list[str], created_at: datetime
+    plaintext: str,
+    *,
+    integration_id: str,
+    owner: Owner,
+    scopes: list[str],
+    created_at: datetime,
+    expires_at: datetime | None = None,
 ) -> TokenModel:
-    """A current token: carries everything the authorizer needs, so authorizing is one GetItem."""
+    """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
+    `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on)."""
     token_hash = token_format.digest(plaintext)
     return TokenModel(
         token_hash,
@@ -103,6 +141,7 @@ def new_token_item(
         state=TokenState.ACTIVE,
         hint=token_format.hint(plaintext),
         created_at=created_at,
+        expires_at=expires_at,
         due_bucket=due_bucket(token_hash),
-        due_at=reminder_due(created_at),
+        due_at=next_due(pending_notices(created_at, expires_at, False, None)),
     )

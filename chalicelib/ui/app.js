@@ -77,6 +77,40 @@ function duration(ms) {
   return `${Math.max(minutes, 1)} min`;
 }
 const timeLeft = (iso) => `${duration(new Date(iso).getTime() - serverNow())} left`;
+// --- a token's expiry: chosen at create and rotate (Never, 30, 60, 90 days or a date) ---
+const EXPIRY_WARNING_DAYS = 7;
+const DAY = 86400000;
+function expiryChooser(box) {
+  const select = el("select", { "aria-label": "Token expiration" },
+    el("option", { value: "", text: "Never expires" }),
+    ...[30, 60, 90].map((days) => el("option", { value: String(days), text: `Expires in ${days} days` })),
+    el("option", { value: "custom", text: "Custom date…" }));
+  const date = el("input", { type: "date", "aria-label": "Expiration date", hidden: "" });
+  select.addEventListener("change", () => {
+    date.hidden = select.value !== "custom";
+    const day = (offset) => new Date(serverNow() + offset * DAY).toISOString().slice(0, 10);
+    date.min = day(1); date.max = day(365);
+  });
+  box.replaceChildren(el("label", { text: "Expiration" }), select, date);
+  return {
+    reset() { select.value = ""; date.value = ""; date.hidden = true; },
+    // The body fields: {} (never), {expiresInDays} or {expiresAt} (the end of the chosen local day).
+    body() {
+      if (select.value === "custom") return { expiresAt: date.value ? new Date(`${date.value}T23:59:59`).toISOString() : null };
+      return select.value ? { expiresInDays: Number(select.value) } : {};
+    },
+  };
+}
+const createExpiry = expiryChooser($("create-expiry"));
+const rotateExpiry = expiryChooser($("confirm-expiry"));
+// "Expires …" under a token, a warning within EXPIRY_WARNING_DAYS, "Expired" once past (server's clock).
+function expiryNote(iso) {
+  const left = new Date(iso).getTime() - serverNow();
+  if (left <= 0) return el("div", { class: "expired", text: `Expired ${formatTime(iso)}: rotate to get a working token` });
+  if (left <= EXPIRY_WARNING_DAYS * DAY) return el("div", { class: "expires-soon", text: `⚠ Expires soon: ${duration(left)} left (${formatTime(iso)})` });
+  return el("div", { class: "muted", text: `Expires ${formatTime(iso)}` });
+}
+
 // A rotation the list showed as pending may have ended since (the page stays open): then Cancel and
 // Expire Now would be refused, and Rotate later is possible again.
 const pending = (item) => Boolean(item.rotation) && new Date(item.rotation.expiresAt).getTime() > serverNow();
@@ -105,6 +139,7 @@ function row(item) {
   if (item.rotationRecommended) nameCell.append(el("div", {}, el("span", { class: "badge", text: "Rotation recommended" })));
   const tokenCell = el("td", { "data-label": "Token" }, hint(item.token.hint));
   if (item.revocation) tokenCell.append(leak(item));
+  else if (item.token.expiresAt) tokenCell.append(expiryNote(item.token.expiresAt));
   if (item.rotation && !pending(item)) {
     tokenCell.append(el("div", { class: "rotation muted" }, "Rotation over: ", hint(item.rotation.previousTokenHint), " no longer works"));
   } else if (item.rotation) {
@@ -165,13 +200,13 @@ function menu(item) {
     items.append(entry("Rotate and expire this token later", () => confirm(
       "Rotate and expire this token later",
       `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
-      () => rotate(item, "later"))));
+      () => rotate(item, "later"), true)));
   }
   items.append(
     entry("Rotate and expire this token now", () => confirm(
       "Rotate and expire this token now",
       `A new token is created and every earlier token of "${item.name}" stops working immediately. Use this if the token was exposed.`,
-      () => rotate(item, "now"))),
+      () => rotate(item, "now"), true)),
     entry("Delete", () => confirm(
       "Delete",
       `"${item.name}" and all of its tokens will stop working immediately. This cannot be undone.`,
@@ -183,9 +218,12 @@ function menu(item) {
 }
 document.addEventListener("click", () => document.querySelectorAll(".menu-items").forEach((m) => { m.hidden = true; }));
 
-function confirm(title, text, action) {
+// `withExpiry`: a rotation, where the new token may choose its own expiry.
+function confirm(title, text, action, withExpiry = false) {
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
+  $("confirm-expiry").hidden = !withExpiry;
+  rotateExpiry.reset();
   $("confirm-continue").onclick = () => { $("confirm-dialog").close(); guarded(action); };
   $("confirm-dialog").showModal();
 }
@@ -212,7 +250,7 @@ async function load() {
 }
 
 async function rotate(item, expire) {
-  const data = await api("POST", itemPath(item, "/rotate"), { expire });
+  const data = await api("POST", itemPath(item, "/rotate"), { expire, ...rotateExpiry.body() });
   await load();
   succeeded(expire === "later"
     ? `"${item.name}" has a new token; ${item.token.hint} keeps working for ${duration(state.me.rotation.overlapSeconds * 1000)}.`
@@ -289,7 +327,10 @@ function step(n) {
   if (n === 2) renderScopes();
 }
 
-const FIELDS = ["name", "description", "scopes"];
+const FIELDS = ["name", "description", "scopes", "expiry"];
+// The API names the expiry's fields; the page has one "expiry" control for both.
+const fieldOf = (problem) => /^(send )?expires(InDays|At)\b/.test(problem) ? "expiry"
+  : FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`));
 function clearProblems() {
   $("dialog-error").hidden = true;
   for (const field of FIELDS) { $(`${field}-error`).hidden = true; $(`${field}-error`).textContent = ""; }
@@ -302,12 +343,12 @@ function showProblems(error) {
   const other = [];
   let first = null;
   for (const problem of error.problems || [error.message || String(error)]) {
-    const field = FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`));
+    const field = fieldOf(problem);
     if (!field) { other.push(problem); continue; }
     const box = $(`${field}-error`);
     box.textContent = box.textContent ? `${box.textContent} ${problem}` : problem;
     box.hidden = false;
-    if (field !== "scopes") $(field).classList.add("invalid");
+    if (field === "name" || field === "description") $(field).classList.add("invalid");
     first = first || field;
   }
   if (other.length) { $("dialog-error").replaceChildren(problemsNode(other)); $("dialog-error").hidden = false; }
@@ -322,6 +363,8 @@ function openDialog(item) {
   chosen.clear();
   grantedBefore = new Set(item ? item.scopes : []);
   grantedBefore.forEach((s) => chosen.add(s));
+  createExpiry.reset();
+  $("create-expiry").hidden = Boolean(item); // an expiry is chosen with a new token, never edited
   clearProblems();
   step(1);
   $("create-dialog").showModal();
@@ -343,8 +386,8 @@ $("create-next").addEventListener("click", () => {
 });
 $("scope-search").addEventListener("input", renderScopes);
 $("create-submit").addEventListener("click", async () => {
-  const body = { name: $("name").value, description: $("description").value, scopes: [...chosen] };
   const editing = state.editing;
+  const body = { name: $("name").value, description: $("description").value, scopes: [...chosen], ...(editing ? {} : createExpiry.body()) };
   $("create-submit").disabled = true;
   try {
     const data = editing

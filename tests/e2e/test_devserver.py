@@ -25,6 +25,15 @@ def test_make_run_serves_the_api_and_stops_cleanly() -> None:
         )
         assert status == 201
         token = created["token"]
+        # The local outbox reads moto's stream and logs each event it publishes.
+        published = "outbox: published integration.created id="
+        integration = created["privateIntegration"]["id"]
+        for _ in range(100):
+            if any(published in line and integration in line for line in server.output):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the create was not published:\n" + "".join(server.output))
         status, location = server.call("GET", "/locations/loc-downtown", token)
         assert status == 200 and location["location"]["id"] == "loc-downtown"
         trace_id = server.last_trace_id
@@ -166,6 +175,9 @@ def test_make_run_keeps_its_data_between_runs_unless_fresh(tmp_path: Path) -> No
         assert second.call("GET", "/locations/loc-downtown", token)[0] == 200  # the token still works
         _create(second, "kept by the periodic save")
         time.sleep(3)
+        # Restored events are not published again; the new create is, once.
+        published = [line for line in second.output if "outbox: published" in line]
+        assert len(published) == 1 and "integration.created" in published[0], second.output
     finally:
         # A crash (no Ctrl-C, so no save on stop): the periodic save has it.
         second.process.kill()

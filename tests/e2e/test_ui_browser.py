@@ -534,3 +534,53 @@ def test_a_leaked_token_is_shown_revoked_with_where_it_was_found_and_rotate_fixe
         assert curl_status(server, leaked, "/locations/loc-downtown") == 401
     finally:
         server.delete_all("locations/loc-downtown")
+
+
+def test_choosing_an_expiry_at_create_and_rotate_and_the_near_expiry_warning(
+    page: Page, server: Server
+) -> None:
+    try:
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Uptown Yoga")
+        page.get_by_role("button", name=re.compile("Create (your first integration|new Integration)")).click()
+        dialog = page.locator("#create-dialog")
+        page.fill("#name", "Quarterly export")
+        dialog.get_by_label("Token expiration").select_option(label="Expires in 90 days")
+        dialog.get_by_role("button", name="Next").click()
+        page.locator("#scope-list label", has_text="locations.readonly").first.click()
+        dialog.get_by_role("button", name="Create").click()
+        page.locator("#token-close").click()
+        row = page.locator("tr", has_text="Quarterly export")
+        expect(row).to_contain_text("Expires ")
+        expect(row.locator(".expires-soon")).to_have_count(0)
+        # A custom date in the past is refused by the server: shown next to the expiry, dialog kept.
+        page.get_by_role("button", name="Create new Integration").click()
+        page.fill("#name", "Too late")
+        dialog.get_by_label("Token expiration").select_option(label="Custom date…")
+        dialog.get_by_label("Expiration date").fill("2020-01-01")
+        dialog.get_by_role("button", name="Next").click()
+        page.locator("#scope-list label", has_text="locations.readonly").first.click()
+        dialog.get_by_role("button", name="Create").click()
+        expect(page.locator("#expiry-error")).to_contain_text("expiresAt must be in the future")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name="Cancel").click()
+        # Rotating now with a 30-day expiry.
+        menu_action(page, "Quarterly export", "Rotate and expire this token now")
+        chooser = page.locator("#confirm-dialog").get_by_label("Token expiration")
+        chooser.select_option(label="Expires in 30 days")
+        confirm(page, "stops working immediately")
+        page.locator("#token-close").click()
+        items = server.call("GET", "/locations/loc-uptown/private-integrations", session_for("user-admin"))[1]
+        (item,) = [i for i in items["privateIntegrations"] if i["name"] == "Quarterly export"]
+        assert item["token"]["expiresAt"] is not None
+        expect(row.locator(".expires-soon")).to_have_count(0)
+        # A token that ends within 7 days (on the server's clock) carries a warning.
+        admin = session_for("user-admin")
+        body = {"name": "Short-lived", "scopes": ["locations.readonly"], "expiresInDays": 3}
+        assert server.status("POST", "/locations/loc-uptown/private-integrations", admin, body) == 201
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Uptown Yoga")
+        soon = page.locator("tr", has_text="Short-lived").locator(".expires-soon")
+        expect(soon).to_contain_text(re.compile(r"Expires soon: (3 days|2 days 23 h) left"))
+    finally:
+        server.delete_all("locations/loc-uptown")

@@ -10,9 +10,13 @@ import pytest
 from botocore.stub import Stubber
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.audit import outbox
+from chalicelib.audit.model import EventModel
 from chalicelib.core import config
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens.model import TokenModel
+from tests.support.bus import Bus
+from tests.support.faults import install
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
 from tests.support.world import Api, FakeClock
 
@@ -28,26 +32,9 @@ def run_cleanup(api: Api) -> dict[str, int]:
 
 
 @pytest.fixture
-def rotation_events() -> Any:
-    """An SQS queue that receives the service's EventBridge events (moto delivers them)."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    events = boto3.client("events", region_name="us-east-1")
-    queue_url = sqs.create_queue(QueueName="rotation-due")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events.put_rule(
-        Name="rotation-due", EventPattern=json.dumps({"source": ["growthhub.private-integrations"]})
-    )
-    events.put_targets(Rule="rotation-due", Targets=[{"Id": "queue", "Arn": queue_arn}])
-
-    def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(message["Body"]) for message in messages]
-
-    return received
+def rotation_events(api: Api) -> Any:
+    """What reached EventBridge through the outbox (moto's stream, EventBridge and an SQS queue)."""
+    return Bus().published
 
 
 def test_cleanup_finishes_expired_rotations_once(api: Api, frozen_clock: FakeClock) -> None:
@@ -69,6 +56,7 @@ def test_cleanup_finishes_expired_rotations_once(api: Api, frozen_clock: FakeClo
         "itemsRead": 0,
         "rotationsCompleted": 0,
         "rotationRemindersSent": 0,
+        "expiryNoticesSent": 0,
         "failed": 0,
     }
     assert_consistent()
@@ -89,6 +77,7 @@ def test_rotation_reminder_is_emitted_once_per_due_token(
     api: Api, frozen_clock: FakeClock, rotation_events: Any
 ) -> None:
     integration_id, token = create(api)
+    rotation_events()  # integration.created
     frozen_clock.advance(days=89)
     assert run_cleanup(api)["rotationRemindersSent"] == 0
     assert rotation_events() == []
@@ -96,10 +85,12 @@ def test_rotation_reminder_is_emitted_once_per_due_token(
     assert run_cleanup(api)["rotationRemindersSent"] == 1
     received = rotation_events()
     assert len(received) == 1
-    assert received[0]["detail-type"] == "Private Integration Token Rotation Recommended"
+    assert received[0]["source"] == "private-integrations"
+    assert received[0]["detail-type"] == "token.rotation_recommended"
     assert received[0]["detail"]["integrationId"] == integration_id
-    assert received[0]["detail"]["ageDays"] == 90
-    assert received[0]["detail"]["tokenHint"] == "pit-…" + token[-4:]
+    assert received[0]["detail"]["actorId"] == "system:cleanup"
+    assert received[0]["detail"]["details"]["ageDays"] == 90
+    assert received[0]["detail"]["details"]["tokenHint"] == "pit-…" + token[-4:]
     assert token[4:] not in json.dumps(received[0])
     frozen_clock.advance(days=1)
     assert run_cleanup(api)["rotationRemindersSent"] == 0
@@ -108,35 +99,32 @@ def test_rotation_reminder_is_emitted_once_per_due_token(
     rotate(api, integration_id, "now")
     frozen_clock.advance(days=90)
     assert run_cleanup(api)["rotationRemindersSent"] == 1
-    assert len(rotation_events()) == 1
+    assert [e["detail-type"] for e in rotation_events()] == ["token.rotated", "token.rotation_recommended"]
 
 
-def test_reminder_is_retried_when_eventbridge_fails(
+def test_reminders_are_recorded_while_eventbridge_is_down_and_published_once_it_is_back(
     api: Api, frozen_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.integrations import cleanup
-
-    create(api)
+    """The cleanup never calls EventBridge: it records the reminder (once), and the outbox publishes it."""
+    integration_id, _ = create(api)
     frozen_clock.advance(days=90)
-
-    class Down:
-        def put_events(self, **kwargs: Any) -> Any:
-            raise RuntimeError("EventBridge unavailable")
-
-    monkeypatch.setattr(cleanup, "_events_client", lambda: Down())
-    assert run_cleanup(api) == {
-        "itemsRead": 1,
-        "rotationsCompleted": 0,
-        "rotationRemindersSent": 0,
-        "failed": 1,
-    }
-    monkeypatch.undo()
-    # The claim holds for its lease (a run still sending must not be doubled), then it is due again.
-    assert run_cleanup(api)["rotationRemindersSent"] == 0
-    frozen_clock.advance(seconds=cleanup.REMINDER_LEASE_SECONDS)
+    faults = install(monkeypatch)
     assert run_cleanup(api)["rotationRemindersSent"] == 1
-    frozen_clock.advance(days=1)
-    assert run_cleanup(api)["itemsRead"] == 0
+    assert not [c for c in faults.operations() if c.startswith("eventbridge.")]
+    monkeypatch.undo()
+    assert run_cleanup(api)["itemsRead"] == 0  # recorded once: nothing due any more
+
+    outage = iter(range(3))  # EventBridge unreachable for the first three invocations
+
+    def flaky(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        if next(outage, None) is not None:
+            raise ConnectionError("EventBridge unreachable")
+        return outbox.put_events(entries)
+
+    published = Bus(send=flaky).published()
+    assert [e["detail-type"] for e in published] == ["integration.created", "token.rotation_recommended"]
+    (reminder,) = [e for e in EventModel.scan() if e.type == "token.rotation_recommended"]
+    assert published[1]["detail"]["id"] == reminder.id and reminder.integration_id == integration_id
 
 
 def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> None:
@@ -148,7 +136,13 @@ def test_cleanup_reads_only_what_is_due(api: Api, frozen_clock: FakeClock) -> No
         create(api)  # not due for 90 days
     frozen_clock.advance(days=7)
     summary = run_cleanup(api)
-    assert summary == {"itemsRead": 3, "rotationsCompleted": 3, "rotationRemindersSent": 0, "failed": 0}
+    assert summary == {
+        "itemsRead": 3,
+        "rotationsCompleted": 3,
+        "rotationRemindersSent": 0,
+        "expiryNoticesSent": 0,
+        "failed": 0,
+    }
 
 
 def test_the_due_index_spreads_over_shards_and_a_stopped_run_resumes(
@@ -170,7 +164,13 @@ def test_the_due_index_spreads_over_shards_and_a_stopped_run_resumes(
     assert first["stoppedEarly"] == 1 and first["rotationRemindersSent"] == 10
     # The rest is still due: the next run takes it, and nothing is sent twice.
     second = cleanup.run()
-    assert second == {"itemsRead": 14, "rotationsCompleted": 0, "rotationRemindersSent": 14, "failed": 0}
+    assert second == {
+        "itemsRead": 14,
+        "rotationsCompleted": 0,
+        "rotationRemindersSent": 14,
+        "expiryNoticesSent": 0,
+        "failed": 0,
+    }
     assert all(TokenModel.get(digest(token)).rotation_notified for _, token in created)
     assert cleanup.run()["itemsRead"] == 0
 

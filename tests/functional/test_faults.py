@@ -17,13 +17,15 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import tables as models
-from chalicelib.core import config, db
+from chalicelib.audit.model import EventModel
+from chalicelib.core import clock, config, db
 from chalicelib.http.gateway_responses import Context as GatewayContext
 from chalicelib.http.gateway_responses import authorizer_failure
 from chalicelib.integrations import cleanup
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
+from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
 from tests.support.github_signing import PATH, GitHubKey, body_of, keys_document, match
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
@@ -94,6 +96,20 @@ def _cancelled(api: Api, context: Context, response: Any) -> None:
 def _expired(api: Api, context: Context, response: Any) -> None:
     _shows_committed_state(api, context, response)
     assert authorizes(context["new"]) and not authorizes(context["old"])
+
+
+def _created_expiring(api: Api, context: Context, response: Any) -> None:
+    _created_effect(api, context, response)
+    item = TokenModel.get(tokens.digest(response.json_body["token"]))
+    assert item.expires_at is not None and item.due_at is not None
+    assert response.json_body["privateIntegration"]["token"]["expiresAt"] == clock.iso(item.expires_at)
+
+
+def _expiring_rotated_later(api: Api, context: Context, response: Any) -> None:
+    _rotated_later(api, context, response)
+    new = TokenModel.get(tokens.digest(response.json_body["token"]))
+    assert new.expires_at is not None
+    assert response.json_body["privateIntegration"]["token"]["expiresAt"] == clock.iso(new.expires_at)
 
 
 def _deleted(api: Api, context: Context, response: Any) -> None:
@@ -233,6 +249,21 @@ ACTIONS = {
         _created, lambda api, c: api.patch(_integration(c), {"scopes": ["contacts.write"]}), _edited
     ),
     "rotate later": Action(_created, lambda api, c: rotate(api, c["id"], "later"), _rotated_later),
+    "create expiring": Action(
+        lambda api: {"tokens": []},
+        lambda api, c: api.post(
+            "/locations/loc1/private-integrations",
+            {"name": "app", "scopes": ["contacts.readonly"], "expiresInDays": 30},
+        ),
+        _created_expiring,
+    ),
+    "rotate later expiring": Action(
+        _created,
+        lambda api, c: api.post(
+            f"/private-integrations/{c['id']}/rotate", {"expire": "later", "expiresInDays": 10}
+        ),
+        _expiring_rotated_later,
+    ),
     "rotate now": Action(_rotating, lambda api, c: rotate(api, c["id"], "now"), _rotated_now),
     "cancel": Action(_rotating, lambda api, c: cancel(api, c["id"]), _cancelled),
     "expire now": Action(_rotating, lambda api, c: expire_now(api, c["id"]), _expired),
@@ -383,12 +414,32 @@ def test_every_call_of_every_action_can_fail(
 
 
 def _due_world(api: Api, clock: FakeClock) -> dict[str, str]:
-    """One rotation whose overlap has ended and one token due for its 90-day reminder."""
+    """One rotation whose overlap has ended, one token due for its 90-day reminder, and one token
+    due for its 7-day expiry notice."""
     rotating_id, _ = create(api)
     rotate(api, rotating_id, "later")
     reminded_id, reminded_token = create(api)
-    clock.advance(days=90)
-    return {"rotating": rotating_id, "reminded": reminded_id, "token": reminded_token}
+    clock.advance(days=83)
+    expiring = api.post(
+        "/locations/loc1/private-integrations",
+        {"name": "app", "scopes": ["contacts.readonly"], "expiresInDays": 14},
+    ).json_body
+    clock.advance(days=7)
+    return {
+        "rotating": rotating_id,
+        "reminded": reminded_id,
+        "token": reminded_token,
+        "expiring": expiring["privateIntegration"]["id"],
+        "expiring_token": expiring["token"],
+    }
+
+
+def _recorded(integration_id: str, event_type: str) -> int:
+    return sum(
+        1
+        for event in EventModel.scan(consistent_read=True)
+        if event.integration_id == integration_id and event.type == event_type
+    )
 
 
 def _run_cleanup() -> dict[str, int]:
@@ -419,27 +470,72 @@ def test_every_call_of_the_cleanup_can_fail(
                 summary = {"itemsRead": 1}
             calls = faults.operations()
             faults.armed.clear()
-            # A later run, after the reminder's lease: everything due is done, at least once.
-            frozen_clock.advance(seconds=cleanup.REMINDER_LEASE_SECONDS + 1)
+            # The next run: everything due is done, and each notice recorded exactly once (the outbox
+            # publishes what is recorded; the cleanup itself never calls EventBridge).
             _run_cleanup()
-            sent = [
-                entry["Detail"]
-                for body in faults.delivered("eventbridge.PutEvents")
-                for entry in body.get("Entries", [])
-            ]
             monkeypatch.undo()
             assert summary["itemsRead"] >= 1
-            assert sum(world["reminded"] in detail for detail in sent) >= 1, "a reminder was lost"
+            assert _recorded(world["reminded"], "token.rotation_recommended") == 1, "a reminder was lost"
+            assert _recorded(world["expiring"], "token.expiring") == 1, "an expiry notice was lost"
             reminded = TokenModel.get(tokens.digest(world["token"]))
             assert reminded.rotation_notified and reminded.due_at is None
+            expiring = TokenModel.get(tokens.digest(world["expiring_token"]))
+            assert expiring.expiry_notice == "7d"
             rotating = IntegrationModel.get(world["rotating"])
             assert rotating.previous_token_hash is None
             assert_consistent()
             return calls, faults
 
     calls, _ = world_calls(None)
-    assert "eventbridge.PutEvents" in calls and "dynamodb.TransactWriteItems" in calls
+    assert "dynamodb.TransactWriteItems" in calls
+    assert not [call for call in calls if call.startswith("eventbridge.")]
     for index in range(len(calls)):
+        world_calls(index)
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_of_the_publisher_can_fail(
+    kind: str, frozen_clock: FakeClock, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PutEvents failing, or its answer lost, at each call: every event still reaches EventBridge
+    (at least once; a lost answer is the one case of a duplicate, which consumers drop by id)."""
+
+    def world_calls(index: int | None) -> list[str]:
+        with seeded_world():
+            api = Api(client)
+            for _ in range(12):  # two PutEvents calls: 10 entries, then 2
+                create(api)
+            bus = Bus()
+            faults = install(monkeypatch)
+            if index is not None:
+                faults.arm(index, kind)
+            bus.mapping.drain()
+            calls = [c.operation for c in faults.calls if c.operation.startswith("eventbridge.")]
+            monkeypatch.undo()
+            published = [message["detail"]["id"] for message in bus.published()]
+            stored = {event.id for event in EventModel.scan()}
+            assert set(published) == stored, "an event was lost"
+            if kind != COMMIT_THEN_TIMEOUT:
+                assert len(published) == len(stored), "an event was published twice"
+            assert bus.dead_lettered() == []
+            return calls
+
+    calls = world_calls(None)
+    assert calls == ["eventbridge.PutEvents", "eventbridge.PutEvents"]
+    # Fault each PutEvents call (counted among every call the fault wrapper sees).
+    with seeded_world():
+        api = Api(client)
+        for _ in range(12):
+            create(api)
+        bus = Bus()
+        faults = install(monkeypatch)
+        bus.mapping.drain()
+        indexes = [i for i, c in enumerate(faults.calls) if c.operation == "eventbridge.PutEvents"]
+        monkeypatch.undo()
+    for index in indexes:
         world_calls(index)
 
 

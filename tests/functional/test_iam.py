@@ -17,6 +17,7 @@ from chalicelib.core import config
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 from infra import build
+from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
 from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
@@ -104,6 +105,18 @@ def test_every_call_of_each_function_is_in_its_policy(
     assert summary["rotationsCompleted"] == 1 and summary["rotationRemindersSent"] >= 1
     missing = table_actions(faults) - allowed("scheduled_cleanup")
     assert not missing, f"scheduled_cleanup's policy lacks {sorted(missing)}"
+
+    # The outbox: its own calls are PutEvents only (Lambda reads the stream for it: STREAM_READ).
+    bus = Bus()
+    faults.calls.clear()
+    bus.mapping.drain()
+    own = {c.operation for c in faults.calls if not c.operation.startswith("dynamodb-streams.")}
+    streams = {c.operation.split(".")[1] for c in faults.calls if c.operation.startswith("dynamodb-streams.")}
+    assert own == {"eventbridge.PutEvents"} and not table_actions(faults)
+    publisher = build.policy("dev", "publish_audit_events")["Statement"]
+    assert any(s["Action"] == ["events:PutEvents"] for s in publisher)
+    granted = {a for s in publisher for a in s["Action"]}
+    assert {f"dynamodb:{operation}" for operation in streams} <= granted
 
     # The authorizer: one read, and the lastUsedAt write.
     _, fresh = create(api)

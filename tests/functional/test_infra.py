@@ -95,7 +95,12 @@ def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
 def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
     template = load(templates[stage])
     roles = of_type(template, "AWS::IAM::Role")
-    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "ScheduledCleanupRole"}
+    assert set(roles) == {
+        "ApiHandlerRole",
+        "TokenAuthorizerRole",
+        "ScheduledCleanupRole",
+        "PublishAuditEventsRole",
+    }
     for role in roles.values():
         for statement in _statements(role):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -118,6 +123,33 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
         "xray:PutTelemetryRecords",
         "xray:PutTraceSegments",
     }
+    # The outbox reads the events stream (through Lambda), puts events on the bus and dead-letters:
+    # no table, no cache flush.
+    publisher = _statements(roles["PublishAuditEventsRole"])
+    assert {
+        "Effect": "Allow",
+        "Action": [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+        "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-events/stream/*"],
+    } in publisher
+    assert {
+        "Effect": "Allow",
+        "Action": ["events:PutEvents"],
+        "Resource": ["arn:aws:events:*:*:event-bus/default"],
+    } in publisher
+    assert {
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": [f"arn:aws:sqs:*:*:pi-{stage}-outbox-failures"],
+    } in publisher
+    assert len(publisher) == 5  # and logs, X-Ray
+    # The cleanup no longer calls EventBridge: the outbox publishes what it records.
+    cleanup = _statements(roles["ScheduledCleanupRole"])
+    assert not [s for s in cleanup if "events:PutEvents" in s["Action"]]
     # The committed policy files are exactly what the generator writes.
     for function in build.FUNCTIONS:
         assert COMMITTED_POLICIES[build.policy_file(stage, function)] == build.policy(stage, function)
@@ -127,7 +159,7 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
 def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], stage: str, ttl: int) -> None:
     template = load(templates[stage])
     functions = of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "TokenAuthorizer", "ScheduledCleanup"}
+    assert set(functions) == {"APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents"}
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     schedule = next(iter(functions["ScheduledCleanup"]["Properties"]["Events"].values()))
     assert schedule["Properties"]["Schedule"] == "rate(15 minutes)"
@@ -259,7 +291,7 @@ TABLE_IDS = {
     "TableContacts",
     "TableContactKeys",
 }
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
 
 
 def transformed(path: Path) -> dict[str, Any]:
@@ -294,7 +326,7 @@ def test_log_group_per_function_with_retention_parameter(templates: dict[str, Pa
         assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert groups["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert len(groups) == 4
+    assert len(groups) == 5
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -388,6 +420,9 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
         "AlarmCleanupErrors",
         "AlarmCleanupNotRunning",
         "AlarmCleanupFailuresQueued",
+        "AlarmOutboxErrors",
+        "AlarmOutboxIteratorAge",
+        "AlarmOutboxFailuresQueued",
     } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
@@ -425,3 +460,39 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
             "WriteThrottleEvents": [{"Name": "TableName", "Value": table_name}],
         }
         assert default(template, throttles["Threshold"]) == 10
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_the_outbox_reads_the_events_stream_with_retries_bisecting_and_a_dead_letter_queue(
+    templates: dict[str, Path], stage: str
+) -> None:
+    template = load(templates[stage])
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    assert tables["TableEvents"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert not [t for name, t in tables.items() if name != "TableEvents" and "StreamSpecification" in t]
+    deployed = transformed(templates[stage])
+    (mapping,) = of_type(deployed, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["TableEvents", "StreamArn"]}
+    assert props["FunctionName"] == {"Ref": "PublishAuditEvents"}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["MaximumRetryAttempts"] == 10 and props["BisectBatchOnFunctionError"] is True
+    assert props["StartingPosition"] == "TRIM_HORIZON" and props["BatchSize"] == 100
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["OutboxFailureQueue", "Arn"]}}
+    }
+    queue = template["Resources"]["OutboxFailureQueue"]["Properties"]
+    assert queue["QueueName"] == f"pi-{stage}-outbox-failures"
+    archive = template["Resources"]["EventArchive"]
+    assert archive["Type"] == "AWS::Events::Archive"
+    assert archive["Properties"]["EventPattern"] == {"source": ["private-integrations"]}
+    assert archive["Properties"]["SourceArn"]["Fn::Sub"].endswith(":event-bus/default")
+    assert default(template, archive["Properties"]["RetentionDays"]) == 365
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    age = alarms["AlarmOutboxIteratorAge"]["Properties"]
+    assert age["MetricName"] == "IteratorAge" and age["Statistic"] == "Maximum"
+    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "PublishAuditEvents"}}]
+    dead = alarms["AlarmOutboxFailuresQueued"]["Properties"]
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["OutboxFailureQueue", "QueueName"]}}
+    ]

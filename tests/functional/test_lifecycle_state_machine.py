@@ -25,6 +25,7 @@ from tests.support.lifecycle_helpers import assert_consistent, authorizes
 from tests.support.world import Api, FakeClock, seeded_world
 
 OVERLAP = timedelta(days=7)
+EXPIRIES = (None, None, 3, 10)  # a new token's chosen expiry in days (None: never), at create and rotate
 # "leak …": GitHub reports the integration's current or rotating-out token (as it was when sent).
 ACTIONS = (
     "rotate later", "rotate now", "cancel", "expire now", "edit", "delete", "leak current", "leak previous"
@@ -39,9 +40,11 @@ SCOPE_SETS = (["contacts.readonly"], ["contacts.write", "locations.readonly"])
 class Expected:
     current: str
     previous: str | None = None
-    expires: datetime | None = None
+    expires: datetime | None = None  # the end of the overlap (never past the old token's own expiry)
     scopes: list[str] = field(default_factory=lambda: ["contacts.readonly"])
     revoked: bool = False  # the current token leaked: it no longer works until a rotate
+    current_until: datetime | None = None  # the current token's chosen expiry
+    previous_own: datetime | None = None  # the rotating-out token's chosen expiry (a cancel restores it)
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -60,6 +63,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.dead: list[str] = []
         # Tokens revoked because they leaked whose item is kept: GitHub's retries get true_positive.
         self.kept_leaked: set[str] = set()
+        self.rotation_expiry: int | None = None  # what the next rotation asks for
         keys = write_keys(Path(self.stack.enter_context(tempfile.TemporaryDirectory())) / "keys.json", GITHUB)
         patch = self.stack.enter_context(pytest.MonkeyPatch.context())
         patch.setattr(config, "settings", config.settings._replace(github_keys_file=str(keys)))
@@ -77,22 +81,28 @@ class Lifecycle(RuleBasedStateMachine):
     def _pending_live(self, state: Expected) -> bool:
         return state.previous is not None and state.expires is not None and self.clock.current < state.expires
 
+    def _until(self, days: int | None) -> datetime | None:
+        return self.clock.current + timedelta(days=days) if days else None
+
+    def _current_live(self, state: Expected) -> bool:
+        """The current token authorizes: not revoked because it leaked, and before its chosen expiry."""
+        return not state.revoked and (state.current_until is None or self.clock.current < state.current_until)
+
     @initialize()
     def first_integration(self) -> None:
         self.create()
 
     @precondition(lambda self: len(self.expected) < 3)
-    @rule()
-    def another_integration(self) -> None:
-        self.create()
+    @rule(days=st.sampled_from(EXPIRIES))
+    def another_integration(self, days: int | None) -> None:
+        self.create(days)
 
-    def create(self) -> None:
-        response = self.api.post(
-            "/locations/loc1/private-integrations", {"name": "m", "scopes": ["contacts.readonly"]}
-        )
+    def create(self, days: int | None = None) -> None:
+        body = {"name": "m", "scopes": ["contacts.readonly"], "expiresInDays": days}
+        response = self.api.post("/locations/loc1/private-integrations", body)
         assert response.status_code == 201
         self.expected[response.json_body["privateIntegration"]["id"]] = Expected(
-            current=response.json_body["token"]
+            current=response.json_body["token"], current_until=self._until(days)
         )
 
     # --- the model ----------------------------------------------------------------------------------
@@ -116,6 +126,8 @@ class Lifecycle(RuleBasedStateMachine):
             self._leaked(state, reported, response)
             return
         assert state is not None
+        now, new_until = self.clock.current, self._until(self.rotation_expiry)
+        current_live = self._current_live(state)
         if state.revoked and action in ("rotate later", "rotate now", "cancel"):
             # The leaked current token's kept item goes with it.
             self.kept_leaked.discard(state.current)
@@ -123,22 +135,26 @@ class Lifecycle(RuleBasedStateMachine):
         if action == "rotate later":
             if state.previous is not None and not self._pending_live(state):
                 self.dead.append(state.previous)  # its overlap had ended: finished by this rotation
-                state.previous, state.expires = None, None
-            if state.current not in self.dead:  # a leaked current token has nothing to keep
-                state.previous, state.expires = state.current, self.clock.current + OVERLAP
-            state.current = response.json_body["token"]
+                state.previous, state.expires, state.previous_own = None, None, None
+            if current_live:  # the overlap never outlasts the old token's own expiry
+                state.previous, state.previous_own = state.current, state.current_until
+                state.expires = min(now + OVERLAP, state.current_until or now + OVERLAP)
+            elif state.current not in self.dead:  # past its own expiry: nothing to overlap, gone at once
+                self.dead.append(state.current)
+            state.current, state.current_until = response.json_body["token"], new_until
         elif action == "rotate now":
             self.dead += [t for t in (state.current, state.previous) if t]
-            state.previous, state.expires = None, None
-            state.current = response.json_body["token"]
+            state.previous, state.expires, state.previous_own = None, None, None
+            state.current, state.current_until = response.json_body["token"], new_until
         elif action == "cancel":
             assert state.previous is not None
             self.dead.append(state.current)
-            state.current, state.previous, state.expires = state.previous, None, None
+            state.current, state.current_until = state.previous, state.previous_own
+            state.previous, state.expires, state.previous_own = None, None, None
         elif action == "expire now":
             assert state.previous is not None
             self.dead.append(state.previous)
-            state.previous, state.expires = None, None
+            state.previous, state.expires, state.previous_own = None, None, None
         elif action == "delete":
             self.dead += [t for t in (state.current, state.previous) if t]
             self.kept_leaked.discard(state.current)
@@ -149,14 +165,14 @@ class Lifecycle(RuleBasedStateMachine):
     def _leaked(self, state: Expected | None, reported: str | None, response: Any) -> None:
         """GitHub reported `reported`: revoked if it was live (the current or a rotating-out token)."""
         if reported is not None and state is not None:
-            if reported == state.current and not state.revoked:
+            if reported == state.current and self._current_live(state):
                 state.revoked = True
                 self.dead.append(reported)
                 self.kept_leaked.add(reported)
             elif reported == state.previous and self._pending_live(state):
                 self.dead.append(reported)
                 self.kept_leaked.add(reported)
-                state.previous, state.expires = None, None
+                state.previous, state.expires, state.previous_own = None, None, None
         label = "true_positive" if reported in self.kept_leaked else "false_positive"
         assert [entry["label"] for entry in response.json_body] == [label], (reported, response.json_body)
 
@@ -173,7 +189,8 @@ class Lifecycle(RuleBasedStateMachine):
             raw = body_of([match(self._reported(action, integration_id) or "pit-nothing-to-report")])
             return self.client.http.post(PATH, headers=GITHUB.headers(raw), body=raw)
         if action.startswith("rotate"):
-            return self.api.post(f"{path}/rotate", {"expire": action.split()[1]})
+            body = {"expire": action.split()[1], "expiresInDays": self.rotation_expiry}
+            return self.api.post(f"{path}/rotate", body)
         if action == "cancel":
             return self.api.post(f"{path}/rotation/cancel", {})
         if action == "expire now":
@@ -202,6 +219,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), action=st.sampled_from(ACTIONS), scopes=st.sampled_from(SCOPE_SETS))
     def act(self, data: Any, action: str, scopes: list[str]) -> None:
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         self._perform(action, integration_id, scopes)
 
     @rule(
@@ -215,6 +233,7 @@ class Lifecycle(RuleBasedStateMachine):
         """One AWS call of the action fails: the answer is a success that did everything, or a 503
         that did nothing (the invariants then compare every token with the model)."""
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         expected = self._expected_status(action, integration_id)
         reported = self._reported(action, integration_id)
         with pytest.MonkeyPatch.context() as patch:
@@ -233,6 +252,7 @@ class Lifecycle(RuleBasedStateMachine):
     def interleave(self, data: Any, first: str, second: str, scopes: list[str]) -> None:
         """`second` lands between `first`'s read and its write."""
         integration_id, _ = self._pick(data)
+        self.rotation_expiry = data.draw(st.sampled_from(EXPIRIES))
         ran: list[bool] = []
 
         def competitor() -> None:
@@ -284,12 +304,12 @@ class Lifecycle(RuleBasedStateMachine):
                 and self.clock.current >= state.expires
             ):
                 self.dead.append(state.previous)
-                state.previous, state.expires = None, None
+                state.previous, state.expires, state.previous_own = None, None, None
 
     @invariant()
     def exactly_the_live_tokens_authorize(self) -> None:
         for state in self.expected.values():
-            assert authorizes(state.current) != state.revoked
+            assert authorizes(state.current) == self._current_live(state)
             if state.previous is not None:
                 assert authorizes(state.previous) == self._pending_live(state)
         for token in self.dead:

@@ -102,7 +102,11 @@ def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> N
     assert integration["ownerType"] == "location" and integration["ownerId"] == "loc1"
     assert integration["agencyId"] == "ag1" and integration["createdBy"] == "admin"
     assert integration["createdAt"] == "2026-01-15T12:00:00.000Z"
-    assert integration["token"] == {"hint": "pit-…" + token[-4:], "createdAt": "2026-01-15T12:00:00.000Z"}
+    assert integration["token"] == {
+        "hint": "pit-…" + token[-4:],
+        "createdAt": "2026-01-15T12:00:00.000Z",
+        "expiresAt": None,  # no expiry chosen: it never expires
+    }
     assert integration["rotation"] is None and integration["lastUsedAt"] is None
     assert integration["rotationRecommended"] is False
 
@@ -212,7 +216,8 @@ def test_validation_lists_every_problem(api: Api) -> None:
     )
     assert body["error"] == "Unprocessable Entity"
     assert body["message"] == [
-        "'extra' is not a field of a private integration (allowed: name, description, scopes)",
+        "'extra' is not a field of a private integration "
+        "(allowed: name, description, scopes, expiresInDays, expiresAt)",
         "name is required: a string of 1 to 100 characters (after trimming)",
         "description must be a string of at most 500 characters",
         "scopes: 'nope' is not a known scope (see GET /scopes)",

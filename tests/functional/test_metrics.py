@@ -142,6 +142,25 @@ def test_cleanup_counts_items_processed_and_reminders_sent(
     assert value(metrics, "CleanupFailures") == 0
 
 
+def test_cleanup_counts_expiry_notices_and_the_outbox_its_records(
+    api: Api, frozen_clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.bus import Bus
+
+    api.post(
+        "/locations/loc1/private-integrations",
+        {"name": "short", "scopes": ["contacts.readonly"], "expiresInDays": 10},
+    )
+    frozen_clock.advance(days=3)
+    emitted(capsys)
+    cleanup.run(parallel=False)
+    assert value(emitted(capsys), "CleanupExpiryNoticesSent") == 1
+    Bus().published()
+    metrics = emitted(capsys)
+    assert value(metrics, "OutboxRecords") == 2  # integration.created, token.expiring
+    assert value(metrics, "OutboxRecordsRetried") == 0
+
+
 def test_metric_lines_can_be_switched_off_for_local_consoles(
     api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -137,8 +137,8 @@ def delete_integration(integration_id: str) -> Response:
 def rotate(integration_id: str) -> Response:
     user = _caller()
     target = access.manageable(user, integration_id)
-    expire = lifecycle.parse_rotate_body(_body())
-    return _with_token(*lifecycle.rotate(user, target, expire, own_api=_own_api()))
+    expire, expires_at = lifecycle.parse_rotate_body(_body())
+    return _with_token(*lifecycle.rotate(user, target, expire, expires_at=expires_at, own_api=_own_api()))
 
 
 @bp.route("/private-integrations/{integration_id}/rotation/cancel", methods=["POST"])
