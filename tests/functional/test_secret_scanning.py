@@ -375,3 +375,64 @@ def test_an_entry_that_is_not_a_p256_key_does_not_lock_out_the_others(api: Api, 
     _, token = create(api)
     assert github.report([match(token)], key=p384).status_code == 401
     assert labels(github.report([match(token)])) == ["true_positive"]
+
+
+# --- with expiry dates and the outbox (issue 15) ------------------------------------------------------
+
+
+def _expiring(api: Api, days: int) -> tuple[str, str]:
+    response = api.post(
+        "/locations/loc1/private-integrations",
+        {"name": "expiring", "scopes": ["contacts.readonly"], "expiresInDays": days},
+    )
+    assert response.status_code == 201, response.body
+    return response.json_body["privateIntegration"]["id"], response.json_body["token"]
+
+
+def test_a_leaked_expiring_token_stays_recorded_past_its_expiry_and_rotate_still_works(
+    api: Api, github: GitHub, frozen_clock: FakeClock
+) -> None:
+    """TTL must not remove the leaked current token's item while the integration points at it: the
+    record keeps GitHub's retries true_positive and lets a rotate (which deletes it) go through."""
+    integration_id, token = _expiring(api, 3)
+    assert labels(github.report([match(token, URL)])) == ["true_positive"]
+    item = TokenModel.get(tokens.digest(token), consistent_read=True)
+    assert item.state == "revoked" and item.expires_at is None  # nothing for TTL to act on
+    frozen_clock.advance(days=4)
+    assert labels(github.report([match(token, URL)])) == ["true_positive"]
+    assert api.patch(f"/private-integrations/{integration_id}", {"name": "still editable"}).status_code == 200
+    fresh = rotate(api, integration_id, "later")
+    assert fresh.status_code == 200, fresh.body
+    assert authorizes(fresh.json_body["token"]) and not authorizes(token)
+    assert not integration(api, integration_id).get("revocation")
+    assert_consistent()
+
+
+def test_a_token_past_its_chosen_expiry_is_no_longer_live_so_a_report_changes_nothing(
+    api: Api, github: GitHub, frozen_clock: FakeClock
+) -> None:
+    integration_id, token = _expiring(api, 1)
+    frozen_clock.advance(days=1)
+    assert not authorizes(token)
+    assert labels(github.report([match(token, URL)])) == ["false_positive"]
+    assert not integration(api, integration_id).get("revocation")
+    assert leaked_events(api, integration_id) == []
+    assert_consistent()
+
+
+def test_a_leak_reaches_eventbridge_through_the_outbox_with_where_it_was_found_and_no_token(
+    api: Api, github: GitHub
+) -> None:
+    from tests.support.bus import Bus
+
+    bus = Bus(handler=lambda event: api.client.lambda_.invoke("publish_audit_events", event).payload)
+    integration_id, token = create(api)
+    assert labels(github.report([match(token, URL, "commit")])) == ["true_positive"]
+    assert labels(github.report([match(token, URL, "commit")])) == ["true_positive"]  # GitHub's retry
+    leaks = [m for m in bus.published() if m["detail-type"] == "token.leaked"]
+    assert len(leaks) == 1
+    detail = leaks[0]["detail"]
+    assert detail["integrationId"] == integration_id
+    assert detail["details"]["url"] == URL and detail["details"]["source"] == "commit"
+    text = json.dumps(leaks[0])
+    assert token not in text and tokens.digest(token) not in text
