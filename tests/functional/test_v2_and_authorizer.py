@@ -317,30 +317,25 @@ def test_session_tokens_do_not_open_v2_and_integration_tokens_do_not_open_manage
     assert response.status_code == 401
 
 
-def test_authorizer_import_path_is_lean() -> None:
-    """The deployed authorizer's entry module pulls in no Chalice app, JWT library, boto3 or v2 code."""
+def imported_in_a_fresh_interpreter(statements: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` are loaded after running `statements` in a new Python process (a cold start)."""
     import subprocess
     import sys
 
-    code = (
-        "import sys, chalicelib.tokens.entry; "
-        "print(sorted(m for m in ('boto3', 'jwt', 'chalice', 'app', 'chalicelib.v2', 'chalicelib.http',"
-        " 'aws_lambda_powertools') if m in sys.modules))"
-    )
+    code = f"import sys; {statements}; print(','.join(m for m in {modules!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_authorizer_import_path_is_lean() -> None:
+    """The deployed authorizer's entry module pulls in no Chalice app, JWT library, boto3 or v2 code."""
+    heavy = ("boto3", "jwt", "chalice", "app", "chalicelib.v2", "chalicelib.http", "aws_lambda_powertools")
+    assert imported_in_a_fresh_interpreter("import chalicelib.tokens.entry", heavy) == []
 
 
 def test_api_handler_imports_no_jwt_or_cryptography_until_needed() -> None:
     """A cold API handler pays for PyJWT (which imports `cryptography`, packaged for secret scanning) only
     when a session is checked: v2 requests never are."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, app; before = sorted(m for m in ('jwt', 'cryptography') if m in sys.modules); "
-        "from chalicelib.directory import sessions; sessions.mint('user-admin'); "
-        "print(before, 'jwt' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[] True"
+    assert imported_in_a_fresh_interpreter("import app", ("jwt", "cryptography")) == []
+    minted = "import app; from chalicelib.directory import sessions; sessions.mint('user-admin')"
+    assert imported_in_a_fresh_interpreter(minted, ("jwt",)) == ["jwt"]
