@@ -6,7 +6,8 @@ same rules drive the same handler from moto's stream:
 - a batch whose handler reports `batchItemFailures` is done up to the oldest failed record and retried
   from it (the records before it are not sent again);
 - a handler that raises fails the whole batch; with bisecting, each retry takes half of what failed,
-  so a record that keeps failing ends up alone;
+  so a record that keeps failing ends up alone. A partial batch response is not bisected: Lambda
+  splits the batch at the returned record and retries all the rest of it;
 - after `max_retry_attempts` retries the failing records are given up: `on_failure` gets a message
   shaped like Lambda's on-failure record for stream sources (shard and sequence numbers, no data).
 """
@@ -88,7 +89,9 @@ class StreamMapping:
             first_failed = min(positions) if positions else None
         except Exception:
             log.exception("the stream function failed")
-            first_failed = 0
+            first_failed, raised = 0, True
+        else:
+            raised = False
         if first_failed is None:
             del buffer[: len(batch)]
             self._attempts[shard] = 0
@@ -102,7 +105,7 @@ class StreamMapping:
             self._attempts[shard] = 0
             self._limits.pop(shard, None)
             self.on_failure(self._failure_record(shard, remaining))
-        elif self.bisect and len(remaining) > 1:
+        elif self.bisect and raised and len(remaining) > 1:
             self._limits[shard] = (len(remaining) + 1) // 2  # isolate the record that keeps failing
 
     def _failure_record(self, shard: str, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -33,10 +33,14 @@ from chalicelib.core import config, metrics
 log = logging.getLogger("private_integrations.outbox")
 SOURCE = "private-integrations"
 MAX_ENTRIES = 10  # PutEvents' limit per call
+# PutEvents refuses a call over 256 KB, every time: ten entries of at most this size always fit, so no
+# event can block its stream batch until the retry limit. The largest event the API can produce is
+# about 17 KB; a larger one is published without its details (they stay in the events feed).
+MAX_DETAIL_BYTES = 24_000
 IMMEDIATE_RETRIES = 2
 # What must never leave the service, whatever a future event type puts in its details: a token (the
 # README's scanner regex) or a SHA-256 digest (a token's table key).
-_SECRET = re.compile(r"pit-[0-9A-Za-z]{49}|\b[0-9a-f]{64}\b")
+_SECRET = re.compile(r"pit-[0-9A-Za-z]{49}|[0-9A-Fa-f]{64}")  # 64 hex digits anywhere, any case
 REDACTED = "[redacted]"
 RECENT_IDS = 10_000
 _published: OrderedDict[str, None] = OrderedDict()  # ids this container published, oldest first
@@ -59,7 +63,7 @@ def put_events(entries: list[dict[str, Any]]) -> dict[str, Any]:
 def without_secrets(value: Any) -> Any:
     """`value` with any token or digest inside replaced by "[redacted]"."""
     if isinstance(value, dict):
-        return {key: without_secrets(item) for key, item in value.items()}
+        return {without_secrets(key): without_secrets(item) for key, item in value.items()}
     if isinstance(value, list):
         return [without_secrets(item) for item in value]
     if isinstance(value, str):
@@ -73,10 +77,14 @@ def detail(event: EventModel) -> dict[str, Any]:
 
 
 def entry(event: EventModel) -> dict[str, Any]:
+    shown = detail(event)
+    text = json.dumps(shown)
+    if len(text.encode()) > MAX_DETAIL_BYTES:
+        text = json.dumps({**shown, "details": {"truncated": True}})
     return {
         "Source": SOURCE,
         "DetailType": event.type,
-        "Detail": json.dumps(detail(event)),
+        "Detail": text,
         "EventBusName": config.settings.event_bus_name,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -195,6 +196,11 @@ def parse_json(raw: bytes, expected: type[dict[str, Any]] | type[list[Any]], wha
     except json.JSONDecodeError as error:
         raise BadRequest(
             f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
+    except ValueError:  # Python's limit on integer digits (sys.get_int_max_str_digits)
+        raise BadRequest(
+            f"The request body holds a number longer than {sys.get_int_max_str_digits()} digits: no field "
+            "takes such a number."
         ) from None
     if not isinstance(body, expected):
         raise BadRequest(f"The request body must be {what}.")

@@ -20,8 +20,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock
-from chalicelib.core.errors import BadRequest, NotFound, PayloadTooLarge
+from chalicelib.core import clock, db
+from chalicelib.core.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable
 from chalicelib.core.vocabulary import RevocationReason, TokenState
 from chalicelib.integrations.access import Access, find, owner_of
 from chalicelib.integrations.changes import (
@@ -75,7 +75,7 @@ def parse_report(body: Any) -> list[Match]:
         matches.append(
             Match(
                 entry["token"],
-                optional["type"] or "",
+                (optional["type"] or "")[:MAX_FIELD],
                 optional["url"][:MAX_URL] if optional["url"] else None,
                 optional["source"][:MAX_FIELD] if optional["source"] else None,
             )
@@ -86,13 +86,23 @@ def parse_report(body: Any) -> list[Match]:
 def report(matches: list[Match], *, own_api: ApiStage | None = None) -> list[dict[str, str]]:
     """GitHub's feedback, one label per match; each token is handled once (its first match's URL)."""
     labels: dict[str, str] = {}
-    revoked_any = False
-    for match in matches:
-        if match.token not in labels:
-            labels[match.token], revoked = _handle(match)
-            revoked_any = revoked_any or revoked
-    if revoked_any:
-        authorizer_cache.flush(own_api)
+    try:
+        for match in matches:
+            if match.token not in labels:
+                labels[match.token] = _handle(match)
+    except db.Unavailable:
+        if TRUE_POSITIVE in labels.values():
+            raise ServiceUnavailable(
+                "The database is busy or unreachable: the tokens handled before that are revoked, the "
+                "others not yet. Send the same report again: each token is handled once."
+            ) from None
+        raise
+    finally:
+        # Also when the report names a token an earlier attempt revoked: that attempt may have been
+        # cut off (a 503 above, a Lambda timeout) before flushing, and a cached Allow must not outlive
+        # the revocation.
+        if TRUE_POSITIVE in labels.values():
+            authorizer_cache.flush(own_api)
     log.info("secret-scanning report: %d matches, %d tokens", len(matches), len(labels))
     return [{"token_raw": m.token, "token_type": m.type, "label": labels[m.token]} for m in matches]
 
@@ -112,27 +122,27 @@ def _read(token_hash: str) -> TokenModel | None:
         return None
 
 
-def _handle(match: Match) -> tuple[str, bool]:
-    """(label, whether this call revoked the token)."""
+def _handle(match: Match) -> str:
+    """The token's label, after revoking it if it was live."""
     if not tokens.is_well_formed(match.token):
-        return FALSE_POSITIVE, False  # no database read for a non-token
+        return FALSE_POSITIVE  # no database read for a non-token
     token_hash = tokens.digest(match.token)
     item = _read(token_hash)
     if item is None or item.state not in (TokenState.ACTIVE, TokenState.ROTATING):
-        return _label(item), False
+        return _label(item)
     integration = find(item.integration_id)
     if integration is None:
-        return FALSE_POSITIVE, False
+        return FALSE_POSITIVE
     target = Access(integration, owner_of(integration))
     try:
         revoked = until_applied(target, lambda current: _revoke_once(current, token_hash, match))
     except NotFound:
-        return FALSE_POSITIVE, False  # the integration was deleted meanwhile, its tokens with it
+        return FALSE_POSITIVE  # the integration was deleted meanwhile, its tokens with it
     if revoked:
         # The operator's trace of it (the owner's is the audit event); never the token.
         log.warning("leaked token revoked integration=%s hint=%s", item.integration_id, item.hint)
-        return TRUE_POSITIVE, True
-    return _label(_read(token_hash)), False  # no longer live: a racing request revoked or rotated it
+        return TRUE_POSITIVE
+    return _label(_read(token_hash))  # no longer live: a racing request revoked or rotated it
 
 
 def _revoke_once(integration: IntegrationModel, token_hash: str, match: Match) -> bool:
@@ -158,7 +168,7 @@ def _revoke_once(integration: IntegrationModel, token_hash: str, match: Match) -
         hint = integration.token_hint
     else:
         changes = dict.fromkeys(ROTATION_FIELDS)  # the rotation is over: its old token is revoked
-        still_works = integration.revoked_reason is None
+        still_works = integration.revoked_reason is None and not token_expired(integration, now)
         hint = integration.previous_token_hint
     details = {
         "tokenHint": hint,

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("private_integrations.secret_scanning")
 REFRESH_INTERVAL = timedelta(minutes=1)
+# A key GitHub withdraws must stop being trusted: the document is read again once it is this old, even
+# when reports name a key it holds.
+MAX_AGE = timedelta(minutes=10)
 
 
 class _Keys(NamedTuple):
@@ -95,9 +98,9 @@ def public_key(identifier: str) -> ec.EllipticCurvePublicKey | None:
         return None
     with _lock:
         known = _cache.get(source)
-        if known is not None and identifier in known.keys:
-            return known.keys[identifier]
         now = clock.now()
+        if known is not None and identifier in known.keys and now - known.read_at < MAX_AGE:
+            return known.keys[identifier]
         if known is not None and now - known.read_at < REFRESH_INTERVAL:
             return None
         # The attempt counts, also when it fails: a broken source is not read on every request.

@@ -104,7 +104,10 @@ def _instant(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return None  # a time without a zone means different instants to different readers
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted by its offset out of datetime's range
+        return None
 
 
 def _unsafe_character(text: str, allowed: str) -> str | None:

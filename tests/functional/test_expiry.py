@@ -85,6 +85,9 @@ def test_expires_at_is_taken_as_sent_in_any_time_zone(api: Api, frozen_clock: Fa
         ({"expiresAt": "2026-02-01T00:00:00"}, NOT_A_TIME),
         ({"expiresAt": "next tuesday"}, NOT_A_TIME),
         ({"expiresAt": 1767225600}, NOT_A_TIME),
+        # Out of datetime's range once shifted to UTC (was a 500).
+        ({"expiresAt": "9999-12-31T23:59:59-23:59"}, NOT_A_TIME),
+        ({"expiresAt": "0001-01-01T00:00:00+23:59"}, NOT_A_TIME),
         ({"expiresInDays": 30, "expiresAt": "2026-02-01T00:00:00Z"}, "send expiresInDays or expiresAt"),
     ],
 )

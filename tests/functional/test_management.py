@@ -247,7 +247,15 @@ def test_validation_lists_every_problem(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"[1, 2]", b'"text"', b"null", b"{not json", b"\xff\xfe\x00binary", b""],
+    [
+        b"[1, 2]",
+        b'"text"',
+        b"null",
+        b"{not json",
+        b"\xff\xfe\x00binary",
+        b"",
+        b'{"name": "n", "scopes": [], "expiresInDays": ' + b"1" * 5000 + b"}",  # beyond Python's digit limit
+    ],
 )
 def test_a_body_that_is_not_a_json_object_is_400(api: Api, raw: bytes) -> None:
     response = api.request(

@@ -321,9 +321,7 @@ def test_a_mixed_batch_and_its_retry_revoke_once_and_record_once(api: Api, githu
 def test_a_revocation_flushes_the_authorizer_caches(
     api: Api, github: GitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",))
-    )
+    monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
     _, token = create(api)
     faults = install(monkeypatch)
     github.report([match(tokens.generate())])
@@ -357,8 +355,10 @@ def test_an_entry_that_is_not_a_p256_key_does_not_lock_out_the_others(api: Api, 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    rsa_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     p384 = GitHubKey()
     p384.private = ec.generate_private_key(ec.SECP384R1())
@@ -436,3 +436,67 @@ def test_a_leak_reaches_eventbridge_through_the_outbox_with_where_it_was_found_a
     assert detail["details"]["url"] == URL and detail["details"]["source"] == "commit"
     text = json.dumps(leaks[0])
     assert token not in text and tokens.digest(token) not in text
+
+
+# --- found by an attacker's review -------------------------------------------------------------------
+
+
+def test_a_report_cut_off_by_the_database_still_flushes_what_it_revoked_and_says_so(
+    api: Api, github: GitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's revocation commits, B's write is throttled: A must not stay admitted by a cached Allow, and
+    the 503 must not claim that nothing changed. GitHub's retry finishes B and flushes again."""
+    from tests.support.faults import THROTTLE
+
+    monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
+    (_, first), (_, second) = create(api), create(api)
+    faults = install(monkeypatch)
+    write = "dynamodb.TransactWriteItems"
+    # Before the second revocation's write (the first one's goes through): throttle it.
+    faults.before(write, lambda: faults.before(write, lambda: faults.arm_next(write, THROTTLE)))
+    response = github.report([match(first), match(second)])
+    assert response.status_code == 503
+    assert "the tokens handled before that are revoked" in response.json_body["message"]
+    assert not authorizes(first) and authorizes(second)
+    assert faults.operations().count("api-gateway.FlushStageAuthorizersCache") == 1
+    faults.reset()
+    assert labels(github.report([match(first), match(second)])) == ["true_positive", "true_positive"]
+    assert not authorizes(second)
+    assert faults.operations().count("api-gateway.FlushStageAuthorizersCache") == 1
+    assert_consistent()
+
+
+def test_a_long_type_is_cut_like_the_other_fields(api: Api, github: GitHub) -> None:
+    integration_id, token = create(api)
+    entry = {**match(token, URL), "type": "t" * 300_000}
+    assert labels(github.report([entry])) == ["true_positive"]
+    (event,) = leaked_events(api, integration_id)
+    assert len(event["details"]["type"]) == 100
+
+
+def test_the_event_says_the_integration_stopped_working_when_its_current_token_is_past_its_expiry(
+    api: Api, github: GitHub, frozen_clock: FakeClock
+) -> None:
+    integration_id, old = create(api)
+    response = api.post(
+        f"/private-integrations/{integration_id}/rotate", {"expire": "later", "expiresInDays": 1}
+    )
+    new = response.json_body["token"]
+    frozen_clock.advance(days=3)  # the new token is past its expiry; the old one is in its overlap
+    assert authorizes(old) and not authorizes(new)
+    assert labels(github.report([match(old, URL)])) == ["true_positive"]
+    assert leaked_events(api, integration_id)[0]["details"]["integrationWorks"] is False
+    assert not authorizes(old)
+
+
+def test_a_key_github_withdrew_stops_being_trusted_within_ten_minutes(
+    api: Api, github: GitHub, frozen_clock: FakeClock
+) -> None:
+    first, second = create(api).token, create(api).token
+    assert labels(github.report([match(first)])) == ["true_positive"]
+    write_keys(github.keys_file, GitHubKey())  # the document no longer holds GitHub's old key
+    frozen_clock.advance(minutes=9, seconds=59)
+    assert labels(github.report([match(first)])) == ["true_positive"]  # still trusted, not read again
+    frozen_clock.advance(seconds=1)
+    assert github.report([match(second)]).status_code == 401
+    assert authorizes(second)
