@@ -500,3 +500,29 @@ def test_a_key_github_withdrew_stops_being_trusted_within_ten_minutes(
     frozen_clock.advance(seconds=1)
     assert github.report([match(second)]).status_code == 401
     assert authorizes(second)
+
+
+def test_a_report_longer_than_one_request_may_take_stops_in_time_and_the_retry_goes_on(
+    api: Api, github: GitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API handler has 15 s: a report of many live tokens stops at its time budget, flushes what it
+    revoked and answers 503; each retry skips the revoked ones quickly and goes further."""
+    from chalicelib.integrations import leaks
+
+    monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
+    issued = [create(api).token for _ in range(3)]
+    ticks = iter(range(1000))
+    # Each token handled costs "one second" against a budget of 1.5: two per request.
+    monkeypatch.setattr(leaks, "_seconds", lambda: float(next(ticks)))
+    monkeypatch.setattr(leaks, "REPORT_BUDGET_SECONDS", 1.5)
+    faults = install(monkeypatch)
+    first = github.report([match(token) for token in issued])
+    assert first.status_code == 503
+    assert "the tokens handled so far are revoked" in first.json_body["message"]
+    assert [authorizes(token) for token in issued] == [False, False, True]
+    assert faults.operations().count("api-gateway.FlushStageAuthorizersCache") == 1
+    ticks = iter(range(1000))
+    monkeypatch.setattr(leaks, "REPORT_BUDGET_SECONDS", 5.0)
+    assert labels(github.report([match(token) for token in issued])) == ["true_positive"] * 3
+    assert not any(authorizes(token) for token in issued)
+    assert_consistent()
