@@ -74,7 +74,7 @@ def cleanup_items_read() -> None:
     from chalicelib.directory.models import UserModel
     from chalicelib.integrations import access, cleanup, lifecycle, service
     from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import TokenModel, due_bucket, reminder_due
+    from chalicelib.tokens.model import TokenModel, due_bucket, rotation_recommended_at
 
     admin = UserModel.get("user-admin")
     owner = Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo")
@@ -103,7 +103,7 @@ def cleanup_items_read() -> None:
                     hint=tokens.hint(plaintext),
                     created_at=start,
                     due_bucket=due_bucket(token_hash),
-                    due_at=reminder_due(start),
+                    due_at=clock.epoch(rotation_recommended_at(start)),
                 )
             )
     now.current = start + timedelta(days=8)  # past the overlap, long before any 90-day reminder

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+monotonic = time.monotonic  # wall time for work budgets (tests replace it: the product clock stands still)
 
 
 class ManualClock:
@@ -44,3 +46,9 @@ def iso(moment: datetime | None) -> str | None:
 def epoch(moment: datetime) -> int:
     """Epoch seconds, as DynamoDB's TTL attribute and the due index store times."""
     return int(moment.timestamp())
+
+
+def out_of_time_after(seconds: float) -> Callable[[], bool]:
+    """A work budget: the returned check is True once `seconds` of wall time have passed."""
+    deadline = monotonic() + seconds
+    return lambda: monotonic() >= deadline

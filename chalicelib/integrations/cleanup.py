@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +100,7 @@ def _record_notice(token: TokenModel, notice: str, now: datetime) -> bool:
         with audit.recorded_change(_notice_event(token, notice, now)) as tx:
             tx.update(
                 TokenModel(token.token_hash),
-                actions=[*mark, TokenModel.reminder_claim.remove()],
+                actions=mark,
                 condition=(TokenModel.state == TokenState.ACTIVE) & claim,
             )
     except db.LostRace:
@@ -150,11 +149,6 @@ def _drain(bucket: str, now: datetime, should_stop: Callable[[], bool]) -> Count
     return counts
 
 
-def _time_budget() -> Callable[[], bool]:
-    deadline = time.monotonic() + config.settings.cleanup_time_budget_seconds
-    return lambda: time.monotonic() >= deadline
-
-
 def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True) -> dict[str, int]:
     """One run: every shard of the due index (in parallel), each read only where items are due.
 
@@ -164,7 +158,7 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
     invocation is reported as failed and the next one reads that shard again.
     """
     now = clock.now()
-    stop = should_stop or _time_budget()
+    stop = should_stop or clock.out_of_time_after(config.settings.cleanup_time_budget_seconds)
 
     def drain(bucket: str) -> Counter[str] | Exception:
         try:

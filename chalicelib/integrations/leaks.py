@@ -14,7 +14,6 @@ is marked revoked (reason "leaked", with the URL) until a rotate issues a new on
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, NamedTuple
 
 from pynamodb.expressions.update import Action
@@ -47,7 +46,6 @@ MAX_URL, MAX_FIELD = 2048, 100
 # The API handler has 15 s. A live token costs three sequential DynamoDB calls, so a report of many stops
 # here, flushes what it revoked and answers 503; GitHub's retry skips the revoked ones (one read each).
 REPORT_BUDGET_SECONDS = 10.0
-_seconds = time.monotonic  # the budget's clock (wall time, not the product clock)
 TRUE_POSITIVE, FALSE_POSITIVE = "true_positive", "false_positive"
 _SHAPE = (
     'The body must be a JSON array of GitHub secret-scanning matches: [{"token": "...", "type": "...", '
@@ -91,12 +89,12 @@ def parse_report(body: Any) -> list[Match]:
 def report(matches: list[Match], *, own_api: ApiStage | None = None) -> list[dict[str, str]]:
     """GitHub's feedback, one label per match; each token is handled once (its first match's URL)."""
     labels: dict[str, str] = {}
-    deadline = _seconds() + REPORT_BUDGET_SECONDS
+    out_of_time = clock.out_of_time_after(REPORT_BUDGET_SECONDS)
     try:
         for match in matches:
             if match.token in labels:
                 continue
-            if labels and _seconds() > deadline:
+            if labels and out_of_time():
                 raise ServiceUnavailable(
                     "This report takes longer than one request may: the tokens handled so far are revoked, "
                     "the others not yet. Send the same report again: each token is handled once."

@@ -27,7 +27,7 @@ from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.vocabulary import TokenState
 from chalicelib.directory.models import UserModel
-from chalicelib.integrations.access import Access, owner_of
+from chalicelib.integrations.access import Access, find, owner_of
 from chalicelib.integrations.changes import (
     REVOCATION_FIELDS,
     ROTATION_FIELDS,
@@ -288,10 +288,7 @@ def expire_now(actor: UserModel, target: Access, *, own_api: ApiStage | None = N
 
 def finish_expired_rotation(token: TokenModel, now: datetime) -> bool:
     """Cleanup: the overlap has passed; drop the old token and record it. False if nothing to do."""
-    try:
-        integration = IntegrationModel.get(token.integration_id, consistent_read=True)
-    except IntegrationModel.DoesNotExist:
-        integration = None
+    integration = find(token.integration_id)
     # The index is eventually consistent: a user action may have finished this rotation already.
     if integration is None or integration.previous_token_hash != token.token_hash:
         return False

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.core import clock, config
+from chalicelib.core import clock
 from chalicelib.core.vocabulary import Owner
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.model import TokenModel, rotation_recommended_at
 
 
 def rotation_recommended(token_created_at: datetime) -> bool:
-    return clock.now() - token_created_at >= timedelta(days=config.settings.rotation_recommended_after_days)
+    return clock.now() >= rotation_recommended_at(token_created_at)
 
 
 def rotation_pending(integration: IntegrationModel, now: datetime) -> bool:

@@ -35,7 +35,6 @@ DUE_INDEX_ATTRIBUTES = [
     "createdAt",
     "expiresAt",
     "rotationNotified",
-    "reminderClaim",
     "expiryNotice",
 ]
 # A token with an expiry chosen by its owner gets these notices, once each: (name, how long before).
@@ -80,17 +79,14 @@ class TokenModel(Model):
     due_bucket = UnicodeAttribute(attr_name="dueBucket", null=True)
     due_at = NumberAttribute(attr_name="dueAt", null=True)
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
-    # Before issue 15: the run sending this token's reminder (a lease). No longer written; a notice's
-    # transaction removes one left over from a deployment of that time.
-    reminder_claim = UnicodeAttribute(attr_name="reminderClaim", null=True)
     # The last expiry notice recorded for a token with a chosen expiry ("7d", "1d", "expired").
     expiry_notice = UnicodeAttribute(attr_name="expiryNotice", null=True)
     by_due = DueIndex()
 
 
-def reminder_due(token_created_at: datetime) -> int:
-    """When the cleanup job should emit the token's "rotation recommended" event."""
-    return clock.epoch(token_created_at + timedelta(days=config.settings.rotation_recommended_after_days))
+def rotation_recommended_at(token_created_at: datetime) -> datetime:
+    """When a token is old enough that rotating it is recommended (the page, the 90-day notice)."""
+    return token_created_at + timedelta(days=config.settings.rotation_recommended_after_days)
 
 
 def pending_notices(
@@ -103,7 +99,7 @@ def pending_notices(
     "rotation_recommended" (90 days, unless the token ends before), then the expiry notices not yet
     recorded (a 7-day notice of a token that lives less than 7 days is never due)."""
     pending: list[tuple[str, datetime]] = []
-    reminder = created_at + timedelta(days=config.settings.rotation_recommended_after_days)
+    reminder = rotation_recommended_at(created_at)
     if not rotation_notified and (expires_at is None or reminder < expires_at):
         pending.append(("rotation_recommended", reminder))
     if expires_at is not None:
