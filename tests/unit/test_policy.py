@@ -48,17 +48,19 @@ def shown(finding: policy.Finding) -> str:
 
 
 def exact_problems(scopes: frozenset[str], level: str) -> list[str]:
-    """Over- and under-grants found by the exact walk, beyond the two documented limits of IAM globs."""
+    """Over- and under-grants found by the exact walk. Never an over-grant; under-grants only where
+    IAM globs cannot express the rule (the three documented limits below)."""
     problems = []
     for finding in policy.findings(scopes, level, policy.PIN if level == "location" else None):
         if finding.wanted and not (
-            ambiguous(finding.path, scopes, level) or takes_a_word(finding.path, finding.route)
+            ambiguous(finding.path, scopes, level)
+            or takes_a_word(finding.path, finding.route)
+            or swallowed_pin(finding.path, finding.route, scopes, level)
         ):
             problems.append(f"under-grant: {shown(finding)} ({finding.route.label})")
-        elif not finding.wanted and not finding.opened:
-            problems.append(f"over-grant: {shown(finding)} ({finding.route.label})")
-        elif not finding.wanted and not pin_gap(finding.path, finding.route, scopes, level):
-            problems.append(f"another location: {shown(finding)} ({finding.route.label})")
+        elif not finding.wanted:
+            kind = "over-grant" if not finding.opened else "another location"
+            problems.append(f"{kind}: {shown(finding)} ({finding.route.label})")
     return problems
 
 
@@ -89,10 +91,14 @@ def takes_a_word(path: tuple[str, ...], route: policy.Shape) -> bool:
     )
 
 
-def pin_gap(path: tuple[str, ...], route: policy.Shape, scopes: frozenset[str], level: str) -> bool:
-    """Another location on a route the scopes open, reached by the glob of a shorter allowed route that
-    ends in a parameter: no Deny can refuse it without refusing the token's own location too."""
-    return any(
+def swallowed_pin(path: tuple[str, ...], route: policy.Shape, scopes: frozenset[str], level: str) -> bool:
+    """The token's own location on a pinned route that the glob of a shorter allowed route ending in a
+    parameter also covers (`GET/conversations/*` covers `GET/conversations/messages/m/locations/L/...`).
+
+    IAM cannot say "this location and no other" under that glob: the policy refuses the pinned route at
+    every location (fail closed) rather than admit another location's path.
+    """
+    return bool(route.pinned) and any(
         ok
         and shape.skeleton[-1] is None
         and len(shape.skeleton) < len(path)
@@ -124,24 +130,43 @@ def test_exact_for_random_scope_sets(scopes: set[str], level: str) -> None:
     assert exact_problems(frozenset(scopes), level) == []
 
 
-def test_the_two_limits_are_real_and_narrow() -> None:
-    """Where IAM globs cannot be exact (policy.py), the policy refuses the ambiguous path (fail closed),
-    and leaves another location to the handlers only on the three conversations routes."""
+def test_the_limits_are_real_and_narrow() -> None:
+    """Where IAM globs cannot be exact (policy.py), the policy refuses (fail closed): the ambiguous path,
+    and the three conversations routes that `GET/conversations/*` swallows, at every location."""
     under = policy.findings(frozenset({"calendars/groups.write"}), "location", policy.PIN)
     assert [(shown(f), f.wanted) for f in under] == [("PUT/calendars/groups/notifications/status", True)]
     document = policy.document(frozenset({"calendars/groups.write"}), "location", ARN, OWN)
     assert policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/g1/status")
     assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/status")
     assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/n1")
-    gaps = policy.findings(frozenset(ALL_SCOPES), "location", policy.PIN)
-    assert {f.route.label for f in gaps} == {
+    refused = policy.findings(frozenset(ALL_SCOPES), "location", policy.PIN)
+    assert {f.route.label for f in refused} == {
         "GET conversations/messages/:messageId/locations/:locationId/recording",
         "GET conversations/locations/:locationId/messages/:messageId/transcription",
         "GET conversations/locations/:locationId/messages/:messageId/transcription/download",
     }
-    assert all(f.opened and not f.wanted for f in gaps)
+    assert all(f.wanted and not f.allowed for f in refused)  # under-grants only, never another location
     without = frozenset(ALL_SCOPES) - {"conversations.readonly"}
     assert policy.findings(without, "location", policy.PIN) == []
+
+
+def test_the_issues_example_another_locations_recording_is_refused() -> None:
+    """Issue 21: all conversation read scopes gave `GET/conversations/*`, which admitted another
+    sub-account's recording at the gateway."""
+    scopes = frozenset({"conversations.readonly", "conversations/message.readonly"})
+    document = policy.document(scopes, "location", ARN, OWN)
+    for location in ("Lz9otherSubAccount01", "loc2"):
+        assert not policy.evaluate(
+            document, f"{PREFIX}/GET/conversations/messages/m1/locations/{location}/recording"
+        )
+        assert not policy.evaluate(
+            document, f"{PREFIX}/GET/conversations/locations/{location}/messages/m1/transcription"
+        )
+    assert policy.evaluate(document, f"{PREFIX}/GET/conversations/c1")
+    # Alone, the message scope keeps its own location's recording (no glob swallows it).
+    alone = policy.document(frozenset({"conversations/message.readonly"}), "location", ARN, OWN)
+    assert policy.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/{OWN}/recording")
+    assert not policy.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/loc2/recording")
 
 
 # --- the independent proof on concrete paths ---------------------------------------------------------
@@ -220,19 +245,69 @@ def mismatch(scopes: frozenset[str], level: str, method: str, path: str) -> str 
     opened = [r for r in routes if any(row.scope in scopes and level in row.levels for row in r.rows)]
     if want and len(opened) < len(routes):
         return None  # ambiguous: also a route the token may not call; refused (fail closed, policy.py)
-    if (
-        got
-        and opened
-        and any(  # another location, reached by a shorter allowed route's trailing `*`
-            r.segments[-1].startswith(":")
-            and len(r.segments) < path.count("/") + 1
-            and (path.startswith("/".join(r.segments[:-1]) + "/"))
-            for r in oracle_routes()
-            if r.method == method and any(row.scope in scopes and level in row.levels for row in r.rows)
-        )
-    ):
-        return None
+    if want and not got and swallowed(method, path, scopes, level):
+        return None  # own location under a shorter route's trailing `*`: refused (fail closed, policy.py)
     return f"{'under' if want else 'over'}-grant: {method} {path} scopes={sorted(scopes)} level={level}"
+
+
+def swallowed(method: str, path: str, scopes: frozenset[str], level: str) -> bool:
+    """The path is the token's own location on a pinned route, and a shorter route the token may call,
+    ending in a parameter, reaches it through its trailing `*` (documented under-grant, policy.py)."""
+    segments = path.split("/")
+    opened = [
+        r
+        for r in oracle_routes()
+        if r.method == method and any(row.scope in scopes and level in row.levels for row in r.rows)
+    ]
+    return level == "location" and any(
+        r.segments[-1].startswith(":")
+        and len(r.segments) < len(segments)
+        and all(s.startswith(":") or s == v for s, v in zip(r.segments, segments, strict=False))
+        for r in opened
+    )
+
+
+OTHER_LOCATION = "Xq7otherSubAccnt9ZZ"  # a realistic id of another location (same length as OWN)
+
+
+def fillings(route: Route, words: list[str], random_id: str) -> Iterator[str]:
+    """`route` with every `:locationId` the token's own id, then another location's id; every other
+    parameter a random id, then each of `words` (literal words of other routes)."""
+    for location in (OWN, OTHER_LOCATION):
+        for other in (random_id, *words):
+            yield "/".join(
+                (location if s == ":locationId" else other) if s.startswith(":") else s
+                for s in route.segments
+            )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sets(st.sampled_from(ALL_SCOPES), min_size=1),
+    st.sampled_from(["agency", "location"]),
+    st.lists(st.sampled_from(literal_words()), min_size=2, max_size=2),
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=12, max_size=24),
+)
+@example(set(ALL_SCOPES), "location", ["messages", "locations"], "c0nversation1d")
+@example({"conversations.readonly", "conversations/message.readonly"}, "location", ["a", "b"], "m1")
+def test_no_location_token_reaches_another_location_on_any_route(
+    scopes: set[str], level: str, words: list[str], random_id: str
+) -> None:
+    """Issue 21's audit as a property: every catalog route, each `:locationId` the own id and another
+    id, other parameters random ids and literal words: 0 over-grants, under-grants only as documented."""
+    held = frozenset(scopes)
+    document = policy.document(held, level, ARN, pin(level))
+    over, under = [], []
+    for route in oracle_routes():
+        for path in fillings(route, words, random_id):
+            want = wanted(route.method, path, held, level)
+            got = policy.evaluate(document, f"{PREFIX}/{route.method}/{path}")
+            if got and not want:
+                over.append(f"{route.method} {path}")
+            elif want and not got and mismatch(held, level, route.method, path) is not None:
+                under.append(f"{route.method} {path}")
+    assert over == []
+    assert under == []
 
 
 @settings(max_examples=150, deadline=None)
