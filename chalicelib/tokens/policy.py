@@ -25,11 +25,19 @@ fails closed: it refuses the ambiguous path, one that is also another route the 
 tests/unit/test_policy.py proves both bounds: 0 over-grants, and under-grants only on such ambiguous paths.
 
 Tenant pin: in a location token's policy every `:locationId` of an allowed route is the token's own
-location id, so API Gateway refuses another location before any code runs. One gap, also proved by
-the tests: where the token may call a route ending in a parameter (`GET /conversations/:id`) whose glob
-also matches a longer route it may call with `:locationId` inside (`GET conversations/locations/
-:locationId/messages/...`), no Deny can refuse another location without refusing its own; the
-handlers' own location check stays the guard there, as everywhere.
+location id, so API Gateway refuses another location before any code runs: no path whose location
+segment is another id is ever admitted (0 over-grants, proved by the tests). One place where IAM globs
+cannot say "this location and no other": a route ending in a parameter (`GET /conversations/:id`) whose
+glob `GET/conversations/*` also covers a longer pinned route (`GET /conversations/messages/:messageId/
+locations/:locationId/recording`). Any Deny of another location there also denies the token's own, and
+an explicit Deny beats every Allow, so the policy refuses the longer route at every location (fail
+closed): such a token cannot call it at all. In today's catalog that is the three recording and
+transcription routes for a location token that also holds `conversations.readonly`; a second integration
+without that scope reaches them.
+
+Agency tokens are not pinned to a location: their policy pins the API stage, the methods and the route
+shapes their scopes open, and nothing about tenancy. A handler behind it must check that every location
+and resource in the request belongs to the context's `agencyId` (the v2 routes here do).
 """
 
 from __future__ import annotations
@@ -206,12 +214,11 @@ def plan(
     table = _table(scopes, level)
     allow = list(dict.fromkeys(_allow_glob(shape, pin) for shape, ok in table if ok))
     deny: list[Glob] = []
-    gaps: set[tuple[str, ...]] = set()  # another location that no glob can refuse alone (see below)
     while True:
         over = [
             f
             for f in _explore(table, allow + deny, [True] * len(allow) + [False] * len(deny), pin)
-            if f.allowed and not f.wanted and f.path not in gaps
+            if f.allowed and not f.wanted
         ]
         if not over:
             return tuple(allow), tuple(deny)
@@ -224,14 +231,9 @@ def plan(
                 for glob in options
                 if not any(f.allowed and f.wanted for f in _explore(table, [glob], [True], pin))
             ]
-            if safe:
-                deny.append(safe[0])
-            elif finding.opened:
-                # The scopes open this route, only the location differs, and every Deny that would
-                # refuse it also refuses the token's own paths: leave it to the handler's own check.
-                gaps.add(finding.path)
-            else:
-                deny.append(options[-1])  # a refused route: fail closed
+            # No glob refuses this path alone (a parameter equal to a literal word, or another location
+            # under a shorter route's trailing `*`): refuse its whole class, fail closed.
+            deny.append(safe[0] if safe else options[-1])
 
 
 def findings(scopes: frozenset[str], level: str, pin: str | None = None) -> list[Finding]:
