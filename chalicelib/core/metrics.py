@@ -7,7 +7,8 @@ take its cold import past its goal (README "Metrics" has the measurements).
 
 Namespace PrivateIntegrations, dimension `service` (private-integrations-<stage>, as Powertools names
 it), and per Outcome:
-  Authorizations (Count), AuthorizerLatency (Milliseconds), LastUsedWrites (Count)
+  Authorizations (Count), AuthorizerLatency (Milliseconds), LastUsedWrites (Count),
+  PoliciesPlanned (Count: a token planned under another catalog, planned on the request path)
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ def emit(values: dict[str, tuple[float, str]], dimensions: dict[str, str] | None
         pass
 
 
-def authorization(outcome: str, latency_ms: float, last_used_written: bool) -> None:
+def authorization(outcome: str, latency_ms: float, last_used_written: bool, planned: bool = False) -> None:
     emit(
         {
             "Authorizations": (1, COUNT),
             "AuthorizerLatency": (round(latency_ms, 3), MILLISECONDS),
             "LastUsedWrites": (int(last_used_written), COUNT),
+            "PoliciesPlanned": (int(planned), COUNT),
         },
         {"Outcome": outcome},
     )

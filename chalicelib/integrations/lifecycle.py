@@ -45,7 +45,8 @@ from chalicelib.integrations.views import last_used, rotation_pending, view
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel, due_bucket, new_token_item, next_due, pending_notices
+from chalicelib.tokens.issuing import new_token_item
+from chalicelib.tokens.model import TokenModel, due_bucket, next_due, pending_notices
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"

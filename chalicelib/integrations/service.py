@@ -28,7 +28,8 @@ from chalicelib.integrations.views import last_used, live_hashes, rotation_pendi
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel, new_token_item
+from chalicelib.tokens.issuing import new_token_item, scope_actions
+from chalicelib.tokens.model import TokenModel
 
 
 def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
@@ -130,14 +131,16 @@ def update(
         finish_ended_rotation(tx, integration, new_values, now)
         if "scopes" not in changes:
             return
-        # Scopes also live on each token item (the authorizer's one read): same transaction.
+        # Scopes and their planned policy also live on each token item (the authorizer's one read):
+        # same transaction.
         live = [] if token_expired(integration, now) else [integration.token_hash]
         if rotation_pending(integration, now):
             live.append(integration.previous_token_hash)
+        actions = scope_actions(changes["scopes"]["after"], integration.owner_type, integration.owner_id)
         for token_hash in live:
             tx.update(
                 TokenModel(token_hash),
-                actions=[TokenModel.scopes.set(changes["scopes"]["after"])],
+                actions=actions,
                 condition=TokenModel.integration_id == integration.id,
             )
 

@@ -1,7 +1,8 @@
-"""The Lambda authorizer: Bearer token -> IAM policy and context. One GetItem at most.
+"""The Lambda authorizer: Bearer token -> IAM policy and context. One GetItem at most, no planning.
 
-Import path kept lean (no boto3, no JWT, no Chalice): this module runs cold on every new authorizer
-instance, in front of every v2 request.
+Import path kept lean (no boto3, no JWT, no Chalice, no policy planner): this module runs cold on every
+new authorizer instance, in front of every v2 request. The policy comes planned with the token item
+(stored_policy.py); only a token planned under another catalog is planned here, once per instance.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from chalicelib.core import clock, config, metrics
 from chalicelib.core.vocabulary import OwnerType, TokenState
 from chalicelib.tokens import format as tokens
-from chalicelib.tokens import policy
+from chalicelib.tokens import stored_policy
 from chalicelib.tokens.context import TokenContext
 from chalicelib.tokens.model import TokenModel
 
@@ -57,23 +58,36 @@ def _touch_last_used(item: TokenModel, now: int) -> bool:
     return True
 
 
+def _globs(item: TokenModel, scopes: frozenset[str], own_location: str | None) -> tuple[Any, bool]:
+    """The token's (allow, deny) globs, and whether they had to be planned now."""
+    if item.policy is not None and item.policy_version == stored_policy.version():
+        return stored_policy.decode(item.policy), False
+    # Planned under another catalog (a deploy changed it; the replan script has not reached this token
+    # yet): plan now, correct but slow. Counted, so an operator sees the script is due.
+    from chalicelib.tokens import policy
+
+    log.warning("token of integration %s planned on the request path (stale policy)", item.integration_id)
+    return policy.globs(scopes, item.owner_type, own_location), True
+
+
 def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     """The decision, and one EMF metric line saying which outcome it was and how long it took."""
     started = time.perf_counter()
-    outcome, wrote = metrics.ERROR, False
+    outcome, wrote, planned = metrics.ERROR, False, False
     try:
-        answer, wrote = _decide(authorization, method_arn)
+        answer, wrote, planned = _decide(authorization, method_arn)
         outcome = metrics.ALLOW
         return answer
     except Unauthorized as denied:
         outcome = denied.outcome
         raise
     finally:
-        metrics.authorization(outcome, (time.perf_counter() - started) * 1000, wrote)
+        metrics.authorization(outcome, (time.perf_counter() - started) * 1000, wrote, planned)
 
 
-def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any], bool]:
-    """(the policy and context, whether lastUsedAt was written), or Unauthorized saying why."""
+def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any], bool, bool]:
+    """(the policy and context, whether lastUsedAt was written, whether the policy was planned now), or
+    Unauthorized saying why."""
     token = _bearer(authorization)
     if not tokens.is_well_formed(token):
         raise Unauthorized(metrics.DENY_MALFORMED)  # no database read for a malformed token or checksum
@@ -93,9 +107,10 @@ def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any],
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
     caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
+    (allow, deny), planned = _globs(item, scopes, own_location)
     answer = {
         "principalId": item.integration_id,
-        "policyDocument": policy.document(scopes, item.owner_type, method_arn, own_location),
+        "policyDocument": stored_policy.document(method_arn, allow, deny),
         "context": caller.encode(),
     }
-    return answer, wrote
+    return answer, wrote, planned

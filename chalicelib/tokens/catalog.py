@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 from chalicelib.core import config
 from chalicelib.core.vocabulary import OwnerType
+from chalicelib.tokens.stored_policy import CATALOG_FILE
 
-DATA_FILE = Path(__file__).parent / "data" / "platform-scopes.tsv"
+DATA_FILE = CATALOG_FILE
 LEVELS = tuple(OwnerType)
 
 

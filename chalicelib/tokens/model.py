@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
@@ -17,8 +18,6 @@ from pynamodb.models import Model
 
 from chalicelib.core import clock, config
 from chalicelib.core.model_base import index_meta, table_meta
-from chalicelib.core.vocabulary import Owner, TokenState
-from chalicelib.tokens import format as token_format
 
 # The sparse cleanup index is spread over this many partition keys, by token digest: every create,
 # rotation and reminder writes it, and one key takes at most ~1,000 writes/s (make scale).
@@ -81,6 +80,10 @@ class TokenModel(Model):
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
     # The last expiry notice recorded for a token with a chosen expiry ("7d", "1d", "expired").
     expiry_notice = UnicodeAttribute(attr_name="expiryNotice", null=True)
+    # The IAM policy for `scopes`, planned when they were set (stored_policy.py), and the catalog and
+    # planner version it was planned under: the authorizer plans nothing while the version is current.
+    policy = BinaryAttribute(null=True, legacy_encoding=False)
+    policy_version = UnicodeAttribute(attr_name="policyVersion", null=True)
     by_due = DueIndex()
 
 
@@ -113,31 +116,3 @@ def pending_notices(
 def next_due(pending: list[tuple[str, datetime]]) -> int | None:
     """The due index's `dueAt` for these pending notices (None: nothing left, leave the index)."""
     return clock.epoch(pending[0][1]) if pending else None
-
-
-def new_token_item(
-    plaintext: str,
-    *,
-    integration_id: str,
-    owner: Owner,
-    scopes: list[str],
-    created_at: datetime,
-    expires_at: datetime | None = None,
-) -> TokenModel:
-    """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
-    `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on)."""
-    token_hash = token_format.digest(plaintext)
-    return TokenModel(
-        token_hash,
-        integration_id=integration_id,
-        owner_type=owner.type,
-        owner_id=owner.id,
-        agency_id=owner.agency_id,
-        scopes=list(scopes),
-        state=TokenState.ACTIVE,
-        hint=token_format.hint(plaintext),
-        created_at=created_at,
-        expires_at=expires_at,
-        due_bucket=due_bucket(token_hash),
-        due_at=next_due(pending_notices(created_at, expires_at, False, None)),
-    )

@@ -47,7 +47,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from chalicelib.tokens import catalog
+from chalicelib.tokens import catalog, stored_policy
 
 STAR = None  # a glob segment `*`: one or more segments, of any value
 OTHER = "\x00"  # the class of every non-empty segment value that is no literal word
@@ -246,47 +246,32 @@ def findings(scopes: frozenset[str], level: str, pin: str | None = None) -> list
     ]
 
 
-def api_prefix(method_arn: str) -> str:
-    """arn:aws:execute-api:region:account:apiId/stage/METHOD/path -> arn:...:apiId/stage"""
-    arn_api, _, rest = method_arn.partition("/")
-    stage = rest.split("/", 1)[0]
-    return f"{arn_api}/{stage}"
-
-
 def _text(glob: Glob, location_id: str | None) -> str:
     return "/".join("*" if s is STAR else (location_id or "") if s == PIN else s for s in glob)
 
 
-@functools.lru_cache(maxsize=256)  # ~25 KB each at most: bounded memory however many locations call
-def _resources(
-    scopes: frozenset[str], level: str, prefix: str, location_id: str | None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(allow ARNs, deny ARNs) for one API stage, built once per scope set, level and pinned id."""
+@functools.lru_cache(maxsize=256)  # ~10 KB each at most: bounded memory however many locations plan
+def globs(scopes: frozenset[str], level: str, location_id: str | None = None) -> stored_policy.Globs:
+    """(allow, deny) glob texts without the API prefix, for a token pinned to `location_id` (a location
+    token's own id; None for an agency token). An id IAM could read as a wildcard gets nothing."""
+    if location_id is not None and not SAFE_ID.match(location_id):
+        return (), ()
     # The plan is the same for every location id that is no literal word of the catalog.
     literal = location_id is not None and any(location_id in s.skeleton for s, _ in _table(scopes, level))
     allow, deny = plan(scopes, level, location_id if literal else (PIN if location_id else None))
-    return (
-        tuple(f"{prefix}/{_text(g, location_id)}" for g in allow),
-        tuple(f"{prefix}/{_text(g, location_id)}" for g in deny),
-    )
+    return tuple(_text(g, location_id) for g in allow), tuple(_text(g, location_id) for g in deny)
+
+
+def stored(scopes: frozenset[str], level: str, location_id: str | None = None) -> bytes:
+    """The plan as a token item keeps it (stored_policy.py)."""
+    return stored_policy.encode(*globs(scopes, level, location_id))
 
 
 def document(
     scopes: frozenset[str], level: str, method_arn: str, location_id: str | None = None
 ) -> dict[str, Any]:
-    """The IAM policy; a location token passes its own `location_id` to be pinned."""
-    prefix = api_prefix(method_arn)
-    if location_id is not None and not SAFE_ID.match(location_id):
-        location_id, scopes = None, frozenset()  # cannot be pinned safely: deny everything
-    allow, deny = _resources(scopes, level, prefix, location_id)
-    statements: list[dict[str, Any]] = []
-    if allow:
-        statements.append({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": list(allow)})
-    if deny:
-        statements.append({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": list(deny)})
-    if not statements:
-        statements.append({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": [f"{prefix}/*"]})
-    return {"Version": "2012-10-17", "Statement": statements}
+    """The IAM policy, planned now; a location token passes its own `location_id` to be pinned."""
+    return stored_policy.document(method_arn, *globs(scopes, level, location_id))
 
 
 @functools.lru_cache(maxsize=512)

@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.core import config
-from chalicelib.tokens import catalog, policy
+from chalicelib.tokens import catalog, policy, stored_policy
 
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api"
 ARN = f"{PREFIX}/GET/locations/x1"
@@ -450,7 +450,9 @@ def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]
         catalog.routes,
         catalog.scope_levels,
         policy.plan,
-        policy._resources,
+        policy.globs,
+        stored_policy.catalog_source,
+        stored_policy.version,
         oracle_routes,
         literal_words,
     )

@@ -1,0 +1,64 @@
+"""A token item as it is issued or re-scoped: everything the authorizer needs, its policy planned now.
+
+Planning (policy.py) runs here, on the write path (create, rotations, edits, the replan script), so the
+authorizer, which imports only the model and stored_policy, never plans while a caller waits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.expressions.update import Action
+
+from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
+from chalicelib.tokens import format as token_format
+from chalicelib.tokens import policy, stored_policy
+from chalicelib.tokens.model import TokenModel, due_bucket, next_due, pending_notices
+
+
+def planned_policy(scopes: list[str], owner_type: str, owner_id: str) -> tuple[bytes, str]:
+    """(the stored policy, its version) for a token of this owner holding `scopes`; a location token's
+    policy is pinned to its own location."""
+    own_location = owner_id if owner_type == OwnerType.LOCATION else None
+    return policy.stored(frozenset(scopes), owner_type, own_location), stored_policy.version()
+
+
+def scope_actions(scopes: list[str], owner_type: str, owner_id: str) -> list[Action]:
+    """The update of a live token item whose scopes change: the scopes and their plan together."""
+    stored, version = planned_policy(scopes, owner_type, owner_id)
+    return [
+        TokenModel.scopes.set(scopes),
+        TokenModel.policy.set(stored),
+        TokenModel.policy_version.set(version),
+    ]
+
+
+def new_token_item(
+    plaintext: str,
+    *,
+    integration_id: str,
+    owner: Owner,
+    scopes: list[str],
+    created_at: datetime,
+    expires_at: datetime | None = None,
+) -> TokenModel:
+    """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
+    `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on)."""
+    token_hash = token_format.digest(plaintext)
+    stored, version = planned_policy(list(scopes), owner.type, owner.id)
+    return TokenModel(
+        token_hash,
+        integration_id=integration_id,
+        owner_type=owner.type,
+        owner_id=owner.id,
+        agency_id=owner.agency_id,
+        scopes=list(scopes),
+        state=TokenState.ACTIVE,
+        hint=token_format.hint(plaintext),
+        created_at=created_at,
+        expires_at=expires_at,
+        due_bucket=due_bucket(token_hash),
+        due_at=next_due(pending_notices(created_at, expires_at, False, None)),
+        policy=stored,
+        policy_version=version,
+    )
