@@ -152,6 +152,18 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             ExtendedStatistic="p99",
             Period=300,
         ),
+        "AlarmPoliciesPlanned": _alarm(
+            "Tokens planned under another scope catalog are planned on the request path (slow cold "
+            "starts): run scripts/replan_policies.py. README Runbook.",
+            1,
+            Namespace=NAMESPACE,
+            MetricName="PoliciesPlanned",
+            Dimensions=_dimensions(service=service),
+            Statistic="Sum",
+            Period=900,
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
+        ),
         "AlarmApi5xxRate": _alarm(
             "Share of API requests answered 5xx above its threshold (SDK-visible). README Runbook.",
             {"Ref": "ServerErrorRateThreshold"},

@@ -416,6 +416,7 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
     assert set(alarms) == {
         "AlarmAuthorizerErrors",
         "AlarmAuthorizerLatencyP99",
+        "AlarmPoliciesPlanned",
         "AlarmApi5xxRate",
         "AlarmCleanupErrors",
         "AlarmCleanupNotRunning",
@@ -434,6 +435,9 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
     latency = alarms["AlarmAuthorizerLatencyP99"]
     assert latency["ExtendedStatistic"] == "p99" and latency["Dimensions"] == [service]
     assert default(template, latency["Threshold"]) == 500
+    planned = alarms["AlarmPoliciesPlanned"]  # stale stored policies: the replan script is due
+    assert planned["MetricName"] == "PoliciesPlanned" and planned["Dimensions"] == [service]
+    assert planned["Threshold"] == 1 and planned["Statistic"] == "Sum"
     rate = alarms["AlarmApi5xxRate"]
     assert rate["Namespace"] == "AWS/ApiGateway" and rate["MetricName"] == "5XXError"
     assert rate["Statistic"] == "Average"

@@ -11,7 +11,7 @@ from chalicelib.directory.models import AgencyModel, LocationModel
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
-from tests.support.world import Api, FakeClock, scan_all_items
+from tests.support.world import Api, FakeClock, readable, scan_all_items
 
 LOCATION_BODY = {
     "name": "  Zapier sync  ",
@@ -133,7 +133,7 @@ def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> N
         assert response.status_code == 200
         assert token not in response.body.decode()
         assert token[4:] not in response.body.decode()
-    dumped = json.dumps(scan_all_items())
+    dumped = json.dumps(scan_all_items(), default=readable)
     assert token[4:] not in dumped
     assert tokens.digest(token) in dumped
 

@@ -19,7 +19,7 @@ from chalicelib.tokens.model import TokenModel
 from tests.support.faults import install
 from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, rotate
-from tests.support.world import Api, FakeClock, scan_all_items
+from tests.support.world import Api, FakeClock, readable, scan_all_items
 
 URL = "https://github.com/acme/app/blob/abc/config.py"
 
@@ -86,7 +86,7 @@ def test_a_signed_report_revokes_the_current_token(api: Api, github: GitHub, fro
     assert event["details"]["url"] == URL and event["details"]["source"] == "commit"
     assert event["details"]["integrationWorks"] is False
     # Never the token nor its digest, anywhere.
-    stored = json.dumps(scan_all_items())
+    stored = json.dumps(scan_all_items(), default=readable)
     assert token not in stored
     assert tokens.digest(token) not in json.dumps(event)
     assert_consistent()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.tokens import authorizer
+from chalicelib.tokens import authorizer, policy
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
 from tests.support.dynamodb_calls import DynamoDBCalls, recording
@@ -339,3 +339,21 @@ def test_api_handler_imports_no_jwt_or_cryptography_until_needed() -> None:
     assert imported_in_a_fresh_interpreter("import app", ("jwt", "cryptography")) == []
     minted = "import app; from chalicelib.directory import sessions; sessions.mint('user-admin')"
     assert imported_in_a_fresh_interpreter(minted, ("jwt",)) == ["jwt"]
+
+
+def test_an_agency_tokens_policy_pins_no_tenant_so_the_handler_checks_the_agency(api: Api) -> None:
+    """What docs/README state for downstream authors: an agency token's policy pins the API stage and
+    the routes its scopes open, never a location; the handler's own check of `agencyId` is the guard."""
+    token = token_for(api, "agencies/ag1", ["locations.readonly"])
+    prefix = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api"
+    answer = authorizer.authorize(f"Bearer {token}", f"{prefix}/GET/locations/loc1")
+    document = answer["policyDocument"]
+    for location in ("loc1", "loc9", "any-other-agencys-location"):
+        assert policy.evaluate(document, f"{prefix}/GET/locations/{location}")  # admitted at the gateway
+    assert not policy.evaluate(document, f"{prefix}/GET/contacts/c1")  # a route its scopes do not open
+    other_api = "arn:aws:execute-api:us-east-1:123456789012:other00001/api/GET/locations/loc1"
+    assert not policy.evaluate(document, other_api)
+    assert answer["context"]["agencyId"] == "ag1"
+    refused = TokenClient(api, token)("GET", "/locations/loc9")  # another agency's location
+    assert refused.status_code == 403
+    assert refused.json_body["message"] == "The token does not have access to this location."

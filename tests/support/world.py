@@ -129,6 +129,14 @@ class Api:
         return self.request("DELETE", path, **kw)
 
 
+def readable(blob: bytes) -> Any:
+    """`json.dumps`'s `default` for scanned items: the only binary attribute is a token's stored policy,
+    shown decoded so that a search of the dump sees its text."""
+    from chalicelib.tokens import stored_policy
+
+    return stored_policy.decode(blob)
+
+
 def scan_all_items() -> list[dict[str, Any]]:
     """Every item of every table, raw: for asserting what is (not) stored."""
     import boto3
