@@ -57,4 +57,5 @@ def replan(should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
                 raise
             counts["changedMeanwhile"] += 1  # edited, rotated or deleted since the scan read it
     log.info("replan %s", dict(counts))
-    return {key: counts[key] for key in ("stale", "replanned", "changedMeanwhile", "stoppedEarly") if counts[key]}
+    named = ("stale", "replanned", "changedMeanwhile", "stoppedEarly")
+    return {key: counts[key] for key in named if counts[key]}
