@@ -180,8 +180,8 @@ def cold_first_authorizations(cases: list[tuple[str, str]], runs: int = 9) -> No
     table = TokenModel.Meta.table_name
     for _ in range(runs):
         for label, token in cases:
-            mine = FIRST_CALL_OURS.format(handler=AUTHORIZER_HANDLER, token=token, arn=ARN)
-            ours[label].append(_run_ms(mine, env))
+            cold = FIRST_CALL_OURS.format(handler=AUTHORIZER_HANDLER, token=token, arn=ARN)
+            ours[label].append(_run_ms(cold, env))
             hand_written = FIRST_CALL_BOTO3.format(table=table, digest=tokens.digest(token))
             floor[label].append(_run_ms(hand_written, env))
     ratios = {}

@@ -7,6 +7,7 @@ authorizer, which imports only the model and stored_policy, never plans while a 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.expressions.update import Action
 
@@ -26,8 +27,9 @@ def planned_policy(scopes: list[str], owner_type: str, owner_id: str) -> tuple[b
 def scope_actions(scopes: list[str], owner_type: str, owner_id: str) -> list[Action]:
     """The update of a live token item whose scopes change: the scopes and their plan together."""
     stored, version = planned_policy(scopes, owner_type, owner_id)
+    held: Any = list(scopes)  # PynamoDB types a list's value as its attributes, not their values
     return [
-        TokenModel.scopes.set(scopes),
+        TokenModel.scopes.set(held),
         TokenModel.policy.set(stored),
         TokenModel.policy_version.set(version),
     ]

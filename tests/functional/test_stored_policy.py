@@ -117,12 +117,12 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
     with catalog_changed_to(monkeypatch, extra):
         planned: list[bool] = []
         real = authorizer.metrics.authorization
-        monkeypatch.setattr(
-            authorizer.metrics,
-            "authorization",
-            lambda outcome, ms, wrote, was_planned=False: planned.append(was_planned)
-            or real(outcome, ms, wrote, was_planned),
-        )
+
+        def counted(outcome: str, ms: float, wrote: bool, was_planned: bool = False) -> None:
+            planned.append(was_planned)
+            real(outcome, ms, wrote, was_planned)
+
+        monkeypatch.setattr(authorizer.metrics, "authorization", counted)
         # Before the replan: the stale item is planned on the request (correct: the new route opens).
         assert policy.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
         assert planned == [True]
