@@ -61,12 +61,15 @@ def _touch_last_used(item: TokenModel, now: int) -> bool:
 def _globs(item: TokenModel, scopes: frozenset[str], own_location: str | None) -> tuple[Any, bool]:
     """The token's (allow, deny) globs, and whether they had to be planned now."""
     if item.policy is not None and item.policy_version == stored_policy.version():
-        return stored_policy.decode(item.policy), False
+        try:
+            return stored_policy.decode(item.policy), False
+        except ValueError:  # a damaged item
+            log.error("token of integration %s has an unreadable stored policy", item.integration_id)
     # Planned under another catalog (a deploy changed it; the replan script has not reached this token
-    # yet): plan now, correct but slow. Counted, so an operator sees the script is due.
+    # yet), or damaged: plan now, correct but slow. Counted, so an operator sees the script is due.
     from chalicelib.tokens import policy
 
-    log.warning("token of integration %s planned on the request path (stale policy)", item.integration_id)
+    log.warning("token of integration %s planned on the request path", item.integration_id)
     return policy.globs(scopes, item.owner_type, own_location), True
 
 

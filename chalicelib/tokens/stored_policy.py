@@ -58,10 +58,14 @@ def encode(allow: Sequence[str], deny: Sequence[str]) -> bytes:
 
 
 def decode(stored: bytes) -> Globs:
-    """The inverse of `encode`, under the same catalog (callers check `version()` first)."""
-    unpacker = zlib.decompressobj(zdict=catalog_source()[-_ZDICT_BYTES:])
-    allow, _, deny = (unpacker.decompress(stored) + unpacker.flush()).partition(_SECTIONS)
-    return _lines(allow), _lines(deny)
+    """The inverse of `encode`, under the same catalog (callers check `version()` first); ValueError
+    for bytes it did not write."""
+    try:
+        unpacker = zlib.decompressobj(zdict=catalog_source()[-_ZDICT_BYTES:])
+        allow, _, deny = (unpacker.decompress(stored) + unpacker.flush()).partition(_SECTIONS)
+        return _lines(allow), _lines(deny)
+    except (zlib.error, UnicodeDecodeError) as error:
+        raise ValueError(f"unreadable stored policy: {error}") from None
 
 
 def _lines(section: bytes) -> tuple[str, ...]:

@@ -136,6 +136,16 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
         assert planned == [True, False, False]
 
 
+def test_a_damaged_stored_policy_is_planned_again_never_widened(api: Api) -> None:
+    issued = create(api, ["locations.readonly"])
+    item = TokenModel.get(tokens.digest(issued.token))
+    item.update(actions=[TokenModel.policy.set(b"not zlib at all")])
+    document = authorize(issued.token, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))["policyDocument"]
+    assert policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
+    assert not policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc2"))
+    assert not policy.evaluate(document, ARN)  # contacts: not its scope
+
+
 def test_replan_never_overwrites_an_edit_that_landed_meanwhile(
     api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
