@@ -61,7 +61,7 @@ class DynamoDBLocal:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         # Its log goes to a file, never a pipe nobody reads (a full pipe would stop the JVM).
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        self.process = subprocess.Popen(
             [
                 java,
                 "-Djava.library.path=./DynamoDBLocal_lib",
@@ -92,7 +92,7 @@ class DynamoDBLocal:
                 raise NotInstalled(f"DynamoDB Local exited at start ({self.process.returncode}): {error}")
             try:
                 # Any HTTP answer (DynamoDB Local answers a bare GET with 400) means it is serving.
-                urllib.request.urlopen(self.endpoint, timeout=1).close()  # noqa: S310 - loopback
+                urllib.request.urlopen(self.endpoint, timeout=1).close()
                 return
             except urllib.error.HTTPError:
                 return

@@ -21,6 +21,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import botocore.loaders
+import botocore.session
+import pynamodb.connection.base
 import pytest
 
 from chalicelib import tables
@@ -33,6 +36,20 @@ ENGINES = (MOTO, DYNAMODB_LOCAL)
 _server: DynamoDBLocal | None = None
 # Request URLs that go to DynamoDB Local (no lock in front of them; see world._serialized_call).
 LOCAL_ENDPOINTS: list[str] = []
+
+
+# Each world makes new PynamoDB connections, each a new botocore session that would load and parse the
+# service's JSON model again (~100 ms a client): the sessions share one loader (~10 ms a client).
+_LOADER = botocore.loaders.create_loader()
+
+
+def _session_sharing_the_loader() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _LOADER)
+    return session
+
+
+pynamodb.connection.base.get_session = _session_sharing_the_loader
 
 
 def in_ci() -> bool:
@@ -101,5 +118,5 @@ def _drop_tables() -> None:
     for model in tables.ALL_MODELS:
         try:
             model.delete_table()
-        except Exception:  # noqa: S112 - best effort: a table the test never created, a dead JVM
+        except Exception:  # best effort: a table the test never created, a JVM gone
             continue
