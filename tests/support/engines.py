@@ -113,6 +113,21 @@ def on_dynamodb_local() -> Iterator[str]:
         _reconnect(saved_settings.dynamodb_endpoint)
 
 
+def stop_ttl_deletion() -> None:
+    """DynamoDB Local deletes an item within about a second once its TTL attribute is past its own
+    (wall) clock; DynamoDB takes up to days. The test worlds run on a controllable clock set to another
+    time, so their tokens' `expiresAt` may be long past on the wall clock: TTL is switched off in them
+    and expiry is what the service's own checks do on the controllable clock, as it must be on DynamoDB
+    (whose TTL deletes late). tests/functional/test_tables.py checks TTL is on at creation, and
+    test_expiry.py's TTL test what a deletion by TTL changes (nothing a user sees)."""
+    from chalicelib.tokens.model import TokenModel
+
+    TokenModel._get_connection().connection.client.update_time_to_live(
+        TableName=TokenModel.Meta.table_name,
+        TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiresAt"},
+    )
+
+
 def _drop_tables() -> None:
     """Free the world's database in the JVM (memory stays bounded over a long session)."""
     for model in tables.ALL_MODELS:

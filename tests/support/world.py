@@ -91,6 +91,8 @@ def seeded_world(engine: str = engines.MOTO) -> Iterator[None]:
         if engine == engines.DYNAMODB_LOCAL:
             stack.enter_context(engines.on_dynamodb_local())
         models.create_tables()
+        if engine == engines.DYNAMODB_LOCAL:
+            engines.stop_ttl_deletion()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
         seed_path.write_text(json.dumps(SEED))
         seed.load_seed(seed_path)
