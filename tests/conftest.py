@@ -1,4 +1,5 @@
-"""Test wiring: moto in-process for DynamoDB, a controllable clock, and a seeded directory.
+"""Test wiring: moto in-process for DynamoDB (or DynamoDB Local, for tests marked `engines`: they
+run once per engine), a controllable clock, and a seeded directory.
 
 Environment is set before chalicelib is imported, because settings are read once at import.
 """
@@ -28,7 +29,29 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.core import clock
+from tests.support import engines
 from tests.support.world import Api, FakeClock, seeded_world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "engines: run on moto and on DynamoDB Local (the `engine` fixture)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("engine", engines.ENGINES, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def engine(request: pytest.FixtureRequest) -> str:
+    """The DynamoDB engine: "moto", or for tests marked `engines` each of ENGINES in turn."""
+    return str(getattr(request, "param", engines.MOTO))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_dynamodb_local() -> Iterator[None]:
+    yield
+    engines.stop_dynamodb_local()
 
 
 @pytest.fixture
@@ -40,8 +63,8 @@ def frozen_clock() -> Iterator[FakeClock]:
 
 
 @pytest.fixture
-def aws(frozen_clock: FakeClock) -> Iterator[None]:
-    with seeded_world():
+def aws(frozen_clock: FakeClock, engine: str) -> Iterator[None]:
+    with seeded_world(engine):
         yield
 
 

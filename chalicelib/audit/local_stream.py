@@ -10,6 +10,16 @@ same rules drive the same handler from moto's stream:
   splits the batch at the returned record and retries all the rest of it;
 - after `max_retry_attempts` retries the failing records are given up: `on_failure` gets a message
   shaped like Lambda's on-failure record for stream sources (shard and sequence numbers, no data).
+
+Reading follows DynamoDB Streams as it really behaves (DynamoDB Local showed what moto never did):
+- the shards are listed page by page; a shard whose parent is still listed is read only after the
+  parent is closed and read to its end (order per item), and a closed shard read to its end (no
+  NextShardIterator) is finished and not read again; a shard no longer listed is forgotten;
+- an iterator that cannot be used any more (TrimmedDataAccessException: the records it points at were
+  trimmed; ExpiredIteratorException: 15 minutes old; ResourceNotFoundException: "Invalid ShardId in
+  ShardIterator") is replaced by one AFTER_SEQUENCE_NUMBER of the last record read, so nothing is
+  missed or read twice; when that position is itself trimmed, reading goes on from TRIM_HORIZON (the
+  oldest record left: what was trimmed is gone, as for Lambda), then LATEST, and says so in the log.
 """
 
 from __future__ import annotations
@@ -44,23 +54,93 @@ class StreamMapping:
         self._buffers: dict[str, list[dict[str, Any]]] = {}
         self._attempts: dict[str, int] = {}
         self._limits: dict[str, int] = {}
+        self._last_read: dict[str, str] = {}  # shard -> sequence number of the last record read
+        self._finished: set[str] = set()  # closed shards read to their end and handled
 
     def _shards(self) -> list[str]:
-        description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        return [shard["ShardId"] for shard in description["Shards"]]
+        """The shards to read now, parents before children (DescribeStream is paged)."""
+        listed: list[dict[str, Any]] = []
+        start: dict[str, str] = {}
+        while True:
+            description = self.client.describe_stream(StreamArn=self.stream_arn, **start)["StreamDescription"]
+            listed.extend(description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                break
+            start = {"ExclusiveStartShardId": last}
+        ids = {shard["ShardId"] for shard in listed}
+        for gone in set(self._iterators) - ids:  # trimmed away with all its records (24 hours)
+            self._forget(gone)
+        self._finished &= ids
+        return [
+            shard["ShardId"]
+            for shard in listed
+            if shard["ShardId"] not in self._finished
+            and (shard.get("ParentShardId") not in ids or shard.get("ParentShardId") in self._finished)
+        ]
+
+    def _forget(self, shard: str) -> None:
+        for state in (self._iterators, self._buffers, self._attempts, self._limits, self._last_read):
+            state.pop(shard, None)
+
+    def _iterator(self, shard: str, kind: str, after: str | None = None) -> str | None:
+        position = {"SequenceNumber": after} if after else {}
+        answer = self.client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard, ShardIteratorType=kind, **position
+        )
+        return answer.get("ShardIterator")
+
+    def _reposition(self, shard: str, error: str) -> None:
+        """A new iterator after the last record read, else from the oldest record left, else the end."""
+        last = self._last_read.get(shard)
+        attempts: list[tuple[str, str | None]] = [("AFTER_SEQUENCE_NUMBER", last)] if last else []
+        if not last:
+            attempts.append((self.starting_position, None))
+        attempts += [("TRIM_HORIZON", None), ("LATEST", None)]
+        for kind, after in attempts:
+            try:
+                self._iterators[shard] = self._iterator(shard, kind, after)
+            except self.client.exceptions.TrimmedDataAccessException:
+                continue
+            if kind != attempts[0][0]:
+                log.warning("stream shard %s: %s; records after %s were trimmed, reading from %s",
+                            shard, error, last, kind)
+            return
+        self._iterators[shard] = None
 
     def _read(self, shard: str) -> list[dict[str, Any]]:
         if shard not in self._iterators:
-            self._iterators[shard] = self.client.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard, ShardIteratorType=self.starting_position
-            )["ShardIterator"]
+            self._iterators[shard] = self._iterator(shard, self.starting_position)
         buffer = self._buffers.setdefault(shard, [])
-        iterator = self._iterators[shard]
-        if len(buffer) < self.batch_size and iterator:
-            answer = self.client.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            buffer.extend(answer.get("Records", []))
+        if len(buffer) < self.batch_size and self._iterators[shard]:
+            answer = self._get_records(shard)
+            records = answer.get("Records", [])
+            buffer.extend(records)
+            if records:
+                self._last_read[shard] = records[-1]["dynamodb"]["SequenceNumber"]
             self._iterators[shard] = answer.get("NextShardIterator")
+        if not buffer and self._iterators[shard] is None:
+            self._finished.add(shard)  # closed and read to its end: its children come next
+            self._forget(shard)
         return buffer
+
+    def _get_records(self, shard: str) -> dict[str, Any]:
+        unusable = (
+            self.client.exceptions.TrimmedDataAccessException,
+            self.client.exceptions.ExpiredIteratorException,
+            self.client.exceptions.ResourceNotFoundException,
+        )
+        for attempt in range(3):
+            try:
+                iterator = self._iterators[shard]
+                return dict(self.client.get_records(ShardIterator=iterator, Limit=self.batch_size))
+            except unusable as error:
+                if attempt == 2:
+                    raise
+                self._reposition(shard, error.response.get("Error", {}).get("Code", "unusable iterator"))
+                if self._iterators[shard] is None:
+                    break
+        return {"Records": [], "NextShardIterator": self._iterators[shard]}
 
     def poll(self) -> int:
         """One invocation per shard with records waiting -> how many records were invoked with."""

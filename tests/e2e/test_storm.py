@@ -1,11 +1,13 @@
-"""A storm of concurrent lifecycle actions against the real `make run` server (moto in server mode,
-chalice local), then the invariants checked through the API (which issued token still works) and
-through the tables; and concurrent creates racing for the last of an owner's 100 slots."""
+"""A storm of concurrent lifecycle actions against the real `make run` server (chalice local on moto in
+server mode, and on DynamoDB Local with nothing in front of it), then the invariants checked through
+the API (which issued token still works) and through the tables; concurrent creates racing for the last
+of an owner's 100 slots; and duplicate deletes racing each other."""
 
 from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +17,10 @@ import boto3
 import pytest
 
 from chalicelib.tokens import format as tokens
+from tests.support import engines
 from tests.support.dev_server import DevServer
+
+pytestmark = pytest.mark.engines
 
 SEED = {
     "agencies": [{"id": "ag-storm", "name": "Storm", "labs": {"privateIntegrations": True}}],
@@ -30,10 +35,19 @@ ACTIONS = ("rotate later", "rotate now", "cancel", "expire now")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[DevServer]:
     seed = Path(tmp_path_factory.mktemp("storm")) / "seed.json"
     seed.write_text(json.dumps(SEED))
-    dev = DevServer({"PI_SEED_FILE": str(seed)})
+    env = {"PI_SEED_FILE": str(seed), "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    if engine == engines.DYNAMODB_LOCAL:
+        # `make run DB=dynamodb-local` on the session's JVM, in a database of its own (its access key).
+        env |= {
+            "PI_DB": engine,
+            "PI_DYNAMODB_LOCAL_ENDPOINT": engines.dynamodb_local().endpoint,
+            "AWS_ACCESS_KEY_ID": f"storm{uuid.uuid4().hex[:12]}",
+        }
+    dev = DevServer(env)
+    dev.access_key = env["AWS_ACCESS_KEY_ID"]  # type: ignore[attr-defined]
     try:
         yield dev
     finally:
@@ -42,12 +56,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 def _tables(server: DevServer) -> Any:
-    endpoint = next(line for line in server.banner if "DynamoDB (moto server)" in line).split(": ", 1)[1]
+    endpoint = next(line for line in server.banner if line.strip().startswith("DynamoDB (")).split(": ", 1)[1]
     return boto3.client(
         "dynamodb",
         endpoint_url=endpoint.strip(),
         region_name="us-east-1",
-        aws_access_key_id="local",
+        aws_access_key_id=server.access_key,  # type: ignore[attr-defined]
         aws_secret_access_key="local",
     )
 
@@ -156,3 +170,34 @@ def test_concurrent_creates_race_for_the_last_slots(server: DevServer) -> None:
     assert int(location["integrationCount"]["N"]) == 100
     owned = [i for i in _scan(client, "integrations") if i["ownerId"]["S"] == "loc-full"]
     assert len(owned) == 100
+
+
+def test_duplicate_deletes_race_and_exactly_one_wins(server: DevServer) -> None:
+    session = server.printed_session()
+    body = {"name": "doomed", "scopes": ["locations.readonly"]}
+    path = "/locations/loc-storm/private-integrations"
+    created = [server.call("POST", path, session, body) for _ in range(4)]
+    ids = [answer["privateIntegration"]["id"] for status, answer in created if status == 201]
+    tokens_of = {answer["privateIntegration"]["id"]: answer["token"] for _, answer in created}
+    client = _tables(server)
+    before = int(
+        client.get_item(TableName="pi-local-locations", Key={"id": {"S": "loc-storm"}}, ConsistentRead=True)[
+            "Item"
+        ]["integrationCount"]["N"]
+    )
+    plan = [integration_id for integration_id in ids for _ in range(10)]
+    random.Random(23).shuffle(plan)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(
+            pool.map(lambda i: (i, server.call("DELETE", f"/private-integrations/{i}", session)[0]), plan)
+        )
+    for integration_id in ids:
+        statuses = sorted(status for i, status in results if i == integration_id)
+        assert statuses[0] == 204 and statuses.count(204) == 1, statuses
+        assert set(statuses[1:]) <= {404, 409}, statuses
+        assert not _works(server, tokens_of[integration_id])
+    location = client.get_item(
+        TableName="pi-local-locations", Key={"id": {"S": "loc-storm"}}, ConsistentRead=True
+    )["Item"]
+    assert int(location["integrationCount"]["N"]) == before - len(ids)
+    assert not {i["integrationId"]["S"] for i in _scan(client, "tokens")} & set(ids)

@@ -20,6 +20,9 @@ from tests.support.faults import install
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
 from tests.support.world import Api, FakeClock
 
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 
 def run_cleanup(api: Api) -> dict[str, int]:
     event = api.client.events.generate_cw_event(

@@ -12,6 +12,9 @@ from scripts import revoke_all as script
 from tests.support.lifecycle_helpers import assert_consistent, create, rotate
 from tests.support.world import Api
 
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 REVOKE = "/agencies/ag1/private-integrations/revoke-all"
 
 

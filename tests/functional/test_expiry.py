@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from chalicelib.audit.model import EventModel
 from chalicelib.core import clock
 from chalicelib.integrations import cleanup
 from chalicelib.tokens.model import TokenModel
+from tests.support import engines
 from tests.support.lifecycle_helpers import (
     assert_consistent,
     authorizes,
@@ -20,6 +22,9 @@ from tests.support.lifecycle_helpers import (
     rotate,
 )
 from tests.support.world import Api, FakeClock
+
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
 
 NOT_A_TIME = "expiresAt must be an ISO 8601 date and time with a time zone"
 
@@ -246,3 +251,28 @@ def test_a_rotation_landing_between_the_cleanups_read_and_its_notice(
     assert cleanup.run()["rotationsCompleted"] == 1
     assert notices(integration_id) == []
     assert_consistent()
+
+
+def test_a_token_deleted_by_ttl_is_refused_and_its_integration_still_answers(
+    api: Api, frozen_clock: FakeClock, engine: str
+) -> None:
+    """DynamoDB deletes expired items by TTL some time after `expiresAt` (DynamoDB Local within about
+    a second of its wall clock; moto never). Nothing a user sees may depend on when."""
+    if engine != engines.DYNAMODB_LOCAL:
+        pytest.skip("moto never deletes items by TTL")
+    integration_id, token, _ = issued(api, expiresInDays=1)
+    frozen_clock.advance(days=2)
+    client = TokenModel._get_connection().connection.client
+    client.update_time_to_live(  # the test world switched it off: on again, as deployed
+        TableName=TokenModel.Meta.table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+    )
+    # The controllable clock is behind the wall clock: the item is past its TTL for DynamoDB Local.
+    deadline = time.monotonic() + 30
+    while TokenModel.count(consistent_read=True) and time.monotonic() < deadline:
+        time.sleep(0.2)  # DynamoDB Local's TTL sweeper, not the service's lifecycle
+    assert TokenModel.count(consistent_read=True) == 0
+    assert not authorizes(token)
+    assert api.get(f"/private-integrations/{integration_id}").status_code == 200
+    assert cleanup.run()["failed"] == 0
+    assert api.post(f"/private-integrations/{integration_id}/rotate", {"expire": "now"}).status_code == 200

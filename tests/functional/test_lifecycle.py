@@ -21,6 +21,9 @@ from tests.support.lifecycle_helpers import (
 )
 from tests.support.world import Api, FakeClock
 
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 
 def test_rotate_later_keeps_both_tokens_for_the_overlap(api: Api, frozen_clock: FakeClock) -> None:
     integration_id, old = create(api)

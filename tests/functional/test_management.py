@@ -13,6 +13,9 @@ from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
 from tests.support.world import Api, FakeClock, readable, scan_all_items
 
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 LOCATION_BODY = {
     "name": "  Zapier sync  ",
     "description": "Nightly",

@@ -1,5 +1,6 @@
-"""The outbox: every audit event reaches EventBridge once, from the events table's stream (moto's),
-through the app's `publish_audit_events` and the emulated event source mapping's retry rules."""
+"""The outbox: every audit event reaches EventBridge once, from the events table's stream (moto's and
+DynamoDB Local's), through the app's `publish_audit_events` and the emulated event source mapping's
+retry rules."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from chalicelib.tokens import format as tokens
 from tests.support.bus import Bus
 from tests.support.lifecycle_helpers import cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock
+
+pytestmark = pytest.mark.engines
 
 
 def stored_events() -> dict[str, EventModel]:
@@ -235,3 +238,48 @@ def test_updates_and_removals_in_the_stream_publish_nothing() -> None:
 
     assert outbox.handle({"Records": [record]}, send) == {"batchItemFailures": []}
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("TrimmedDataAccessException", "The operation attempted to read past the oldest stream record"),
+        ("ExpiredIteratorException", "Iterator expired"),
+        ("ResourceNotFoundException", "Invalid ShardId in ShardIterator"),
+    ],
+)
+def test_an_iterator_that_stopped_working_is_replaced_and_nothing_is_missed_or_repeated(
+    api: Api, answer: tuple[str, str]
+) -> None:
+    """DynamoDB Streams answers GetRecords this way when the iterator's records were trimmed, when it
+    is over 15 minutes old, and (DynamoDB Local) for an iterator of a shard it no longer knows. The
+    mapping takes a new iterator after the last record it read instead of failing on every poll."""
+    create(api)
+    bus = Bus()
+    (first,) = bus.published()
+    create(api)
+    create(api)
+    refusals = _refuse_next_get_records(bus.mapping.client, *answer)
+    published = [message["detail"]["id"] for message in bus.published()]
+    assert refusals == [answer[0]]  # the position really was refused once
+    assert published == sorted(stored_events())[1:]  # the two newer ones, once each, in order
+    assert first["detail"]["id"] not in published
+    create(api)
+    assert len(bus.published()) == 1  # and it keeps reading
+
+
+def _refuse_next_get_records(client: Any, code: str, message: str) -> list[str]:
+    """The streams client's next GetRecords is answered with DynamoDB Streams' error `code`."""
+    from botocore.awsrequest import AWSResponse
+
+    refused: list[str] = []
+
+    def refuse(**kwargs: Any) -> Any:
+        if refused:
+            return None
+        refused.append(code)
+        response = AWSResponse("http://streams", 400, {}, None)
+        return response, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {}}
+
+    client.meta.events.register("before-call.dynamodbstreams.GetRecords", refuse)
+    return refused

@@ -21,6 +21,9 @@ from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, rotate
 from tests.support.world import Api, FakeClock, readable, scan_all_items
 
+# The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 URL = "https://github.com/acme/app/blob/abc/config.py"
 
 

@@ -1,10 +1,11 @@
-"""The outbox end to end under moto: the events table's stream -> the app's stream function (through
-the emulated event source mapping) -> moto's EventBridge -> a rule -> an SQS queue the test reads.
-Given-up batches go to a second SQS queue, as the deployed on-failure destination does."""
+"""The outbox end to end: the events table's stream (moto's or DynamoDB Local's) -> the app's stream
+function (through the emulated event source mapping) -> moto's EventBridge -> a rule -> an SQS queue
+the test reads. Given-up batches go to a second SQS queue, as the deployed on-failure destination does."""
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -18,9 +19,13 @@ REGION = "us-east-1"
 
 
 def streams_client() -> Any:
-    # botocore's default endpoint for DynamoDB Streams is account-based, which moto does not route.
+    # DynamoDB Local serves its streams on its own endpoint (tests/support/engines.py sets it). Else
+    # moto: botocore's default endpoint for DynamoDB Streams is account-based, which moto does not route.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
     return boto3.client(
-        "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
+        "dynamodbstreams",
+        region_name=REGION,
+        endpoint_url=endpoint or f"https://streams.dynamodb.{REGION}.amazonaws.com",
     )
 
 

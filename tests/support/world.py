@@ -1,5 +1,6 @@
 """The test world shared by every kind of test: the seeded directory, a controllable clock, a fresh
-moto account, and a client that sends the Version header and a session per user.
+moto account (DynamoDB on moto or on DynamoDB Local: tests/support/engines.py), and a client that sends
+the Version header and a session per user.
 
 Imported after tests/conftest.py has set the environment (settings are read once at import).
 """
@@ -10,7 +11,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,19 @@ from chalicelib import seed
 from chalicelib import tables as models
 from chalicelib.core import clock
 from chalicelib.directory import sessions
+from tests.support import engines
 
 # moto's in-process DynamoDB is not isolated between threads (a failed transaction restores a copy of
 # the whole table, wiping what other threads committed meanwhile); DynamoDB is. The cleanup drains its
 # shards in threads, so every mocked call here goes through moto one at a time, as `make run` does.
+# Requests to DynamoDB Local pass with no lock: it isolates concurrent requests itself.
 _MOTO_LOCK = threading.RLock()
 _unserialized_call = BotocoreStubber.__call__
 
 
 def _serialized_call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    if engines.LOCAL_ENDPOINTS and str(request.url).startswith(tuple(engines.LOCAL_ENDPOINTS)):
+        return None  # not moto's: botocore sends it to DynamoDB Local
     with _MOTO_LOCK:
         return _unserialized_call(self, event_name, request, **kwargs)
 
@@ -79,10 +84,15 @@ FakeClock = clock.ManualClock
 
 
 @contextmanager
-def seeded_world() -> Iterator[None]:
-    """A fresh moto account with the tables created and SEED loaded."""
-    with mock_aws():
+def seeded_world(engine: str = engines.MOTO) -> Iterator[None]:
+    """A fresh moto account with the tables created and SEED loaded; with `engine` "dynamodb-local"
+    the tables are in an empty database of DynamoDB Local (the other services stay on moto)."""
+    with mock_aws(), ExitStack() as stack:
+        if engine == engines.DYNAMODB_LOCAL:
+            stack.enter_context(engines.on_dynamodb_local())
         models.create_tables()
+        if engine == engines.DYNAMODB_LOCAL:
+            engines.stop_ttl_deletion()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
         seed_path.write_text(json.dumps(SEED))
         seed.load_seed(seed_path)
@@ -141,7 +151,7 @@ def scan_all_items() -> list[dict[str, Any]]:
     """Every item of every table, raw: for asserting what is (not) stored."""
     import boto3
 
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb = boto3.client("dynamodb", region_name="us-east-1")  # AWS_ENDPOINT_URL_DYNAMODB: the engine
     items: list[dict[str, Any]] = []
     for model in models.ALL_MODELS:
         items.extend(ddb.scan(TableName=model.Meta.table_name)["Items"])
