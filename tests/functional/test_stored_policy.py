@@ -18,6 +18,10 @@ from tests.support.item_size import item_bytes, read_units
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api
 
+# The replan's conditions (a list's equality, a version) and the transactions that store plans are
+# engine behaviour: both engines.
+pytestmark = pytest.mark.engines
+
 ALL_LOCATION_SCOPES = sorted(s for s, levels in catalog.scope_levels().items() if "location" in levels)
 ALL_AGENCY_SCOPES = sorted(s for s, levels in catalog.scope_levels().items() if "agency" in levels)
 
