@@ -224,6 +224,13 @@ def test_validation_lists_every_problem(api: Api) -> None:
         "scopes: 'contacts.readonly' is listed more than once",
         "scopes: every entry must be a string, got int",
     ]
+    # A near miss gets a suggestion (the platform's read scopes end in ".readonly").
+    near = create(api, body={"name": "n", "scopes": ["contacts.read", "calendar.readonly"]})
+    assert assert_error(near, 422)["message"] == [
+        "scopes: 'contacts.read' is not a known scope; did you mean 'contacts.readonly'? (see GET /scopes)",
+        "scopes: 'calendar.readonly' is not a known scope; did you mean 'calendars.readonly'? "
+        "(see GET /scopes)",
+    ]
     assert assert_error(create(api, body={"name": "n" * 101, "scopes": []}), 422)["message"] == [
         "name is required: a string of 1 to 100 characters (after trimming)",
         "scopes must be a non-empty list of scope names from GET /scopes",
