@@ -99,6 +99,17 @@ def describe(scope: str, methods: set[str]) -> str:
     return f"{said.capitalize()} {subject}"
 
 
+DESCRIPTIONS_FILE = DATA_FILE.parent / "scope-descriptions.tsv"
+
+
+@functools.cache
+def _curated_descriptions() -> dict[str, str]:
+    """Our own words for the scopes whose generated description reads oddly ('Change blog post update');
+    a catalog file's own description column still wins."""
+    with DESCRIPTIONS_FILE.open(encoding="utf-8", newline="") as handle:
+        return {row["scope"]: row["description"] for row in csv.DictReader(handle, delimiter="\t")}
+
+
 @functools.cache
 def scopes_view() -> dict[str, Any]:
     by_scope: dict[str, list[CatalogRoute]] = {}
@@ -109,6 +120,7 @@ def scopes_view() -> dict[str, Any]:
             {
                 "name": scope,
                 "description": next((r.description for r in found if r.description), "")
+                or _curated_descriptions().get(scope)
                 or describe(scope, {r.method for r in found}),
                 "levels": [level for level in LEVELS if level in scope_levels()[scope]],
                 "routes": [r.label for r in found],
