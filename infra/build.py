@@ -243,8 +243,23 @@ def table_resources(stage: str) -> dict[str, Any]:
     return resources
 
 
+def token_routes() -> dict[tuple[str, str], list[str]]:
+    """This API's routes behind the token authorizer, as API Gateway names them, and the scopes that
+    open each (the 403's "it needs ..." on AWS)."""
+    from app import app
+    from chalicelib.tokens import catalog
+
+    return {
+        (method, path): catalog.scopes_opening(method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is not None
+    }
+
+
 def merge_template(stage: str) -> dict[str, Any]:
     gateway_responses = _gateway_responses()
+    routes = token_routes()
     resources = table_resources(stage)
     resources["SessionSecret"] = {
         "Type": "AWS::SecretsManager::Secret",
@@ -277,8 +292,10 @@ def merge_template(stage: str) -> dict[str, Any]:
         "Properties": {
             "GatewayResponses": {
                 response_type: {
-                    "StatusCode": str(body["statusCode"]),
-                    "ResponseTemplates": {"application/json": json.dumps(body)},
+                    "StatusCode": str(gateway_responses.status(response_type)),
+                    "ResponseTemplates": {
+                        "application/json": gateway_responses.template(response_type, routes)
+                    },
                     "ResponseParameters": {
                         "Headers": {
                             "X-Trace-Id": "context.requestId",
@@ -288,7 +305,6 @@ def merge_template(stage: str) -> dict[str, Any]:
                     },
                 }
                 for response_type in gateway_responses.BY_TYPE
-                for body in [gateway_responses.template(response_type)]
             }
         }
     }

@@ -17,12 +17,37 @@ SCOPES_HINT = "GET /scopes lists which scope opens which route, and at which lev
 
 
 class Context(NamedTuple):
-    """What a body may mention; on AWS these are `$context` variables, never request headers."""
+    """What a body may mention; on AWS these are `$context` variables (and `$needs`, set by the
+    template's own prelude from the route: `needs_prelude`), never request headers."""
 
     method: str = "$context.httpMethod"
     route: str = "$context.resourcePath"
     scopes: str = "$context.authorizer.scopes"
     trace_id: str = "$context.requestId"
+    needs: str = "#if($needs != ''): it needs $needs#end"  # locally: ": it needs contacts.write" or ""
+
+
+def needs(opening: list[str], held: str) -> str:
+    """The clause naming what would open a route (Context.needs, filled locally): nothing when the
+    token holds one of them already (then its location or level is what refuses it)."""
+    if not opening or set(opening) & set(held.split()):
+        return ""
+    return f": it needs {' or '.join(opening)}"
+
+
+def needs_prelude(routes: dict[tuple[str, str], list[str]]) -> str:
+    """VTL that sets `$needs` to the scopes opening the request's route, for ACCESS_DENIED on AWS:
+    `routes` maps (method, resource path as API Gateway names it) to those scopes. A scope the token
+    already holds is not named (as `needs` does locally)."""
+    branches = [
+        f"#{'if' if i == 0 else 'elseif'}($route == '{method} {path}')#set($needs = '{' or '.join(scopes)}')"
+        for i, ((method, path), scopes) in enumerate(sorted(routes.items()))
+        if scopes
+    ]
+    chain = "".join(branches) + ("#end" if branches else "")
+    held = "#set($held = \" $context.authorizer.scopes \")#foreach($scope in $needs.split(' or '))"
+    held += "#if($held.contains(\" $scope \"))#set($needs = '')#end#end"
+    return "#set($needs = '')#set($route = \"$context.httpMethod $context.resourcePath\")" + chain + held
 
 
 def _error(status: int, message: str) -> dict[str, object]:
@@ -30,19 +55,24 @@ def _error(status: int, message: str) -> dict[str, object]:
 
 
 def unauthorized(c: Context) -> dict[str, object]:
+    # One answer for every case: API Gateway's 401 body is fixed per response type, whatever the
+    # authorizer found (docs: "Why one 401 message"), so it lists what to check, most likely first.
     return _error(
         401,
-        "Send a current Private Integration token: 'Authorization: Bearer pit-…'. "
-        "It is missing, malformed, unknown, revoked or expired.",
+        "Send a current Private Integration token as 'Authorization: Bearer pit-...'. Check: the header "
+        "is there and starts with 'Bearer '; the token is whole (53 characters, starting 'pit-'; its last "
+        "6 characters are a checksum, so a typo or a cut-off copy is refused); it is a Private Integration "
+        "token, not a session token (those are for the management routes). An unknown, revoked or "
+        "expired token gets this same answer: create or rotate one on the Private Integrations page.",
     )
 
 
 def access_denied(c: Context) -> dict[str, object]:
     return _error(
         403,
-        f"This token may not call {c.method} {c.route}. It holds the scopes [{c.scopes}]; {SCOPES_HINT}. "
-        "A sub-account (location) token reaches only its own location, and some routes only agency "
-        "tokens may call.",
+        f"This token may not call {c.method} {c.route}{c.needs}. It holds the scopes [{c.scopes}]; "
+        f"{SCOPES_HINT}. A sub-account (location) token reaches only its own location, and some routes "
+        "only agency tokens may call.",
     )
 
 
@@ -93,11 +123,17 @@ BY_TYPE: dict[str, Template] = {
 }
 
 
-def template(response_type: str) -> dict[str, object]:
-    """The body for a GatewayResponses entry, with `$context` variables in it."""
-    return BY_TYPE[response_type](Context())
+def status(response_type: str) -> int:
+    return int(str(BY_TYPE[response_type](Context())["statusCode"]))
+
+
+def template(response_type: str, routes: dict[tuple[str, str], list[str]] | None = None) -> str:
+    """The GatewayResponses entry's template: the body with `$context` variables in it, after the VTL
+    that names the missing scopes (ACCESS_DENIED; `routes` as for `needs_prelude`)."""
+    text = json.dumps(BY_TYPE[response_type](Context()), ensure_ascii=False)
+    return needs_prelude(routes or {}) + text if response_type == "ACCESS_DENIED" else text
 
 
 def body(response_type: str, context: Context) -> bytes:
     """The body the local emulation answers with, the same template filled from the request."""
-    return json.dumps(BY_TYPE[response_type](context)).encode()
+    return json.dumps(BY_TYPE[response_type](context), ensure_ascii=False).encode()

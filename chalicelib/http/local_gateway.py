@@ -24,7 +24,7 @@ from chalice import local
 
 from chalicelib.http import gateway_responses
 from chalicelib.http.gateway_responses import Context
-from chalicelib.tokens import policy
+from chalicelib.tokens import catalog, policy
 
 
 class AuthorizerFailure(local.LocalGatewayException):
@@ -58,9 +58,10 @@ def install_api_gateway_behaviour() -> None:
         try:
             return original(self, raw_path, lambda_event, lambda_context)
         except local.ForbiddenError:
-            context = Context(
-                request["httpMethod"], request["resourcePath"], _last_auth.context.get("scopes", ""), trace_id
-            )
+            method, route = request["httpMethod"], request["resourcePath"]
+            scopes = _last_auth.context.get("scopes", "")
+            opening = gateway_responses.needs(catalog.scopes_opening(method, route), scopes)
+            context = Context(method, route, scopes, trace_id, opening)
             raise local.ForbiddenError(headers, gateway_responses.body("ACCESS_DENIED", context)) from None
         except local.NotAuthorizedError:
             context = Context(trace_id=trace_id)

@@ -7,6 +7,7 @@ its own scopes by pointing PI_EXTRA_SCOPES_FILE at a TSV of the same shape.
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import re
 from pathlib import Path
@@ -63,6 +64,19 @@ def scope_levels() -> dict[str, frozenset[str]]:
     return {scope: frozenset(found) for scope, found in levels.items()}
 
 
+def _skeleton(path: str) -> tuple[str | None, ...]:
+    """`/contacts/:contactId`, `contacts/{contact_id}` and `/contacts/x/` alike: literal words, None for a
+    parameter, no empty trailing segment (API Gateway drops a trailing slash)."""
+    segments = path.strip("/").split("/")
+    return tuple(None if s.startswith((":", "{")) else s for s in segments)
+
+
+def scopes_opening(method: str, path: str) -> list[str]:
+    """The scopes that open `method path` (a catalog path or an API Gateway resource path), sorted."""
+    wanted = (method.upper(), _skeleton(path))
+    return sorted({r.scope for r in routes() if (r.method, _skeleton(r.path)) == wanted})
+
+
 _WRITE_VERBS = (("POST", "create"), ("PUT", "change"), ("PATCH", "change"), ("DELETE", "delete"))
 
 
@@ -85,6 +99,17 @@ def describe(scope: str, methods: set[str]) -> str:
     return f"{said.capitalize()} {subject}"
 
 
+DESCRIPTIONS_FILE = DATA_FILE.parent / "scope-descriptions.tsv"
+
+
+@functools.cache
+def _curated_descriptions() -> dict[str, str]:
+    """Our own words for the scopes whose generated description reads oddly ('Change blog post update');
+    a catalog file's own description column still wins."""
+    with DESCRIPTIONS_FILE.open(encoding="utf-8", newline="") as handle:
+        return {row["scope"]: row["description"] for row in csv.DictReader(handle, delimiter="\t")}
+
+
 @functools.cache
 def scopes_view() -> dict[str, Any]:
     by_scope: dict[str, list[CatalogRoute]] = {}
@@ -95,6 +120,7 @@ def scopes_view() -> dict[str, Any]:
             {
                 "name": scope,
                 "description": next((r.description for r in found if r.description), "")
+                or _curated_descriptions().get(scope)
                 or describe(scope, {r.method for r in found}),
                 "levels": [level for level in LEVELS if level in scope_levels()[scope]],
                 "routes": [r.label for r in found],
@@ -102,6 +128,13 @@ def scopes_view() -> dict[str, Any]:
             for scope, found in by_scope.items()
         ]
     }
+
+
+def _suggestion(scope: str, known: dict[str, frozenset[str]]) -> str:
+    """"; did you mean 'contacts.readonly'?" for a near miss ('contacts.read'), else nothing."""
+    prefixed = [n for n in known if len(scope) >= 5 and (n.startswith(scope) or scope.startswith(n))]
+    close = prefixed or difflib.get_close_matches(scope, list(known), n=1, cutoff=0.75)
+    return f"; did you mean '{sorted(close)[0]}'?" if close else ""
 
 
 def scope_problems(scopes: Any, level: str) -> list[str]:
@@ -117,7 +150,8 @@ def scope_problems(scopes: Any, level: str) -> list[str]:
         elif scope in seen:
             problems.append(f"scopes: '{scope}' is listed more than once")
         elif scope not in known:
-            problems.append(f"scopes: '{scope}' is not a known scope (see GET /scopes)")
+            hint = _suggestion(scope, known)
+            problems.append(f"scopes: '{scope}' is not a known scope{hint} (see GET /scopes)")
         elif level not in known[scope]:
             where = "an agency" if level == OwnerType.AGENCY else "a sub-account (location)"
             problems.append(f"scopes: '{scope}' cannot be held by {where} integration")

@@ -80,7 +80,7 @@ const timeLeft = (iso) => `${duration(new Date(iso).getTime() - serverNow())} le
 // --- a token's expiry: chosen at create and rotate (Never, 30, 60, 90 days or a date) ---
 const EXPIRY_WARNING_DAYS = 7;
 const DAY = 86400000;
-function expiryChooser(box) {
+function expiryChooser(box, label) {
   const select = el("select", { "aria-label": "Token expiration" },
     el("option", { value: "", text: "Never expires" }),
     ...[30, 60, 90].map((days) => el("option", { value: String(days), text: `Expires in ${days} days` })),
@@ -91,7 +91,7 @@ function expiryChooser(box) {
     const day = (offset) => new Date(serverNow() + offset * DAY).toISOString().slice(0, 10);
     date.min = day(1); date.max = day(365);
   });
-  box.replaceChildren(el("label", { text: "Expiration" }), select, date);
+  box.replaceChildren(el("label", { text: label }), select, date);
   return {
     reset() { select.value = ""; date.value = ""; date.hidden = true; },
     // The body fields: {} (never), {expiresInDays} or {expiresAt} (the end of the chosen local day).
@@ -101,8 +101,9 @@ function expiryChooser(box) {
     },
   };
 }
-const createExpiry = expiryChooser($("create-expiry"));
-const rotateExpiry = expiryChooser($("confirm-expiry"));
+const createExpiry = expiryChooser($("create-expiry"), "Expiration");
+// In a rotation the choice is the new token's: the old one's end is said in the dialog's text.
+const rotateExpiry = expiryChooser($("confirm-expiry"), "New token's expiration");
 // "Expires …" under a token, a warning within EXPIRY_WARNING_DAYS, "Expired" once past (server's clock).
 function expiryNote(iso) {
   const left = new Date(iso).getTime() - serverNow();
@@ -146,22 +147,24 @@ function row(item) {
     const old = item.rotation.previousTokenHint;
     tokenCell.append(el("div", { class: "rotation" },
       el("div", {}, "Rotating: ", hint(old), ` still works, ${timeLeft(item.rotation.expiresAt)}`),
-      el("button", { type: "button", onclick: () => confirm(
-        "Cancel rotation",
-        `The new token (${item.token.hint}) stops working now and ${old} stays the token of "${item.name}". Apps already using the new token will get 401.`,
-        async () => {
+      el("button", { type: "button", onclick: () => confirm({
+        title: `Cancel the rotation of "${item.name}"?`,
+        text: `The new token (${item.token.hint}) stops working now and ${old} stays the token of "${item.name}". Apps already using the new token will get 401.`,
+        button: "Cancel rotation", danger: true,
+        action: async () => {
           await api("POST", itemPath(item, "/rotation/cancel"), {});
           await load();
           succeeded(`Rotation of "${item.name}" cancelled: ${old} is the current token again; ${item.token.hint} no longer works.`);
-        }), text: "Cancel rotation" }),
-      el("button", { type: "button", class: "danger", onclick: () => confirm(
-        "Expire the old token now",
-        `${old} stops working now, without waiting for the end of the overlap. Only ${item.token.hint} works afterwards.`,
-        async () => {
+        } }), text: "Cancel rotation" }),
+      el("button", { type: "button", class: "danger", onclick: () => confirm({
+        title: `Expire the old token of "${item.name}" now?`,
+        text: `${old} stops working now, without waiting for the end of the overlap. Only ${item.token.hint} works afterwards.`,
+        button: "Expire now", danger: true,
+        action: async () => {
           await api("POST", itemPath(item, "/rotation/expire-now"), {});
           await load();
           succeeded(`The old token ${old} of "${item.name}" has expired; ${item.token.hint} is the only one that works.`);
-        }), text: "Expire Now" }),
+        } }), text: "Expire now" }),
     ));
   }
   return el("tr", { "data-id": item.id },
@@ -197,20 +200,23 @@ function menu(item) {
   // Rotate later while a rotation is pending would be refused (409): not offered then. Nor for a
   // revoked (leaked) token, which has nothing left to keep working: the row's own Rotate replaces it.
   if (!pending(item) && !item.revocation) {
-    items.append(entry("Rotate and expire this token later", () => confirm(
-      "Rotate and expire this token later",
-      `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
-      () => rotate(item, "later"), true)));
+    items.append(entry("Rotate and expire this token later", () => confirm({
+      title: `Rotate the token of "${item.name}"?`,
+      text: `A new token is created now. The current token (${item.token.hint}) keeps working for ${overlap} so you can update your app, then it expires.`,
+      button: "Rotate", withExpiry: true,
+      action: () => rotate(item, "later") })));
   }
   items.append(
-    entry("Rotate and expire this token now", () => confirm(
-      "Rotate and expire this token now",
-      `A new token is created and every earlier token of "${item.name}" stops working immediately. Use this if the token was exposed.`,
-      () => rotate(item, "now"), true)),
-    entry("Delete", () => confirm(
-      "Delete",
-      `"${item.name}" and all of its tokens will stop working immediately. This cannot be undone.`,
-      () => remove(item)), "danger"),
+    entry("Rotate and expire this token now", () => confirm({
+      title: `Rotate the token of "${item.name}" and expire it now?`,
+      text: `A new token is created and every earlier token of "${item.name}" stops working immediately. Use this if the token was exposed.`,
+      button: "Rotate and expire now", danger: true, withExpiry: true,
+      action: () => rotate(item, "now") })),
+    entry("Delete", () => confirm({
+      title: `Delete "${item.name}"?`,
+      text: `"${item.name}" and all of its tokens will stop working immediately. This cannot be undone.`,
+      button: "Delete", danger: true,
+      action: () => remove(item) }), "danger"),
   );
   const toggle = el("button", { type: "button", "aria-label": `Actions for ${item.name}`, class: "menu-toggle", text: "⋮",
     onclick: (event) => { event.stopPropagation(); document.querySelectorAll(".menu-items").forEach((m) => { if (m !== items) m.hidden = true; }); items.hidden = !items.hidden; } });
@@ -218,17 +224,24 @@ function menu(item) {
 }
 document.addEventListener("click", () => document.querySelectorAll(".menu-items").forEach((m) => { m.hidden = true; }));
 
-// `withExpiry`: a rotation, where the new token may choose its own expiry.
-function confirm(title, text, action, withExpiry = false) {
+// A question naming the integration, answered by a button named for the action: red when it stops a
+// token or deletes. `withExpiry`: a rotation, where the new token may choose its own expiry.
+function confirm({ title, text, button, action, danger = false, withExpiry = false }) {
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-expiry").hidden = !withExpiry;
   rotateExpiry.reset();
-  $("confirm-continue").onclick = () => { $("confirm-dialog").close(); guarded(action); };
+  const go = $("confirm-continue");
+  go.textContent = button;
+  go.className = danger ? "danger" : "primary";
+  go.onclick = () => { $("confirm-dialog").close(); guarded(action); };
   $("confirm-dialog").showModal();
 }
 
-function showToken(token) {
+// `kept`: the success notice once the token is closed (the "copy it now" advice is over by then).
+let tokenKept = "";
+function showToken(token, kept) {
+  tokenKept = kept;
   $("token-value").textContent = token;
   $("token-copy").textContent = "Copy";
   $("token-dialog").showModal();
@@ -237,7 +250,12 @@ $("token-copy").addEventListener("click", async () => {
   try { await navigator.clipboard.writeText($("token-value").textContent); $("token-copy").textContent = "Copied"; }
   catch { showError(new Error("Could not copy automatically: select the token and copy it by hand.")); }
 });
-$("token-close").addEventListener("click", () => { $("token-value").textContent = ""; $("token-dialog").close(); });
+$("token-dialog").addEventListener("close", () => {
+  $("token-value").textContent = "";
+  if (tokenKept) succeeded(tokenKept);
+  tokenKept = "";
+});
+$("token-close").addEventListener("click", () => $("token-dialog").close());
 $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
 
 // --- actions ---
@@ -357,7 +375,7 @@ function showProblems(error) {
 
 function openDialog(item) {
   state.editing = item;
-  $("create-title").textContent = item ? `Edit "${item.name}"` : "Create new Integration";
+  $("create-title").textContent = item ? `Edit "${item.name}"` : "Create new integration";
   $("create-submit").textContent = item ? "Save" : "Create";
   $("name").value = item ? item.name : ""; $("description").value = item ? item.description || "" : ""; $("scope-search").value = "";
   chosen.clear();
@@ -398,8 +416,9 @@ $("create-submit").addEventListener("click", async () => {
     if (editing) {
       succeeded(`Saved "${data.privateIntegration.name}": its token is unchanged and the new scopes apply to its next request.`);
     } else {
-      succeeded(`Created "${data.privateIntegration.name}". Copy its token now: it is shown only once.`);
-      showToken(data.token);
+      const name = data.privateIntegration.name;
+      succeeded(`Created "${name}". Copy its token now: it is shown only once.`);
+      showToken(data.token, `Created "${name}". Its token is no longer shown: if it was not copied, rotate to get a new one.`);
     }
   } catch (error) {
     // The dialog stays open with what was typed; each problem is shown next to its field.

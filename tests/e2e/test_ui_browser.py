@@ -129,11 +129,17 @@ def menu_action(page: Page, name: str, action: str) -> None:
     page.get_by_role("button", name=action, exact=True).click()
 
 
-def confirm(page: Page, says: str) -> None:
+def confirm(page: Page, says: str, button: str, danger: bool = True) -> None:
+    """The confirmation says `says` and is answered by a button named for the action, red when it
+    stops a token or deletes."""
     dialog = page.locator("#confirm-dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(says)
-    dialog.get_by_role("button", name="Continue", exact=True).click()
+    answer = dialog.get_by_role("button", name=button, exact=True)
+    expect(answer).to_have_class("danger" if danger else "primary")
+    if danger:
+        expect(answer).to_have_css("background-color", "rgb(180, 35, 24)")  # --bad
+    answer.click()
     expect(dialog).to_be_hidden()
 
 
@@ -256,6 +262,8 @@ def test_the_first_hour(page: Page, server: Server) -> None:
     assert copied == first
     assert first not in page.content()  # gone from the page once the dialog is closed
     success(page, 'Created "CRM sync"')
+    # Once the token is closed, the notice no longer asks to copy it.
+    expect(page.locator("#message")).not_to_contain_text("Copy its token now")
 
     # Use it, as an app would.
     assert curl_status(server, first, "/locations/loc-downtown") == 200
@@ -293,7 +301,11 @@ def test_the_first_hour(page: Page, server: Server) -> None:
 
     # Rotate later: the overlap comes from the server; Rotate later is not offered again meanwhile.
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
-    confirm(page, "keeps working for 7 days")
+    expect(page.locator("#confirm-title")).to_have_text('Rotate the token of "CRM sync v2"?')
+    # The expiry chosen here is the new token's: the dialog says so.
+    expect(page.locator("#confirm-dialog").get_by_text("New token's expiration")).to_be_visible()
+    shot(page, "rotate-later-dialog.png")
+    confirm(page, "keeps working for 7 days", "Rotate", danger=False)
     second = take_token(page)
     success(page, "keeps working for 7 days")
     expect(row).to_contain_text(re.compile(r"(7 days|6 days 23 h) left"))
@@ -308,7 +320,8 @@ def test_the_first_hour(page: Page, server: Server) -> None:
 
     # Cancel the rotation: confirmed first, then said.
     row.get_by_role("button", name="Cancel rotation").click()
-    confirm(page, "stops working now")
+    expect(page.locator("#confirm-title")).to_have_text('Cancel the rotation of "CRM sync v2"?')
+    confirm(page, "stops working now", "Cancel rotation")
     success(page, 'Rotation of "CRM sync v2" cancelled')
     expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
     expect(row).to_contain_text("pit-…" + first[-4:])
@@ -317,18 +330,20 @@ def test_the_first_hour(page: Page, server: Server) -> None:
 
     # Rotate later again, then expire the old token now (confirmed, then said).
     menu_action(page, "CRM sync v2", "Rotate and expire this token later")
-    confirm(page, "A new token is created now")
+    confirm(page, "A new token is created now", "Rotate", danger=False)
     third = take_token(page)
-    row.get_by_role("button", name="Expire Now").click()
-    confirm(page, "stops working now")
+    row.get_by_role("button", name="Expire now").click()
+    expect(page.locator("#confirm-title")).to_have_text('Expire the old token of "CRM sync v2" now?')
+    shot(page, "expire-now-dialog.png")
+    confirm(page, "stops working now", "Expire now")
     success(page, "has expired")
-    expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
+    expect(row.get_by_role("button", name="Expire now")).to_have_count(0)
     assert curl_status(server, first, CONTACTS) == 401
     assert curl_status(server, third, CONTACTS) == 200
 
     # Rotate now.
     menu_action(page, "CRM sync v2", "Rotate and expire this token now")
-    confirm(page, "stops working immediately")
+    confirm(page, "stops working immediately", "Rotate and expire now")
     fourth = take_token(page)
     success(page, "every earlier token stopped working")
     expect(row).to_contain_text("pit-…" + fourth[-4:])
@@ -338,7 +353,9 @@ def test_the_first_hour(page: Page, server: Server) -> None:
 
     # Delete.
     menu_action(page, "CRM sync v2", "Delete")
-    confirm(page, "cannot be undone")
+    expect(page.locator("#confirm-title")).to_have_text('Delete "CRM sync v2"?')
+    shot(page, "delete-dialog.png")
+    confirm(page, "cannot be undone", "Delete")
     success(page, '"CRM sync v2" was deleted')
     expect(page.locator("#empty")).to_be_visible()
     assert curl_status(server, fourth, CONTACTS) == 401
@@ -409,7 +426,7 @@ def test_time_left_comes_from_the_server_clock(page: Page, server: Server) -> No
         page.clock.fast_forward(8 * 24 * 3600 * 1000)
         expect(row).to_contain_text("Rotation over")
         expect(row.get_by_role("button", name="Cancel rotation")).to_have_count(0)
-        expect(row.get_by_role("button", name="Expire Now")).to_have_count(0)
+        expect(row.get_by_role("button", name="Expire now")).to_have_count(0)
         page.get_by_role("button", name="Actions for Clock check").click()
         expect(page.get_by_role("button", name="Rotate and expire this token later")).to_be_visible()
     finally:
@@ -443,8 +460,25 @@ def test_usable_on_a_phone(phone: Page, server: Server) -> None:
         box = menu.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         shot(phone, "phone-menu.png")
+        # The confirmations fit too, their action buttons whole: Expire now (the rotation pending) and
+        # Delete, each named for the integration.
         phone.locator("h1").click()
-        phone.get_by_role("button", name="Create new Integration").click()
+        row.get_by_role("button", name="Expire now").click()
+        expect(phone.locator("#confirm-title")).to_have_text(f'Expire the old token of "{long_name}" now?')
+        answer = phone.locator("#confirm-dialog").get_by_role("button", name="Expire now", exact=True)
+        box = answer.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "phone-expire-now-dialog.png")
+        phone.locator("#confirm-dialog").get_by_role("button", name="Cancel", exact=True).click()
+        phone.get_by_role("button", name=f"Actions for {long_name}").click()
+        phone.get_by_role("button", name="Delete", exact=True).click()
+        expect(phone.locator("#confirm-title")).to_have_text(f'Delete "{long_name}"?')
+        box = phone.locator("#confirm-dialog").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "phone-delete-dialog.png")
+        phone.locator("#confirm-dialog").get_by_role("button", name="Cancel", exact=True).click()
+        phone.locator("h1").click()
+        phone.get_by_role("button", name="Create new integration").click()
         phone.fill("#name", "From my phone")
         phone.get_by_role("button", name="Next", exact=True).click()
         dialog = phone.locator("#create-dialog").bounding_box()
@@ -465,7 +499,7 @@ def test_usable_on_a_phone(phone: Page, server: Server) -> None:
 def test_no_controls_without_permission(page: Page, server: Server) -> None:
     open_as(page, server, "user-staff")
     expect(page.locator("#message")).to_contain_text("do not have permission")
-    expect(page.get_by_role("button", name="Create new Integration")).to_be_hidden()
+    expect(page.get_by_role("button", name="Create new integration")).to_be_hidden()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # An account user sees only the sub-account it may manage, and no agency option.
     open_as(page, server, "user-account-admin")
@@ -478,7 +512,7 @@ def test_labs_off_says_to_enable_it(page: Page, server: Server) -> None:
     try:
         open_as(page, server, "user-admin")
         expect(page.locator("#message")).to_contain_text("enable Private Integrations in Settings > Labs")
-        expect(page.get_by_role("button", name="Create new Integration")).to_be_hidden()
+        expect(page.get_by_role("button", name="Create new integration")).to_be_hidden()
     finally:
         assert server.status("PUT", "/agencies/agency-demo/labs", admin, {"privateIntegrations": True}) == 200
 
@@ -542,7 +576,7 @@ def test_choosing_an_expiry_at_create_and_rotate_and_the_near_expiry_warning(
     try:
         open_as(page, server, "user-admin")
         page.select_option("#owner", label="Sub-account: Uptown Yoga")
-        page.get_by_role("button", name=re.compile("Create (your first integration|new Integration)")).click()
+        page.get_by_role("button", name=re.compile("Create (your first integration|new integration)")).click()
         dialog = page.locator("#create-dialog")
         page.fill("#name", "Quarterly export")
         dialog.get_by_label("Token expiration").select_option(label="Expires in 90 days")
@@ -554,7 +588,7 @@ def test_choosing_an_expiry_at_create_and_rotate_and_the_near_expiry_warning(
         expect(row).to_contain_text("Expires ")
         expect(row.locator(".expires-soon")).to_have_count(0)
         # A custom date in the past is refused by the server: shown next to the expiry, dialog kept.
-        page.get_by_role("button", name="Create new Integration").click()
+        page.get_by_role("button", name="Create new integration").click()
         page.fill("#name", "Too late")
         dialog.get_by_label("Token expiration").select_option(label="Custom date…")
         dialog.get_by_label("Expiration date").fill("2020-01-01")
@@ -568,7 +602,7 @@ def test_choosing_an_expiry_at_create_and_rotate_and_the_near_expiry_warning(
         menu_action(page, "Quarterly export", "Rotate and expire this token now")
         chooser = page.locator("#confirm-dialog").get_by_label("Token expiration")
         chooser.select_option(label="Expires in 30 days")
-        confirm(page, "stops working immediately")
+        confirm(page, "stops working immediately", "Rotate and expire now")
         page.locator("#token-close").click()
         items = server.call("GET", "/locations/loc-uptown/private-integrations", session_for("user-admin"))[1]
         (item,) = [i for i in items["privateIntegrations"] if i["name"] == "Quarterly export"]

@@ -194,7 +194,7 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     ):
         answer = responses[kind]
         assert answer["ResponseParameters"]["Headers"]["X-Trace-Id"] == "context.requestId", kind
-        body = json.loads(answer["ResponseTemplates"]["application/json"])
+        body = json.loads(json_part(answer["ResponseTemplates"]["application/json"]))
         assert (
             set(body) == {"statusCode", "error", "message"}
             and str(body["statusCode"]) == answer["StatusCode"]
@@ -203,10 +203,14 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
         assert "$method.request" not in json.dumps(answer), kind
     missing = json.loads(responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"])
     assert missing["statusCode"] == 404 and missing["message"].startswith("No such route")
-    denied = json.loads(responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"])["message"]
-    for variable in ("$context.httpMethod", "$context.resourcePath", "$context.authorizer.scopes"):
+    denied_template = responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"]
+    denied = json.loads(json_part(denied_template))["message"]
+    for variable in ("$context.httpMethod", "$context.resourcePath", "$context.authorizer.scopes", "$needs"):
         assert variable in denied
     assert "GET /scopes" in denied
+    # The VTL before the body names the scope each of this API's token routes needs.
+    assert "($route == 'POST /contacts')#set($needs = 'contacts.write')" in denied_template
+    assert "($route == 'PUT /locations/{location_id}')#set($needs = 'locations.write')" in denied_template
     output = template["Outputs"]["TokenAuthorizerArn"]
     assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
     secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]
@@ -402,6 +406,11 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
     reserved = deployed["Resources"]["ScheduledCleanup"]["Properties"]["ReservedConcurrentExecutions"]
     assert default(template, reserved) == 1
     assert "ReservedConcurrentExecutions" not in deployed["Resources"]["APIHandler"]["Properties"]
+
+
+def json_part(template: str) -> str:
+    """A gateway response template without its leading VTL directives (ACCESS_DENIED has some)."""
+    return template[template.index("{\"statusCode\"") :]
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -90,6 +91,15 @@ def test_scopes_serves_the_whole_catalog(api: Api) -> None:
     assert "GET /contacts/:contactId" in by_name["contacts.readonly"]["routes"]
     assert "POST /contacts/search" in by_name["contacts.readonly"]["routes"]
     assert "POST /contacts/upsert" in by_name["contacts.write"]["routes"]
+    # Descriptions read as a person would write them (ours where the generated ones read oddly).
+    assert by_name["blogs/post-update.write"]["description"] == "Update blog posts"
+    slug = by_name["blogs/check-slug.readonly"]["description"]
+    assert slug == "Check whether a blog post URL slug is taken"
+    assert by_name["funnels/funnel.readonly"]["description"] == "View funnels"
+    assert by_name["locations/customFields.readonly"]["description"] == "View location custom fields"
+    for scope in scopes:
+        words = scope["description"].lower().split()
+        assert all(a != b for a, b in itertools.pairwise(words)), scope  # no "funnel funnel"
 
 
 def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> None:
@@ -226,6 +236,13 @@ def test_validation_lists_every_problem(api: Api) -> None:
         "scopes: 'nope' is not a known scope (see GET /scopes)",
         "scopes: 'contacts.readonly' is listed more than once",
         "scopes: every entry must be a string, got int",
+    ]
+    # A near miss gets a suggestion (the platform's read scopes end in ".readonly").
+    near = create(api, body={"name": "n", "scopes": ["contacts.read", "calendar.readonly"]})
+    assert assert_error(near, 422)["message"] == [
+        "scopes: 'contacts.read' is not a known scope; did you mean 'contacts.readonly'? (see GET /scopes)",
+        "scopes: 'calendar.readonly' is not a known scope; did you mean 'calendars.readonly'? "
+        "(see GET /scopes)",
     ]
     assert assert_error(create(api, body={"name": "n" * 101, "scopes": []}), 422)["message"] == [
         "name is required: a string of 1 to 100 characters (after trimming)",
