@@ -11,10 +11,12 @@ database (moto's thread or DynamoDB Local's JVM): nothing is left running.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -197,6 +199,46 @@ def start_embedded_dynamodb() -> Any:
 
 def data_file() -> Path:
     return Path(os.environ.get("PI_DATA_DIR") or ROOT / ".local-data") / "dynamodb.json"
+
+
+# --- the port: checked before anything starts; written down while serving, for `make session` ---
+DEFAULT_PORT = 8000
+
+
+def port_file() -> Path:
+    return data_file().with_name("serving-port")
+
+
+def requested_port() -> int:
+    return int(os.environ.get("PORT") or DEFAULT_PORT)
+
+
+def serving_port() -> int:
+    """The port to link to: PORT if given, else the one a running `make run` serves on, else 8000."""
+    if os.environ.get("PORT"):
+        return requested_port()
+    with contextlib.suppress(OSError, ValueError):
+        return int(port_file().read_text().strip())
+    return DEFAULT_PORT
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (bound as the server binds: address reuse on, so a
+    port in TIME_WAIT counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def port_taken_message(port: int) -> str:
+    return (
+        f"Port {port} is already in use (another `make run`?): stop that one, or pick another port, "
+        f"e.g. `make run PORT={port + 1}`."
+    )
 
 
 def _dynamodb() -> Any:
@@ -410,6 +452,11 @@ Press Ctrl-C to stop.
 
 
 def main() -> None:
+    # Before anything starts: a port in use ends here, in one line, with nothing saved or printed.
+    port = requested_port()
+    if port_in_use(port):
+        print(port_taken_message(port), file=sys.stderr, flush=True)
+        sys.exit(1)
     _stop_on_signals()
     # The service's own log lines (one JSON line per request, with its trace id) on the console.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -419,6 +466,7 @@ def main() -> None:
     database = start_embedded_dynamodb()
     saver: PeriodicSave | None = None
     poller: OutboxPoller | None = None
+    served = True
     try:
         import click
         from chalice.cli import cli as chalice_cli
@@ -437,21 +485,32 @@ def main() -> None:
         saver.start()
         poller = OutboxPoller()
         poller.start()
-        port = int(os.environ.get("PORT", "8000"))
         base = f"http://127.0.0.1:{port}"
         print(f"  ready in {time.monotonic() - started:.1f} s", flush=True)
         print(_banner(base, read_seed(), counts, data_line, interval), flush=True)
         install_api_gateway_behaviour()
         _accept_bursts()
         args = ["--project-dir", str(ROOT), "local", "--host", "127.0.0.1", "--port", str(port)]
+        port_file().parent.mkdir(parents=True, exist_ok=True)
+        port_file().write_text(f"{port}\n")
         # Ctrl-C arrives as KeyboardInterrupt, or as click's Abort from inside the command.
         with contextlib.suppress(KeyboardInterrupt, click.exceptions.Abort):
             chalice_cli.main([*args, "--stage", "local", "--no-autoreload"], obj={}, standalone_mode=False)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        # Taken between the check and the bind: this run never served, so it saves nothing.
+        print(port_taken_message(port), file=sys.stderr, flush=True)
+        served = False
     finally:
+        with contextlib.suppress(OSError):
+            if port_file().read_text().strip() == str(port):
+                port_file().unlink()
         if poller is not None:
             poller.stop()
         if saver is not None:
             saver.stop()
+        if saver is not None and served:
             try:
                 print(f"\nSaved {save_data(saver.prefix)} items to {data_file()}.", flush=True)
             except Exception as error:

@@ -1,12 +1,12 @@
 """`make session USER=<id>`: a session token and Settings page link for any user of the directory file.
 
 Sessions are JWTs signed with the local secret (PI_SESSION_SECRET, else the local default), so this
-works whether or not `make run` is running; the user must exist in the directory file it loads.
+works whether or not `make run` is running; the user must exist in the directory file it loads. The link
+names PORT when given, else the port a running `make run` serves on, else 8000.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from scripts.devserver import (
     demo_users,
     read_seed,
     seed_path,
+    serving_port,
     users_table,
 )
 
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
         print(f"{problem}: run `make session USER=<id>` with one of\n{users_table(seed)}", file=sys.stderr)
         return 2
     session = sessions.mint(user_id)
-    base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    base = f"http://127.0.0.1:{serving_port()}"  # PORT, else the port a running `make run` serves on
     print(f"Session for '{user_id}' ({users[user_id]}), valid 12 hours:")
     print(f"  export SESSION={session}")
     print(f"Settings page (needs `make run`): {base}/#session={session}")

@@ -197,3 +197,53 @@ def test_make_run_keeps_its_data_between_runs_unless_fresh(tmp_path: Path) -> No
     assert (
         subprocess.run(["git", "check-ignore", "-q", ".local-data/dynamodb.json"], cwd=ROOT).returncode == 0
     )
+
+
+def test_make_run_on_a_port_in_use_fails_in_one_line_and_saves_nothing(tmp_path: Path) -> None:
+    """Issue 25: it printed the banner and a 30-line traceback, then wrote "Saved 31 items" into the
+    data file of the server that held the port."""
+    saved = tmp_path / "dynamodb.json"
+    saved.write_text('{"the running server": "its data"}')
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_"))}
+        started = time.monotonic()
+        result = subprocess.run(
+            ["make", "-s", "run"],
+            cwd=ROOT,
+            env={**clean, "PORT": str(port), "PI_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode != 0
+    said = (result.stdout + result.stderr).strip().splitlines()
+    said = [line for line in said if not line.startswith("make:")]  # make's own "Error 1" line
+    assert said == [
+        f"Port {port} is already in use (another `make run`?): stop that one, or pick another port, "
+        f"e.g. `make run PORT={port + 1}`."
+    ]
+    assert saved.read_text() == '{"the running server": "its data"}'
+    assert time.monotonic() - started < 60
+
+
+def test_make_session_links_to_the_port_make_run_serves_on(tmp_path: Path) -> None:
+    """Issue 25: `make session` linked to 8000 while `make run PORT=...` served elsewhere."""
+    server = DevServer({"PI_DATA_DIR": str(tmp_path)})
+    try:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PI_", "PORT"))}
+        printed = subprocess.run(
+            ["make", "-s", "session", "USER=user-admin"],
+            cwd=ROOT,
+            env={**clean, "PI_DATA_DIR": str(tmp_path)},  # no PORT: the running server's is found
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert f"{server.base}/#session=" in printed.stdout
+    finally:
+        server.stop()
+    assert not (tmp_path / "serving-port").exists()  # gone with the server
