@@ -14,10 +14,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "  [2/3] upgrading pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "  [3/3] installing requirements-dev.txt (the longest step; counting packages)"
+	@echo "  [3/3] installing requirements-dev.txt (the longest step)"
+	@: > $(VENV)/install.log
 	@$(BIN)/python -m pip install --progress-bar off -r requirements-dev.txt > $(VENV)/install.log 2>&1 & \
-		pid=$$!; while kill -0 $$pid 2>/dev/null; do \
-			printf '\r        %s packages' "$$(grep -c '^Collecting' $(VENV)/install.log)"; sleep 1; done; \
+		pid=$$!; seconds=0; while kill -0 $$pid 2>/dev/null; do \
+			if grep -q '^Installing collected packages' $(VENV)/install.log; then step="unpacking and installing"; \
+			else step="$$(grep -c '^Collecting' $(VENV)/install.log) packages found"; fi; \
+			printf '\r        %-26s %4d s' "$$step" "$$seconds"; sleep 1; seconds=$$((seconds + 1)); done; \
 		echo; wait $$pid || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 	@echo "  done"
