@@ -49,9 +49,10 @@ $(SDK_MODULES): tests/e2e/sdk/package.json tests/e2e/sdk/package-lock.json
 		cd tests/e2e/sdk && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
 	fi
 
-# `make run FRESH=1` starts with empty tables instead of the previous run's data (.local-data/).
+# `make run FRESH=1` (or `PI_FRESH=1 make run`) starts with empty tables instead of the previous run's
+# data (.local-data/). FRESH, when given, wins; else PI_FRESH from the environment passes through.
 run: $(STAMP)
-	PI_FRESH=$(FRESH) $(BIN)/python scripts/devserver.py
+	$(if $(FRESH),PI_FRESH=$(FRESH) )$(BIN)/python scripts/devserver.py
 
 # `make session USER=<id>`: a session and page link for any user of the directory file (with or
 # without `make run`). USER from the login environment is not a directory user: only the command line's.
