@@ -418,7 +418,8 @@ def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]
         start_after.isascii() and start_after.isdigit() and len(start_after) <= START_AFTER_MAX_DIGITS
     ):
         problems.append(
-            "startAfter must be a time in epoch milliseconds (up to 15 digits 0-9), as meta.startAfter gives it"
+            "startAfter must be a time in epoch milliseconds (up to 15 digits 0-9), as meta.startAfter "
+            "gives it"
         )
     if problems:
         raise ValidationFailed(problems)
