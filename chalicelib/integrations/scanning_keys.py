@@ -117,7 +117,8 @@ def public_key(identifier: str) -> ec.EllipticCurvePublicKey | None:
         _cache[source] = _Keys(known.keys if known else {}, now, known.good_at if known else None)
         try:
             keys = parse_document(_read(source))
-        except Exception as error:  # unreadable, unparsable or unreachable: never a 500 for GitHub
+        except (OSError, ValueError, AttributeError) as error:  # unreadable or unparsable
+            # (A throttled or unreachable SSM is raised as it was: 503, and GitHub retries.)
             log.error("secret-scanning keys not read from %s: %s", source, error)
             return _trusted(_cache[source], identifier, now, source)
         _cache[source] = _Keys(keys, now, now)
