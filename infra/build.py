@@ -46,7 +46,8 @@ FUNCTIONS = {
 READ_WRITE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     "api_handler": {
-        "agencies": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        # ConditionCheckItem: the revoke-all fence that every token-issuing transaction checks.
+        "agencies": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
         "locations": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "users": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "integrations": [*READ_WRITE, "dynamodb:Query"],

@@ -7,7 +7,7 @@
 - The cleanup: reserved concurrency, and failed invocations kept in an SQS queue (on-failure).
 - Alarms to an SNS topic (the operator subscribes): authorizer errors and p99 latency, DynamoDB
   throttles per table, the API's 5xx rate, cleanup errors, missing cleanup runs, failed cleanup runs,
-  and the outbox's errors, iterator age and dead letters.
+  and the outbox's errors, iterator age and dead letters; GitHub's keys unreadable for over an hour.
 - The outbox (outbox()): the events stream's mapping (retry limit, bisecting, partial batch failures,
   on-failure queue) and an EventBridge archive of every published event, for replays.
 README "Runbook" says what each alarm means and what to check first.
@@ -142,6 +142,18 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             Dimensions=_dimensions(service=service, Outcome="error"),
             Statistic="Sum",
             Period=60,
+        ),
+        "AlarmGitHubKeysUnreadable": _alarm(
+            "GitHub's secret-scanning keys unreadable for over an hour: leak reports are refused. "
+            "README Runbook.",
+            1,
+            Namespace=NAMESPACE,
+            MetricName="GitHubKeysUnreadable",
+            Dimensions=_dimensions(service=service),
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
         ),
         "AlarmAuthorizerLatencyP99": _alarm(
             "Authorizer p99 latency above its threshold: every v2 request waits. README Runbook.",

@@ -43,6 +43,10 @@ class Settings(NamedTuple):
     # ISO 8601 time (PI_SESSION_SECRET_PREVIOUS locally; deployed, the secret's AWSPREVIOUS version).
     session_secret_previous: str | None = None
     session_secret_previous_until: str | None = None
+    # A session lives at most this long (its `exp` - `iat`), and its `iat` may be at most this far
+    # ahead of our clock (issue 22).
+    session_max_lifetime_seconds: int = 12 * 3600
+    session_clock_skew_seconds: int = 60
     # GitHub's secret-scanning keys document (README "Leaked tokens"): a file locally and in tests, an
     # SSM parameter deployed (a parameter wins when both are set).
     github_keys_file: str | None = None
@@ -68,9 +72,7 @@ class Settings(NamedTuple):
             rotation_overlap_seconds=_int(env, "PI_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600),
             rotation_recommended_after_days=_int(env, "PI_ROTATION_RECOMMENDED_DAYS", 90),
             last_used_write_interval_seconds=_int(env, "PI_LAST_USED_INTERVAL_SECONDS", 300),
-            cache_flush_targets=tuple(
-                t for t in env.get("PI_CACHE_FLUSH_TARGETS", "").split(",") if t
-            ),
+            cache_flush_targets=tuple(t for t in env.get("PI_CACHE_FLUSH_TARGETS", "").split(",") if t),
             flush_own_api=env.get("PI_FLUSH_OWN_API", "false").lower() == "true",
             cleanup_rate_minutes=_int(env, "PI_CLEANUP_RATE_MINUTES", 15),
             cleanup_time_budget_seconds=_int(env, "PI_CLEANUP_TIME_BUDGET_SECONDS", 240),
@@ -80,6 +82,8 @@ class Settings(NamedTuple):
             extra_scopes_file=env.get("PI_EXTRA_SCOPES_FILE") or None,
             session_secret_previous=env.get("PI_SESSION_SECRET_PREVIOUS") or None,
             session_secret_previous_until=env.get("PI_SESSION_SECRET_PREVIOUS_UNTIL") or None,
+            session_max_lifetime_seconds=_int(env, "PI_SESSION_MAX_LIFETIME_SECONDS", 12 * 3600),
+            session_clock_skew_seconds=_int(env, "PI_SESSION_CLOCK_SKEW_SECONDS", 60),
             github_keys_file=env.get("PI_GITHUB_KEYS_FILE") or None,
             github_keys_parameter=env.get("PI_GITHUB_KEYS_PARAMETER") or None,
             events_stream_arn=env.get("PI_EVENTS_STREAM_ARN")

@@ -1,7 +1,9 @@
 """Agencies, locations (sub-accounts) and users: the directory the platform owns.
 
 agencies   GetItem by id (name, Labs flag, integrationCount: the per-owner limit as a conditional
-           counter updated in the create/delete transaction).
+           counter updated in the create/delete transaction; sessionsValidAfter: set by an emergency
+           revoke-all, sessions issued at or before it are refused and every token-issuing
+           transaction checks it, so a create or rotate that began before cannot commit after).
 locations  GetItem by id (agencyId, name, integrationCount); GSI `by-agency` lists an agency's
            locations.
 users      GetItem by id (agencyId, type, role, locationIds, explicit permission flags or null).
@@ -28,6 +30,8 @@ class AgencyModel(Model):
     name = UnicodeAttribute()
     labs_private_integrations = BooleanAttribute(attr_name="labsPrivateIntegrations", default=False)
     integration_count = NumberAttribute(attr_name="integrationCount", default=0)
+    # Epoch seconds: sessions of the agency's users with an `iat` at or before it are ended.
+    sessions_valid_after = NumberAttribute(attr_name="sessionsValidAfter", null=True)
 
 
 class AgencyLocationsIndex(GlobalSecondaryIndex):
@@ -57,3 +61,6 @@ class UserModel(Model):
     # None means "the default for this kind of user" (agency admins: on; everyone else: off).
     perm_agency = BooleanAttribute(attr_name="permAgency", null=True)
     perm_sub_account = BooleanAttribute(attr_name="permSubAccount", null=True)
+    # Not stored: the `iat` (epoch seconds) of the session this user was authenticated with, set by
+    # sessions.authenticate; token-issuing transactions condition on it (sessions.still_valid).
+    session_issued_at: int | None = None

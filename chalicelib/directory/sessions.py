@@ -1,4 +1,12 @@
-"""Session JWTs (HS256) -> the calling user. Integration tokens are never sessions."""
+"""Session JWTs (HS256) -> the calling user. Integration tokens are never sessions.
+
+A session carries `sub`, `iat` and `exp`; it lives at most PI_SESSION_MAX_LIFETIME_SECONDS (`exp` - `iat`,
+12 h by default), its `iat` is at most PI_SESSION_CLOCK_SKEW_SECONDS ahead of our clock, and it is
+refused once an emergency revoke-all of its user's agency has set the agency's `sessionsValidAfter` at
+or after its `iat` (the agency item is read consistently on every check). Token-issuing transactions
+repeat that check as a condition on the agency item (`still_valid`), so a request whose session was
+checked before a revoke-all cannot commit a token after it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from typing import Any
 from chalicelib.core import clock, config
 from chalicelib.core.errors import Unauthorized
 from chalicelib.directory import accounts as directory
-from chalicelib.directory.models import UserModel
+from chalicelib.directory.models import AgencyModel, UserModel
 from chalicelib.tokens.format import PREFIX as TOKEN_PREFIX
 
 # PyJWT is imported where a session is minted or checked, not with the module: it imports
@@ -106,7 +114,40 @@ def authenticate(authorization: str | None) -> UserModel:
     user = directory.find_user(sub)
     if user is None:
         raise Unauthorized("The session token's user does not exist: sign in again.")
+    user.session_issued_at = int(claims["iat"])
+    require_not_ended(user)
     return user
+
+
+def ended_message(valid_after: int) -> str:
+    moment = clock.iso(datetime.fromtimestamp(valid_after, UTC))
+    return f"This session was ended by an emergency revoke-all of your agency at {moment}: sign in again."
+
+
+def require_not_ended(user: UserModel) -> None:
+    """401 when an emergency revoke-all of the user's agency ended the session it came with."""
+    try:
+        agency = AgencyModel.get(user.agency_id, consistent_read=True)
+    except AgencyModel.DoesNotExist:
+        raise Unauthorized("The session token's agency does not exist: sign in again.") from None
+    valid_after = agency.sessions_valid_after
+    if valid_after is not None and _issued_at(user) <= valid_after:
+        raise Unauthorized(ended_message(int(valid_after)))
+
+
+def _issued_at(user: UserModel) -> int:
+    """The session's `iat`; a caller without a session (seed, scripts) counts as issued now."""
+    if user.session_issued_at is not None:
+        return user.session_issued_at
+    return clock.epoch(clock.now())
+
+
+def still_valid(user: UserModel) -> Any:
+    """The condition on the user's agency item that every token-issuing transaction carries: no
+    revoke-all has ended this session since it was checked (the fence against a racing revoke-all)."""
+    return AgencyModel.sessions_valid_after.does_not_exist() | (
+        AgencyModel.sessions_valid_after < _issued_at(user)
+    )
 
 
 def _decode(credential: str) -> dict[str, Any]:
@@ -116,14 +157,14 @@ def _decode(credential: str) -> dict[str, Any]:
     for secret in verification_secrets():
         try:
             # Times are checked against our clock afterwards (tests move it without sleeping), so PyJWT
-            # checks the signature, the algorithm and that `sub` and `exp` are present.
+            # checks the signature, the algorithm and that `sub`, `exp` and `iat` are present.
             return dict(
                 jwt.decode(
                     credential,
                     secret,
                     algorithms=["HS256"],
                     options={
-                        "require": ["sub", "exp"],
+                        "require": ["sub", "exp", "iat"],
                         "verify_exp": False,
                         "verify_nbf": False,
                         "verify_iat": False,
@@ -139,7 +180,8 @@ def _decode(credential: str) -> dict[str, Any]:
 
 def _check_times(claims: dict[str, Any]) -> None:
     """`exp`, `nbf` and `iat` must be finite numbers (JSON parses NaN, Infinity and 1e400 to floats on
-    which every comparison is false or never true), `exp` still ahead and `nbf` reached, by our clock."""
+    which every comparison is false or never true), `exp` still ahead and `nbf` reached, by our clock;
+    `iat` not beyond the clock skew and `exp` - `iat` within the maximum lifetime."""
     for name in ("exp", "nbf", "iat"):
         value = claims.get(name)
         if name in claims and (
@@ -151,3 +193,11 @@ def _check_times(claims: dict[str, Any]) -> None:
         raise Unauthorized("The session token has expired: sign in again.")
     if "nbf" in claims and claims["nbf"] > now:
         raise Unauthorized("The session token is not valid yet: sign in again later.")
+    settings = config.settings
+    if claims["iat"] > now + settings.session_clock_skew_seconds:
+        raise Unauthorized("The session token was issued in the future ('iat'): sign in again.")
+    if claims["exp"] - claims["iat"] > settings.session_max_lifetime_seconds:
+        hours = settings.session_max_lifetime_seconds / 3600
+        raise Unauthorized(
+            f"The session token lasts longer than {hours:g} hours ('exp' - 'iat'): sign in again."
+        )

@@ -26,7 +26,8 @@ from chalicelib.audit import trail as audit
 from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.vocabulary import TokenState
-from chalicelib.directory.models import UserModel
+from chalicelib.directory import sessions
+from chalicelib.directory.models import AgencyModel, UserModel
 from chalicelib.integrations.access import Access, find, owner_of
 from chalicelib.integrations.changes import (
     REVOCATION_FIELDS,
@@ -95,7 +96,11 @@ def rotate(
     used = last_used([target.integration])
 
     def attempt(integration: IntegrationModel) -> IntegrationModel:
-        return _rotate_once(actor, target, integration, expire, plaintext, expires_at)
+        try:
+            return _rotate_once(actor, target, integration, expire, plaintext, expires_at)
+        except db.LostRace:
+            sessions.require_not_ended(actor)  # 401 when a revoke-all ended the session meanwhile
+            raise
 
     if expire == "now":
         updated = until_applied(target, attempt)
@@ -159,6 +164,8 @@ def _rotate_once(
 
     def operations(tx: TransactWrite) -> None:
         tx.save(new_item, condition=TokenModel.token_hash.does_not_exist())
+        # The fence: no revoke-all ended the actor's session since it was checked.
+        tx.condition_check(AgencyModel, target.owner.agency_id, condition=sessions.still_valid(actor))
         if overlap:
             _start_overlap(tx, integration, changes, now, expires)
         elif expire == "later" and revoked:

@@ -7,6 +7,12 @@ The service reads that document from configuration, never from GitHub on a reque
 (PI_GITHUB_KEYS_FILE, locally and in tests) or an SSM parameter (PI_GITHUB_KEYS_PARAMETER, deployed).
 It is read on first use and again when a report names a key it does not know, at most once a minute, so
 made-up identifiers cost at most one read a minute.
+
+When the document cannot be read (a broken parameter, SSM unreachable), the keys of the last successful
+read stay trusted for at most STALE_LIMIT (1 hour) after that read, however many re-reads fail
+meanwhile (each is retried at most once a minute); after that every report is refused (401, GitHub
+retries) and logged as an error with the `GitHubKeysUnreadable` metric, which AlarmGitHubKeysUnreadable
+watches (README "Runbook").
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chalicelib.core import clock, config
+from chalicelib.core import clock, config, metrics
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -33,11 +39,14 @@ REFRESH_INTERVAL = timedelta(minutes=1)
 # A key GitHub withdraws must stop being trusted: the document is read again once it is this old, even
 # when reports name a key it holds.
 MAX_AGE = timedelta(minutes=10)
+# How long the last keys read stay trusted while the document cannot be read again.
+STALE_LIMIT = timedelta(hours=1)
 
 
 class _Keys(NamedTuple):
     keys: dict[str, ec.EllipticCurvePublicKey]
-    read_at: datetime
+    read_at: datetime  # the last attempt, successful or not
+    good_at: datetime | None  # the last successful read
 
 
 # Per source (so a test's own keys file, or a changed setting, starts afresh).
@@ -99,20 +108,37 @@ def public_key(identifier: str) -> ec.EllipticCurvePublicKey | None:
     with _lock:
         known = _cache.get(source)
         now = clock.now()
-        if known is not None and identifier in known.keys and now - known.read_at < MAX_AGE:
+        fresh = known is not None and known.good_at is not None and now - known.good_at < MAX_AGE
+        if known is not None and fresh and identifier in known.keys:
             return known.keys[identifier]
         if known is not None and now - known.read_at < REFRESH_INTERVAL:
-            return None
+            return _trusted(known, identifier, now, source)
         # The attempt counts, also when it fails: a broken source is not read on every request.
-        _cache[source] = _Keys(known.keys if known else {}, now)
+        _cache[source] = _Keys(known.keys if known else {}, now, known.good_at if known else None)
         try:
             keys = parse_document(_read(source))
-        except (OSError, ValueError, AttributeError) as error:
+        except (OSError, ValueError, AttributeError) as error:  # unreadable or unparsable
+            # (A throttled or unreachable SSM is raised as it was: 503, and GitHub retries.)
             log.error("secret-scanning keys not read from %s: %s", source, error)
-            return None
-        _cache[source] = _Keys(keys, now)
+            return _trusted(_cache[source], identifier, now, source)
+        _cache[source] = _Keys(keys, now, now)
         log.info("secret-scanning keys read from %s: %d keys", source, len(keys))
         return keys.get(identifier)
+
+
+def _trusted(
+    known: _Keys, identifier: str, now: datetime, source: str
+) -> ec.EllipticCurvePublicKey | None:
+    """A key of the last successful read while it is at most STALE_LIMIT old; else None, alarmed."""
+    if known.good_at is not None and now - known.good_at < STALE_LIMIT:
+        return known.keys.get(identifier)
+    since = clock.iso(known.good_at) if known.good_at else "never read"
+    log.error(
+        "secret-scanning keys unreadable for more than %s (last read: %s) from %s: report refused",
+        STALE_LIMIT, since, source,
+    )  # fmt: skip
+    metrics.emit({"GitHubKeysUnreadable": (1, metrics.COUNT)})
+    return None
 
 
 def verify(identifier: str | None, signature: str | None, body: bytes) -> bool:

@@ -12,6 +12,7 @@ from chalicelib.audit import trail as audit
 from chalicelib.core import clock, config, db
 from chalicelib.core.errors import Conflict
 from chalicelib.core.vocabulary import Owner, OwnerType
+from chalicelib.directory import sessions
 from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
 from chalicelib.integrations.access import Access
 from chalicelib.integrations.changes import (
@@ -58,18 +59,24 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
     event = audit.new_event("integration.created", actor.id, owner, details, integration.id)
     owner_model = _owner_model(owner)
     limit = config.settings.max_integrations_per_owner
+    # The per-owner limit is a conditional counter: concurrent creates cannot pass it.
+    counter = owner_model.id.exists() & (
+        owner_model.integration_count.does_not_exist() | (owner_model.integration_count < limit)
+    )
+    fence = sessions.still_valid(actor)  # no revoke-all ended the session since it was checked
     try:
         with audit.recorded_change(event) as tx:
-            # The per-owner limit is a conditional counter: concurrent creates cannot pass it.
+            if owner.type == OwnerType.AGENCY:  # one operation per item in a transaction
+                counter &= fence
+            else:
+                tx.condition_check(AgencyModel, owner.agency_id, condition=fence)
             tx.update(
-                owner_model(owner.id),
-                actions=[owner_model.integration_count.add(1)],
-                condition=owner_model.id.exists()
-                & (owner_model.integration_count.does_not_exist() | (owner_model.integration_count < limit)),
+                owner_model(owner.id), actions=[owner_model.integration_count.add(1)], condition=counter
             )
             tx.save(integration, condition=IntegrationModel.id.does_not_exist())
             tx.save(first_token, condition=TokenModel.token_hash.does_not_exist())
     except db.LostRace:
+        sessions.require_not_ended(actor)  # 401 when a revoke-all ended the session meanwhile
         raise _why_not_created(owner, limit) from None
     return view(integration), plaintext
 
@@ -158,12 +165,13 @@ def delete(actor: UserModel, target: Access, *, own_api: ApiStage | None = None)
     authorizer_cache.flush(own_api)
 
 
-def delete_recorded(actor_id: str, target: Access, details: dict[str, Any] | None = None) -> None:
+def delete_recorded(actor_id: str, target: Access, details: dict[str, Any] | None = None) -> int:
     """The integration and its tokens go, with an `integration.deleted` event (plus `details`); no
-    cache flush (the caller flushes once, also after deleting many)."""
+    cache flush (the caller flushes once, also after deleting many). Returns how many of its tokens still
+    worked (current unless revoked or expired, previous during its overlap)."""
     owner_model = _owner_model(target.owner)
 
-    def attempt(integration: IntegrationModel) -> None:
+    def attempt(integration: IntegrationModel) -> int:
         event = audit.new_event(
             "integration.deleted",
             actor_id,
@@ -171,10 +179,14 @@ def delete_recorded(actor_id: str, target: Access, details: dict[str, Any] | Non
             {"name": integration.name, "scopes": list(integration.scopes), **(details or {})},
             integration.id,
         )
+        now = clock.now()
+        working = int(integration.revoked_reason is None and not token_expired(integration, now))
+        working += int(rotation_pending(integration, now))
         with audit.recorded_change(event) as tx:
             tx.delete(integration, condition=unchanged_since_read(integration))
             for token_hash in live_hashes(integration):
                 tx.delete(TokenModel(token_hash))
             tx.update(owner_model(target.owner.id), actions=[owner_model.integration_count.add(-1)])
+        return working
 
-    until_applied(target, attempt)
+    return until_applied(target, attempt)

@@ -18,6 +18,7 @@ MAX_EXPIRY_DAYS = 366
 # Bidirectional embeddings, overrides and isolates: they make a name read differently from what it is.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
+
 def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, Any]:
     """The cleaned fields of a create (all, plus the token's expiry as `expires_at`) or edit (some)
     body, or 422 naming every problem."""
@@ -35,7 +36,7 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
         name = body.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= NAME_MAX:
             problems.append(f"name is required: a string of 1 to {NAME_MAX} characters (after trimming)")
-        elif unsafe := _unsafe_character(name, allowed=""):
+        elif unsafe := unsafe_character(name, allowed=""):
             problems.append(f"name must not contain control characters or bidi overrides (found {unsafe})")
         else:
             cleaned["name"] = name.strip()
@@ -45,7 +46,7 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
             cleaned["description"] = ""
         elif not isinstance(description, str) or len(description.strip()) > DESCRIPTION_MAX:
             problems.append(f"description must be a string of at most {DESCRIPTION_MAX} characters")
-        elif unsafe := _unsafe_character(description, allowed="\t\n"):
+        elif unsafe := unsafe_character(description, allowed="\t\n"):
             problems.append(
                 "description must not contain control characters other than tab and newline, "
                 f"nor bidi overrides (found {unsafe})"
@@ -110,11 +111,10 @@ def _instant(value: Any) -> datetime | None:
         return None
 
 
-def _unsafe_character(text: str, allowed: str) -> str | None:
+def unsafe_character(text: str, allowed: str) -> str | None:
     """The first C0/C1 control (except `allowed`) or bidi control in `text`, as U+XXXX, else None."""
     for char in text:
         code = ord(char)
         if (code < 0x20 or 0x7F <= code <= 0x9F or char in BIDI_CONTROLS) and char not in allowed:
             return f"U+{code:04X}"
     return None
-

@@ -447,9 +447,32 @@ function signOut(reason, kind = "info") {
   if (kind === "error") showError(new Error(reason)); else showMessage(reason);
 }
 
+// Who a session names (its `sub`), for the question below only: the server checks the signature.
+function userOf(session) {
+  try {
+    const part = session.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const sub = JSON.parse(atob(part)).sub;
+    return typeof sub === "string" && sub ? sub : "an unknown user";
+  } catch { return "an unknown user"; }
+}
+
 async function start() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("session");
-  if (fromHash) { sessionStorage.setItem("session", fromHash); history.replaceState(null, "", location.pathname); }
+  if (fromHash) {
+    history.replaceState(null, "", location.pathname);
+    const stored = sessionStorage.getItem("session");
+    if (stored && stored !== fromHash) {
+      // Sign-in CSRF: a link may carry someone else's session. Keep ours unless the user says so.
+      confirm(
+        "Switch to another user?",
+        `You are signed in as ${userOf(stored)}. The link you opened would sign you in as ${userOf(fromHash)} instead. `
+          + `Continue only if you asked for this link; Cancel keeps you signed in as ${userOf(stored)}.`,
+        async () => { sessionStorage.setItem("session", fromHash); await start(); },
+      );
+    } else {
+      sessionStorage.setItem("session", fromHash);
+    }
+  }
   state.session = sessionStorage.getItem("session");
   if (!state.session) { signOut("Sign in with a session token to manage Private Integrations."); return; }
   $("sign-in").hidden = true;

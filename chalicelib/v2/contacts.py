@@ -26,9 +26,14 @@ from chalicelib.v2 import access, schema
 from chalicelib.v2.models import ContactKeyModel, ContactModel
 
 DUPLICATE_MESSAGE = "This location does not allow duplicated contacts."
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Every value a regular expression (or strptime) reads is first bounded by length, and no expression
+# here can backtrack: EMAIL's two runs cannot overlap (neither matches '@'); the domain's dot is
+# checked without one. RFC 5321 bounds a path at 254 characters.
+EMAIL_MAX, PHONE_MAX, BIRTH_DATE_MAX = 254, 40, 32
+EMAIL = re.compile(r"[^@\s]+@([^@\s]+)")
 PHONE_SEPARATORS = re.compile(r"[\s().\-]")
-PHONE = re.compile(r"\+?\d{5,15}")
+PHONE = re.compile(r"\+?[0-9]{5,15}", re.ASCII)
+START_AFTER_MAX_DIGITS = 15  # epoch milliseconds: 13 digits until the year 2286
 # The formats the document lists for dateOfBirth; stored and answered as YYYY-MM-DD.
 BIRTH_DATE_FORMATS = (
     "%Y/%m/%d", "%m/%d/%Y", "%Y-%m-%d", "%m-%d-%Y", "%Y.%m.%d", "%m.%d.%Y", "%Y_%m_%d", "%m_%d_%Y",
@@ -51,9 +56,23 @@ class ContactChanged(Conflict):
 # --- fields ---------------------------------------------------------------------------------------
 
 
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script (Arabic-Indic, fullwidth, ...) as ASCII digits; nothing else changes
+    (superscripts and other non-decimal "digits" stay, and fail the phone check)."""
+    return "".join(str(int(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
+
+
 def phone_key(phone: str) -> str:
     """What makes two phones the same: the digits (a '+' may arrive as a space in a query string)."""
-    return "".join(ch for ch in phone if ch.isdigit())
+    return "".join(ch for ch in ascii_digits(phone) if "0" <= ch <= "9")
+
+
+def valid_email(email: str) -> bool:
+    """name@domain.tld, no whitespace, one '@', a dot inside the domain; linear in the length."""
+    if len(email) > EMAIL_MAX:
+        return False
+    found = EMAIL.fullmatch(email)
+    return found is not None and "." in found.group(1)[1:-1]
 
 
 def _formats(fields: dict[str, Any]) -> list[str]:
@@ -62,15 +81,22 @@ def _formats(fields: dict[str, Any]) -> list[str]:
     email = fields.get("email")
     if isinstance(email, str):
         fields["email"] = email.strip().lower()
-        if not EMAIL.fullmatch(fields["email"]):
+        if len(fields["email"]) > EMAIL_MAX:
+            problems.append(f"email must be at most {EMAIL_MAX} characters")
+        elif not valid_email(fields["email"]):
             problems.append("email must be an e-mail address like name@example.com")
     phone = fields.get("phone")
     if isinstance(phone, str):
-        fields["phone"] = PHONE_SEPARATORS.sub("", phone)
-        if not PHONE.fullmatch(fields["phone"]):
-            problems.append("phone must be a phone number like +1 888-888-8888 (5 to 15 digits)")
+        if len(phone) > PHONE_MAX:
+            problems.append(f"phone must be at most {PHONE_MAX} characters")
+        else:
+            fields["phone"] = ascii_digits(PHONE_SEPARATORS.sub("", phone))
+            if not PHONE.fullmatch(fields["phone"]):
+                problems.append("phone must be a phone number like +1 888-888-8888 (5 to 15 digits)")
     birth = fields.get("dateOfBirth")
-    if isinstance(birth, str):
+    if isinstance(birth, str) and len(birth) > BIRTH_DATE_MAX:
+        problems.append(f"dateOfBirth must be a date like 1990-09-25 (at most {BIRTH_DATE_MAX} characters)")
+    elif isinstance(birth, str):
         for pattern in BIRTH_DATE_FORMATS:
             try:
                 fields["dateOfBirth"] = datetime.strptime(birth.strip(), pattern).date().isoformat()
@@ -387,8 +413,14 @@ def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]
     if not location_id:
         problems.insert(0, "locationId is required: ?locationId=<the location's id>")
     start_after = params.get("startAfter")
-    if start_after is not None and not start_after.isdigit():
-        problems.append("startAfter must be a time in epoch milliseconds, as meta.startAfter gives it")
+    # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few enough for int().
+    if start_after is not None and not (
+        start_after.isascii() and start_after.isdigit() and len(start_after) <= START_AFTER_MAX_DIGITS
+    ):
+        problems.append(
+            "startAfter must be a time in epoch milliseconds (up to 15 digits 0-9), as meta.startAfter "
+            "gives it"
+        )
     if problems:
         raise ValidationFailed(problems)
     access.require_location(token, location_id)
@@ -511,6 +543,10 @@ def find_duplicate(token: TokenContext, params: dict[str, str]) -> dict[str, Any
         problems.insert(0, "locationId is required: ?locationId=<the location's id>")
     if not params.get("email") and not params.get("number"):
         problems.append("send email or number (or both) to look a contact up")
+    if len(params.get("email") or "") > EMAIL_MAX:
+        problems.append(f"email must be at most {EMAIL_MAX} characters")
+    if len(params.get("number") or "") > PHONE_MAX:
+        problems.append(f"number must be at most {PHONE_MAX} characters")
     if problems:
         raise ValidationFailed(problems)
     access.require_location(token, location_id)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,26 @@ def _label(path: str) -> str:
     return path or "the body"
 
 
+MAX_DIGITS = 38
+UNSTORABLE = "must be a number DynamoDB can store"
+# DynamoDB's numbers: 38 significant digits, magnitudes from 1E-130 to below 1E+126 (and zero).
+_SMALLEST, _LARGEST = Decimal("1E-130"), Decimal("1E+126")
+
+
+def storable_number(value: int | float) -> bool:
+    """True when DynamoDB can store `value` exactly as sent (NaN, Infinity, 1e400 parsed as inf, 1e308,
+    a 4,000-digit integer and 39 significant digits cannot)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, int) and value.bit_length() > 420:  # > 1e126 for sure, without a long str()
+        return False
+    number = Decimal(repr(value) if isinstance(value, float) else value)
+    if number.is_zero():
+        return True
+    digits = len(number.as_tuple().digits) if isinstance(value, float) else len(str(abs(value)).rstrip("0"))
+    return digits <= MAX_DIGITS and _SMALLEST <= abs(number) < _LARGEST
+
+
 def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, found: list[str]) -> None:
     if "$ref" in schema:
         doc, name, schema = _resolve(doc, schema["$ref"])
@@ -96,7 +118,13 @@ def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, f
     for part in schema.get("allOf", []):
         _check(doc, name, part, value, path, found)
     if "anyOf" in schema:
-        if not any(not _collect(doc, name, option, value, path) for option in schema["anyOf"]):
+        outcomes = [_collect(doc, name, option, value, path) for option in schema["anyOf"]]
+        if all(outcomes):
+            # A shape the value fits but for a number DynamoDB cannot store: say that, naming the field.
+            unstorable = [o for o in outcomes if all(UNSTORABLE in problem for problem in o)]
+            if unstorable:
+                found.extend(unstorable[0])
+                return
             kinds = ", ".join(option.get("$ref", "").rsplit("/", 1)[-1] for option in schema["anyOf"])
             found.append(f"{_label(path)} must match one of the documented shapes: {kinds}")
         return
@@ -105,6 +133,12 @@ def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, f
     wrong_bool = isinstance(value, bool) and kind != "boolean"
     if kind in TYPES and (not isinstance(value, TYPES[kind]) or wrong_bool):
         found.append(f"{_label(path)} must be {NAMES[kind]}")
+        return
+    if kind in ("number", "integer") and not storable_number(value):
+        found.append(
+            f"{_label(path)} {UNSTORABLE}: finite, at most {MAX_DIGITS} significant digits, 0 or between "
+            "1e-130 and 1e126 in size"
+        )
         return
     if "enum" in schema and value not in schema["enum"]:
         allowed = schema["enum"]

@@ -51,7 +51,8 @@ PHONE: ViewportSize = {"width": 420, "height": 860}
 
 
 def session_for(user_id: str, seconds: int = 3600) -> str:
-    return jwt.encode({"sub": user_id, "exp": int(time.time()) + seconds}, SECRET, algorithm="HS256")
+    now = int(time.time())
+    return jwt.encode({"sub": user_id, "iat": now, "exp": now + seconds}, SECRET, algorithm="HS256")
 
 
 class Server(DevServer):
@@ -120,8 +121,40 @@ def phone(server: Server) -> Iterator[Page]:
 
 
 def open_as(page: Page, server: Server, user_id: str) -> None:
+    """The user opens the page's link in a fresh tab (nothing stored: no question to switch)."""
+    page.goto(f"{server.base}/assets/app.css")
+    page.evaluate("sessionStorage.clear()")
     page.goto("about:blank")  # a new load, not just a new #fragment on the same document
     page.goto(f"{server.base}/#session={session_for(user_id)}")
+
+
+def test_a_link_with_another_users_session_asks_before_switching(page: Page, server: Server) -> None:
+    """Sign-in CSRF: a link carrying someone else's session must not replace the stored one silently."""
+    open_as(page, server, "user-admin")
+    expect(page.locator("#who")).to_contain_text("Signed in as user-admin")
+    mine = stored_session(page)
+    page.goto("about:blank")
+    page.goto(f"{server.base}/#session={session_for('user-staff')}")
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("user-admin")
+    expect(dialog).to_contain_text("user-staff")
+    assert stored_session(page) == mine and "#session" not in page.url
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#who")).to_contain_text("Signed in as user-admin")
+    assert stored_session(page) == mine
+    # Asked again, and this time the user switches.
+    page.goto("about:blank")
+    page.goto(f"{server.base}/#session={session_for('user-staff')}")
+    expect(dialog).to_be_visible()
+    page.locator("#confirm-continue").click()
+    expect(page.locator("#who")).to_contain_text("Signed in as user-staff")
+    # The same session again (a reload of the banner's link) is not a question.
+    same = stored_session(page)
+    page.goto("about:blank")
+    page.goto(f"{server.base}/#session={same}")
+    expect(page.locator("#who")).to_contain_text("Signed in as user-staff")
+    expect(dialog).to_be_hidden()
 
 
 def menu_action(page: Page, name: str, action: str) -> None:

@@ -6,12 +6,19 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.directory import sessions
+from chalicelib.http import web
 from chalicelib.tokens import catalog
+from chalicelib.v2 import contacts
 from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import VERSION, Api, FakeClock
 
@@ -160,7 +167,8 @@ def test_session_tokens_with_non_finite_or_future_times_are_401(api: Api, claims
 
 
 def test_a_finite_session_token_still_follows_the_test_clock(api: Api, frozen_clock: FakeClock) -> None:
-    token = signed(b'{"sub": "admin", "exp": %d}' % (int(frozen_clock.current.timestamp()) + 60))
+    now = int(frozen_clock.current.timestamp())
+    token = signed(b'{"sub": "admin", "iat": %d, "exp": %d}' % (now, now + 60))
     headers = {**VERSION, "Authorization": f"Bearer {token}"}
     assert api.client.http.get("/me", headers=headers).status_code == 200
     frozen_clock.advance(seconds=61)
@@ -200,3 +208,214 @@ def test_no_response_may_be_cached(api: Api) -> None:
         TokenClient(api, token)("GET", "/locations/loc1"),
     ):
         assert response.headers.get("Cache-Control") == "no-store", response.status_code
+
+
+# --- issue 22: input that stalls or 500s --------------------------------------------------------------
+
+
+class RegexSpy:
+    """A compiled pattern that records the length of every string it is asked about."""
+
+    def __init__(self, pattern: re.Pattern[str], seen: list[int]) -> None:
+        self.pattern, self.seen = pattern, seen
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.pattern, name)
+
+        def spied(text: str, *args: Any) -> Any:
+            self.seen.append(len(text))
+            return method(text, *args)
+
+        return spied
+
+
+@pytest.fixture
+def regex_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every regular expression of the contacts module, spied: the lengths it was run on."""
+    seen: list[int] = []
+    for name in dir(contacts):
+        value = getattr(contacts, name)
+        if isinstance(value, re.Pattern):
+            monkeypatch.setattr(contacts, name, RegexSpy(value, seen))
+    return seen
+
+
+def test_an_email_that_backtracks_is_refused_at_once_on_post_put_and_upsert(
+    api: Api, regex_lengths: list[int]
+) -> None:
+    call = TokenClient(api, token_for(api))
+    contact = call("POST", "/contacts/", {"locationId": "loc1", "email": "ok@b.co"}).json_body["contact"][
+        "id"
+    ]
+    hostile = "a@" + "." * 65300 + "@"
+    for method, path, body in (
+        ("POST", "/contacts/", {"locationId": "loc1", "email": hostile}),
+        ("PUT", f"/contacts/{contact}", {"email": hostile}),
+        ("POST", "/contacts/upsert", {"locationId": "loc1", "email": hostile}),
+    ):
+        started = time.perf_counter()
+        response = call(method, path, body)
+        elapsed = time.perf_counter() - started
+        assert "email" in str(spec_error(response, 422)["message"])
+        assert elapsed < 1.0, elapsed  # was 12 s
+    assert all(length <= contacts.EMAIL_MAX for length in regex_lengths), max(regex_lengths)
+
+
+def test_a_long_but_linear_email_is_still_checked_by_shape(api: Api) -> None:
+    call = TokenClient(api, token_for(api))
+    for email in ("a@b", "a@.b", "a@b.", "a b@c.d", "a@b@c.d", "@b.co", "a@" + "." * 200 + "@"):
+        assert "email" in str(
+            spec_error(call("POST", "/contacts/", {"locationId": "loc1", "email": email}), 422)
+        )
+    assert (
+        call("POST", "/contacts/", {"locationId": "loc1", "email": "A.B@Sub.Example.co"}).status_code == 201
+    )
+
+
+BOUNDED_TEXT = [
+    # (where, field, what the 422 names)
+    ("create", "name", "name"),
+    ("create", "description", "description"),
+    ("edit", "name", "name"),
+    ("edit", "description", "description"),
+    ("revoke-all", "reason", "reason"),
+    ("contact", "email", "email"),
+    ("contact", "phone", "phone"),
+    ("contact", "dateOfBirth", "dateOfBirth"),
+    ("upsert", "email", "email"),
+    ("upsert", "phone", "phone"),
+    ("duplicate", "email", "email"),
+    ("duplicate", "number", "number"),
+]
+MIB = 1 << 20
+
+
+# A body holds at most 64 KiB (web.MAX_BODY_BYTES): a 1 MiB body is 413 before it is parsed, so bodies
+# also carry the largest value that fits, which must be refused by its field's bound, not by a regex.
+LARGEST_IN_A_BODY = web.MAX_BODY_BYTES - 200
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    case=st.sampled_from(BOUNDED_TEXT),
+    unit=st.sampled_from([".", "a", "1", "@", " ", "-", "\u0663", "é", "a@b."]),
+    prefix=st.sampled_from(["", "a@", "+", "x" * 10]),
+    size=st.sampled_from([MIB, LARGEST_IN_A_BODY]),
+)
+def test_every_bounded_text_field_refuses_a_mebibyte_before_any_regex(
+    api: Api, regex_lengths: list[int], case: tuple[str, str, str], unit: str, prefix: str, size: int
+) -> None:
+    """Every text field the contract bounds answers a 1 MiB value (and the largest a body holds) with a
+    4xx at once: its length is checked before any regular expression or parser reads it."""
+    where, field, named = case
+    value = prefix + unit * (size // len(unit.encode()))
+    value = value.encode()[: size - 8].decode(errors="ignore") + "x"  # not all blank once trimmed
+    regex_lengths.clear()
+    started = time.perf_counter()
+    if where in ("create", "edit", "revoke-all"):
+        path = {
+            "create": "/locations/loc1/private-integrations",
+            "edit": f"/private-integrations/{_an_integration(api)}",
+            "revoke-all": "/agencies/ag1/private-integrations/revoke-all",
+        }[where]
+        body: dict[str, Any] = {field: value}
+        if where == "create":
+            body = {**LOCATION_BODY, **body}
+        response = api.request("PATCH" if where == "edit" else "POST", path, body=body)
+    else:
+        call = TokenClient(api, _a_token(api))
+        if where == "duplicate":
+            response = call("GET", f"/contacts/search/duplicate?locationId=loc1&{field}={quote(value)}")
+        else:
+            path = "/contacts/upsert" if where == "upsert" else "/contacts/"
+            response = call("POST", path, {"locationId": "loc1", field: value})
+    elapsed = time.perf_counter() - started
+    if where != "duplicate" and len(json.dumps(value)) > LARGEST_IN_A_BODY + 100:
+        assert "at most 65536 bytes" in spec_error(response, 413)["message"]
+    else:
+        assert named in str(spec_error(response, 422)["message"])
+    assert regex_lengths == [], "a regular expression ran on an over-long value"
+    assert elapsed < 2.0, elapsed  # a generous bound for a shared machine; the quadratic case took 12 s
+
+
+_cache: dict[str, str] = {}
+
+
+def _a_token(api: Api) -> str:
+    if "token" not in _cache or not _cache.get("fresh"):
+        _cache["token"] = token_for(api)
+        _cache["fresh"] = "1"
+    return _cache["token"]
+
+
+def _an_integration(api: Api) -> str:
+    return created(api)
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_tokens() -> Any:
+    _cache.clear()
+    yield
+    _cache.clear()
+
+
+@pytest.mark.parametrize("start_after", ["²", "9" * 5000, "\uff11", "1" * 16])
+def test_start_after_that_int_cannot_read_is_422(api: Api, start_after: str) -> None:
+    call = TokenClient(api, token_for(api))
+    response = call("GET", f"/contacts/?locationId=loc1&startAfter={quote(start_after)}")
+    assert "startAfter" in str(spec_error(response, 422)["message"])
+
+
+@pytest.mark.parametrize(
+    "raw_value",
+    ["NaN", "Infinity", "-Infinity", "1e400", "1e308", "1e127", "1e-131", "9" * 4000, "1" * 39, "1.5e-200"],
+)
+def test_numbers_dynamodb_cannot_store_are_422_naming_the_field(api: Api, raw_value: str) -> None:
+    call = TokenClient(api, token_for(api))
+    raw = (
+        '{"locationId": "loc1", "email": "n@b.co", "customFields": '
+        f'[{{"id": "f1", "field_value": {raw_value}}}]}}'
+    )
+    response = api.client.http.post(
+        "/contacts/",
+        headers={**VERSION, "Authorization": f"Bearer {call.token}", "Content-Type": "application/json"},
+        body=raw.encode(),
+    )
+    assert response.status_code == 422, (raw_value[:20], response.status_code, response.body[:300])
+    assert "customFields[0].field_value" in str(spec_error(response, 422)["message"])
+
+
+@pytest.mark.parametrize(
+    "raw_value", ["0", "-0.0", "1e125", "1e-129", "12345678901234567890123456789012345678", "3.14"]
+)
+def test_numbers_dynamodb_can_store_are_kept(api: Api, raw_value: str) -> None:
+    call = TokenClient(api, token_for(api))
+    raw = '{"locationId": "loc1", "customFields": [{"id": "f1", "field_value": ' + raw_value + "}]}"
+    response = api.client.http.post(
+        "/contacts/",
+        headers={**VERSION, "Authorization": f"Bearer {call.token}", "Content-Type": "application/json"},
+        body=raw.encode(),
+    )
+    assert response.status_code == 201, response.body
+
+
+def test_a_phone_in_other_digits_is_the_same_phone(api: Api) -> None:
+    call = TokenClient(api, token_for(api))
+    first = call(
+        "POST", "/contacts/", {"locationId": "loc1", "phone": "+\u0661\u0662\u0663\u0664\u0665\u0666\u0667"}
+    )
+    assert first.status_code == 201, first.body
+    assert first.json_body["contact"]["phone"] == "+1234567"
+    second = call("POST", "/contacts/", {"locationId": "loc1", "phone": "+1234567"})
+    assert second.status_code == 400 and second.json_body["meta"]["matchingField"] == "phone", second.body
+    fullwidth = call(
+        "POST", "/contacts/", {"locationId": "loc1", "phone": "+\uff11\uff12\uff13\uff14\uff15\uff16\uff17"}
+    )
+    assert fullwidth.status_code == 400, fullwidth.body
+    found = call(
+        "GET",
+        "/contacts/search/duplicate?locationId=loc1&number=%2B%D9%A1%D9%A2%D9%A3%D9%A4%D9%A5%D9%A6%D9%A7",
+    )
+    assert found.json_body["contact"]["id"] == first.json_body["contact"]["id"]
+    superscript = call("POST", "/contacts/", {"locationId": "loc1", "phone": "+\u00b2234567"})
+    assert "phone" in str(spec_error(superscript, 422)["message"])

@@ -433,6 +433,7 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
         "AlarmOutboxErrors",
         "AlarmOutboxIteratorAge",
         "AlarmOutboxFailuresQueued",
+        "AlarmGitHubKeysUnreadable",
     } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
@@ -441,6 +442,9 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
     assert errors["Namespace"] == "PrivateIntegrations" and errors["MetricName"] == "Authorizations"
     assert errors["Dimensions"] == [service, {"Name": "Outcome", "Value": "error"}]
     assert default(template, errors["Threshold"]) == 5
+    keys = alarms["AlarmGitHubKeysUnreadable"]  # scanning_keys refuses reports once keys are stale
+    assert keys["MetricName"] == "GitHubKeysUnreadable" and keys["Dimensions"] == [service]
+    assert keys["Threshold"] == 1 and keys["DatapointsToAlarm"] == 1
     latency = alarms["AlarmAuthorizerLatencyP99"]
     assert latency["ExtendedStatistic"] == "p99" and latency["Dimensions"] == [service]
     assert default(template, latency["Threshold"]) == 500

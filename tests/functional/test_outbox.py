@@ -74,6 +74,7 @@ def test_every_audit_event_type_reaches_eventbridge_once(api: Api, frozen_clock:
         "token.expired",
         "permissions.updated",
         "labs.updated",
+        "agency.revoked_all",
     }
     for message in published:
         event = stored[message["detail"]["id"]]

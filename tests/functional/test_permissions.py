@@ -166,17 +166,19 @@ def test_sessions_are_checked(api: Api, frozen_clock: FakeClock) -> None:
     assert _session_error(api, "Bearer")["statusCode"] == 401
     assert "Private Integration tokens" in _session_error(api, "Bearer pit-" + "a" * 49)["message"]
     assert _session_error(api, "Bearer not.a.jwt")["statusCode"] == 401
-    wrong_secret = jwt.encode({"sub": "admin", "exp": now + 60}, "another-secret", algorithm="HS256")
+    wrong_secret = jwt.encode(
+        {"sub": "admin", "iat": now, "exp": now + 60}, "another-secret", algorithm="HS256"
+    )
     assert _session_error(api, f"Bearer {wrong_secret}")["statusCode"] == 401
     no_exp = jwt.encode({"sub": "admin"}, secret, algorithm="HS256")
     assert _session_error(api, f"Bearer {no_exp}")["statusCode"] == 401
-    no_sub = jwt.encode({"exp": now + 60}, secret, algorithm="HS256")
+    no_sub = jwt.encode({"iat": now, "exp": now + 60}, secret, algorithm="HS256")
     assert _session_error(api, f"Bearer {no_sub}")["statusCode"] == 401
-    ghost = jwt.encode({"sub": "ghost", "exp": now + 60}, secret, algorithm="HS256")
+    ghost = jwt.encode({"sub": "ghost", "iat": now, "exp": now + 60}, secret, algorithm="HS256")
     assert "does not exist" in _session_error(api, f"Bearer {ghost}")["message"]
-    unsigned = jwt.encode({"sub": "admin", "exp": now + 60}, "", algorithm="none")
+    unsigned = jwt.encode({"sub": "admin", "iat": now, "exp": now + 60}, "", algorithm="none")
     assert _session_error(api, f"Bearer {unsigned}")["statusCode"] == 401
-    hs512 = jwt.encode({"sub": "admin", "exp": now + 60}, secret, algorithm="HS512")
+    hs512 = jwt.encode({"sub": "admin", "iat": now, "exp": now + 60}, secret, algorithm="HS512")
     assert _session_error(api, f"Bearer {hs512}")["statusCode"] == 401
 
     session = sessions.mint("admin", ttl=timedelta(minutes=10))
@@ -209,3 +211,47 @@ def test_deployed_stages_read_the_secret_from_secrets_manager(monkeypatch: pytes
                 sessions.session_secret()  # a deployed stage never falls back to the local secret
         finally:
             sessions.session_secret.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("claims", "said"),
+    [
+        ({"exp": 253402300799}, "lasts longer than 12 hours"),
+        ({"exp": 2**63}, "lasts longer than 12 hours"),
+        ({"exp": 1e30}, "lasts longer than 12 hours"),
+        ({"exp": 1e308}, "lasts longer than 12 hours"),
+        ({"iat_ahead": 10**8}, "issued in the future"),
+        ({"iat_ahead": 61}, "issued in the future"),
+        ({"iat": None}, "invalid"),
+        ({"exp_after_iat": 12 * 3600 + 1}, "lasts longer than 12 hours"),
+    ],
+)
+def test_session_lifetime_is_capped_and_iat_cannot_be_in_the_future(
+    api: Api, frozen_clock: FakeClock, claims: dict[str, Any], said: str
+) -> None:
+    now = int(frozen_clock.current.timestamp())
+    payload: dict[str, Any] = {"sub": "admin", "iat": now, "exp": now + 3600}
+    if "iat_ahead" in claims:
+        payload["iat"] = now + claims["iat_ahead"]
+        payload["exp"] = payload["iat"] + 3600
+    elif "exp_after_iat" in claims:
+        payload["exp"] = now + claims["exp_after_iat"]
+    elif claims.get("iat", 0) is None:
+        del payload["iat"]
+    else:
+        payload.update(claims)
+    token = jwt.encode(payload, sessions.session_secret(), algorithm="HS256")
+    error = _session_error(api, f"Bearer {token}")
+    assert error["statusCode"] == 401 and said in error["message"], error
+
+
+def test_a_session_of_exactly_the_maximum_lifetime_within_the_skew_is_accepted(
+    api: Api, frozen_clock: FakeClock
+) -> None:
+    now = int(frozen_clock.current.timestamp())
+    for iat in (now, now + 60, now - 3600):
+        token = jwt.encode(
+            {"sub": "admin", "iat": iat, "exp": iat + 12 * 3600}, sessions.session_secret(), "HS256"
+        )
+        headers = {"Authorization": f"Bearer {token}", "Version": "2021-07-28"}
+        assert api.client.http.get("/me", headers=headers).status_code == 200

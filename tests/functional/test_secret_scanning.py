@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -529,3 +530,38 @@ def test_a_report_longer_than_one_request_may_take_stops_in_time_and_the_retry_g
     assert labels(github.report([match(token) for token in issued])) == ["true_positive"] * 3
     assert not any(authorizes(token) for token in issued)
     assert_consistent()
+
+
+def test_an_unreadable_keys_document_is_trusted_for_an_hour_then_refused_with_an_alarm(
+    api: Api,
+    github: GitHub,
+    frozen_clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The last keys read stay trusted for at most STALE_LIMIT (1 hour) after the last successful read,
+    however often re-reads fail meanwhile; then reports are refused, with an error line and the
+    `GitHubKeysUnreadable` metric (what the alarm watches) on every refused report."""
+    from chalicelib.integrations import scanning_keys
+
+    assert timedelta(hours=1) == scanning_keys.STALE_LIMIT
+    issued = [create(api).token for _ in range(8)]
+    assert labels(github.report([match(issued[0])])) == ["true_positive"]  # keys read at 12:00
+    github.keys_file.write_text("{not json")  # the parameter was broken (or SSM is unreachable)
+    capsys.readouterr()
+    for token in issued[1:7]:  # a report every 9 minutes: each finds the document unreadable
+        frozen_clock.advance(minutes=9)
+        assert labels(github.report([match(token)])) == ["true_positive"]  # still the last good keys
+    frozen_clock.advance(minutes=6, seconds=1)  # 1 h 0 min 1 s after the last good read
+    caplog.clear()
+    refused = github.report([match(issued[7])])
+    assert refused.status_code == 401
+    assert authorizes(issued[7])
+    assert any("secret-scanning keys unreadable for" in r.getMessage() for r in caplog.records)
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(m.get("GitHubKeysUnreadable") == [1.0] or m.get("GitHubKeysUnreadable") == 1 for m in metrics)
+    # Once the document is readable again, reports are accepted at the next read (at most a minute).
+    write_keys(github.keys_file, github.key)
+    frozen_clock.advance(minutes=1)
+    assert labels(github.report([match(issued[7])])) == ["true_positive"]
