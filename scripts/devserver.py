@@ -406,6 +406,15 @@ def _restore_or_start_empty(prefix: str) -> str:
     return f"{where} (restored {count} items)"
 
 
+def _keys_line() -> str:
+    from chalicelib.integrations import scanning_keys
+
+    source = scanning_keys.configured()
+    if source is None:
+        return "none: GitHub leak reports are refused (README \"Leaked tokens\": PI_GITHUB_KEYS_FILE=...)"
+    return f"{source.partition(':')[2]} (GitHub leak reports are checked against it)"
+
+
 def _banner(base: str, seed: dict[str, Any], counts: dict[str, int], data_line: str, interval: float) -> str:
     from chalicelib.directory import sessions
 
@@ -423,6 +432,7 @@ Private Integrations, local
   Data: {data_line}
         saved every {interval:g} s and on Ctrl-C; `make run FRESH=1` starts empty
   API: {base}
+  GitHub's secret-scanning keys: {_keys_line()}
 
 Settings page (signed in as '{admin}'): {base}/#session={session}
 

@@ -63,6 +63,12 @@ def _source() -> str | None:
     return None
 
 
+def configured() -> str | None:
+    """Where GitHub's keys come from (`ssm:<parameter>` or `file:<path>`), or None: every report is
+    refused until one is set."""
+    return _source()
+
+
 def _read(source: str) -> str:
     kind, _, name = source.partition(":")
     if kind == "file":

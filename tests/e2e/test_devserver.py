@@ -229,6 +229,19 @@ def test_make_run_on_a_port_in_use_fails_in_one_line_and_saves_nothing(tmp_path:
     assert time.monotonic() - started < 60
 
 
+def test_the_banner_says_whether_githubs_keys_are_configured(tmp_path: Path) -> None:
+    plain = DevServer({"PI_DATA_DIR": str(tmp_path / "plain")})
+    plain.stop()
+    said = next(line for line in plain.banner if "secret-scanning keys" in line)
+    assert "none: GitHub leak reports are refused" in said
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"public_keys": []}')
+    with_keys = DevServer({"PI_DATA_DIR": str(tmp_path / "keys"), "PI_GITHUB_KEYS_FILE": str(keys)})
+    with_keys.stop()
+    said = next(line for line in with_keys.banner if "secret-scanning keys" in line)
+    assert f"{keys} (GitHub leak reports are checked against it)" in said
+
+
 def test_make_session_links_to_the_port_make_run_serves_on(tmp_path: Path) -> None:
     """Issue 25: `make session` linked to 8000 while `make run PORT=...` served elsewhere."""
     server = DevServer({"PI_DATA_DIR": str(tmp_path)})

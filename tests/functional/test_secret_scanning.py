@@ -70,6 +70,22 @@ def leaked_events(api: Api, integration_id: str) -> list[dict[str, Any]]:
 # --- the signature ----------------------------------------------------------------------------------
 
 
+def test_with_no_keys_configured_a_report_is_refused_saying_so(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: the bare 401 blamed the signature; only the server's log said no keys were set."""
+    github = GitHub(api, tmp_path / "keys-nobody-configured.json")
+    monkeypatch.setattr(config, "settings", config.settings._replace(github_keys_file=None))
+    _, token = create(api)
+    response = github.report([match(token, URL, "commit")])
+    assert response.status_code == 401
+    message = response.json_body["message"]
+    assert message.startswith("No GitHub secret-scanning keys are configured here")
+    assert "PI_GITHUB_KEYS_PARAMETER" in message and "PI_GITHUB_KEYS_FILE" in message
+    assert token not in response.body.decode()
+    assert authorizes(token)  # nothing was revoked
+
+
 def test_a_signed_report_revokes_the_current_token(api: Api, github: GitHub, frozen_clock: FakeClock) -> None:
     integration_id, token = create(api)
     response = github.report([match(token, URL, "commit")])

@@ -21,6 +21,12 @@ def github_report() -> Response:
     request = bp.current_request
     raw = web.raw_body(request, MAX_REPORT_BYTES)
     key_id, signature = (request.headers.get(name.lower()) for name in (KEY_HEADER, SIGNATURE_HEADER))
+    if scanning_keys.configured() is None:
+        # Says nothing GitHub does not know (it publishes the keys); tells an operator what to set.
+        raise Unauthorized(
+            "No GitHub secret-scanning keys are configured here, so no signature can be checked: set "
+            "PI_GITHUB_KEYS_PARAMETER (deployed) or PI_GITHUB_KEYS_FILE (locally)."
+        )
     if not scanning_keys.verify(key_id, signature, raw):
         raise Unauthorized(
             f"{SIGNATURE_HEADER} must be GitHub's signature of the body by the key named in {KEY_HEADER}."
