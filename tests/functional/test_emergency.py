@@ -242,10 +242,7 @@ def test_a_rotation_that_began_before_revoke_all_leaves_no_live_token(
         assert IntegrationModel.count() == 0 and TokenModel.count() == 0
 
 
-@pytest.mark.parametrize("engine", ["moto"])  # DynamoDB Local joins once the real-engine issue lands
-def test_creates_and_rotates_racing_revoke_all_leave_no_live_token(
-    api: Api, frozen_clock: FakeClock, engine: str
-) -> None:
+def test_creates_and_rotates_racing_revoke_all_leave_no_live_token(api: Api, frozen_clock: FakeClock) -> None:
     """Threads create and rotate with sessions issued before revoke-all while it runs; afterwards no
     token any of them was shown works, and nothing of the agency is left."""
     existing = [create(api) for _ in range(4)]
