@@ -79,7 +79,7 @@ dynamodb-local: $(DYNAMODB_LOCAL)
 
 # `make run FRESH=1` (or `PI_FRESH=1 make run`) starts with empty tables instead of the previous run's
 # data (.local-data/). FRESH, when given, wins; else PI_FRESH from the environment passes through.
-# `make run DB=dynamodb-local` runs it on Amazon's DynamoDB Local instead of moto (README "Engines").
+# `make run DB=dynamodb-local` runs it on Amazon's DynamoDB Local instead of moto (docs/development.md "Engines").
 run: $(STAMP) $(if $(filter dynamodb-local,$(DB)),$(DYNAMODB_LOCAL))
 	$(if $(FRESH),PI_FRESH=$(FRESH) )$(if $(DB),PI_DB=$(DB) )$(BIN)/python scripts/devserver.py
 

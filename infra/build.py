@@ -271,7 +271,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         },
     }
     # GitHub's secret-scanning keys document (public keys: a String). Created empty, so every report is
-    # refused until an operator puts GitHub's document in it (README "Leaked tokens"); CloudFormation
+    # refused until an operator puts GitHub's document in it (docs/secret-scanning.md); CloudFormation
     # leaves the value alone on later updates as long as this placeholder does not change.
     resources["GitHubSecretScanningKeys"] = {
         "Type": "AWS::SSM::Parameter",

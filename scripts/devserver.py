@@ -411,7 +411,7 @@ def _keys_line() -> str:
 
     source = scanning_keys.configured()
     if source is None:
-        return "none: GitHub leak reports are refused (README \"Leaked tokens\": PI_GITHUB_KEYS_FILE=...)"
+        return "none: GitHub leak reports are refused (docs/secret-scanning.md: PI_GITHUB_KEYS_FILE=...)"
     return f"{source.partition(':')[2]} (GitHub leak reports are checked against it)"
 
 

@@ -39,7 +39,7 @@ MAX_ENTRIES = 10  # PutEvents' limit per call
 MAX_DETAIL_BYTES = 24_000
 IMMEDIATE_RETRIES = 2
 # What must never leave the service, whatever a future event type puts in its details: a token (the
-# README's scanner regex) or a SHA-256 digest (a token's table key).
+# the scanner regex in docs/secret-scanning.md) or a SHA-256 digest (a token's table key).
 _SECRET = re.compile(r"pit-[0-9A-Za-z]{49}|[0-9A-Fa-f]{64}")  # 64 hex digits anywhere, any case
 REDACTED = "[redacted]"
 RECENT_IDS = 10_000

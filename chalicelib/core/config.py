@@ -47,7 +47,7 @@ class Settings(NamedTuple):
     # ahead of our clock (issue 22).
     session_max_lifetime_seconds: int = 12 * 3600
     session_clock_skew_seconds: int = 60
-    # GitHub's secret-scanning keys document (README "Leaked tokens"): a file locally and in tests, an
+    # GitHub's secret-scanning keys document (docs/secret-scanning.md): a file locally and in tests, an
     # SSM parameter deployed (a parameter wins when both are set).
     github_keys_file: str | None = None
     github_keys_parameter: str | None = None

@@ -12,7 +12,7 @@ When the document cannot be read (a broken parameter, SSM unreachable), the keys
 read stay trusted for at most STALE_LIMIT (1 hour) after that read, however many re-reads fail
 meanwhile (each is retried at most once a minute); after that every report is refused (401, GitHub
 retries) and logged as an error with the `GitHubKeysUnreadable` metric, which AlarmGitHubKeysUnreadable
-watches (README "Runbook").
+watches (docs/operations.md "Runbook").
 """
 
 from __future__ import annotations

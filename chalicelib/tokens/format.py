@@ -18,7 +18,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 43
 CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
-# The regex published in the README for secret scanners.
+# The regex published in docs/secret-scanning.md for secret scanners.
 TOKEN_PATTERN = re.compile(r"\Apit-[0-9A-Za-z]{43}[0-9A-Za-z]{6}\Z")
 _INDEX = {char: i for i, char in enumerate(ALPHABET)}
 

@@ -25,7 +25,7 @@ DOCUMENTS = {
     "common": "platform-openapi-common-schemas.json",
 }
 # Where a document contradicts itself, its description and examples win over its `type`
-# (README, "v2 shapes"): dateOfBirth is typed object but documented as date strings (checked for
+# (docs/decisions.md, "v2 shapes"): dateOfBirth is typed object but documented as date strings (checked for
 # format by the contacts module); numeric custom field values are typed object but are numbers.
 FIXES: dict[tuple[str, str], dict[str, Any]] = {
     **{

@@ -1,4 +1,4 @@
-"""GitHub's secret-scanning partner endpoint (README "Leaked tokens"): no session and no Version
+"""GitHub's secret-scanning partner endpoint (docs/secret-scanning.md): no session and no Version
 header; the signature over the raw body is the authentication, checked before anything else is read."""
 
 from __future__ import annotations
