@@ -11,6 +11,7 @@ from pynamodb.models import Model
 from chalicelib.audit.model import EventModel
 from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
 from chalicelib.integrations.models import IntegrationModel
+from chalicelib.ratelimit.model import CounterModel
 from chalicelib.tokens.model import TokenModel
 from chalicelib.v2.models import ContactKeyModel, ContactModel
 
@@ -23,7 +24,11 @@ ALL_MODELS: tuple[type[Model], ...] = (
     EventModel,
     ContactModel,
     ContactKeyModel,
+    CounterModel,
 )
+
+# Tables whose items expire by DynamoDB TTL on `expiresAt` (infra/build.py gives them the same setting).
+TTL_MODELS: tuple[type[Model], ...] = (TokenModel, CounterModel)
 
 
 def create_tables() -> None:
@@ -33,7 +38,8 @@ def create_tables() -> None:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     # TTL is a table setting PynamoDB does not manage; the botocore client it already holds does.
     client = TokenModel._get_connection().connection.client
-    client.update_time_to_live(
-        TableName=TokenModel.Meta.table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
-    )
+    for ttl_model in TTL_MODELS:
+        client.update_time_to_live(
+            TableName=ttl_model.Meta.table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+        )

@@ -69,6 +69,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
             "events",
             "contacts",
             "contact-keys",
+            "rate-limits",
         ]
     }
     indexes = set()
@@ -85,6 +86,9 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
+    # The rate limiter's counters expire after their window.
+    counters = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-rate-limits")
+    assert counters["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -290,6 +294,7 @@ TABLE_IDS = {
     "TableEvents",
     "TableContacts",
     "TableContactKeys",
+    "TableRateLimits",
 }
 FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
 

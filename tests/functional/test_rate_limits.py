@@ -65,11 +65,11 @@ def test_every_v2_answer_carries_the_platforms_headers_and_the_ietf_pair(api: Ap
         # The frozen clock sits on a window boundary: the burst window ends in 10 s, the day in 12 h.
         "ratelimit": '"burst";r=99;t=10, "daily";r=199999;t=43200',
     }
-    # An error answer of a v2 route carries them too (it counted), and so does a 403.
+    # An error answer of a v2 route carries them too (it counted), and so does the handler's 403.
     missing = call(api, token, path="/contacts/nosuchcontact")
     assert missing.status_code == 404
     assert limits(missing)["x-ratelimit-remaining"] == "98"
-    elsewhere = call(api, token, path="/locations/loc2")
+    elsewhere = call(api, token, "POST", "/contacts/", {"locationId": "loc2", "firstName": "Elsewhere"})
     assert elsewhere.status_code == 403
     assert limits(elsewhere)["x-ratelimit-remaining"] == "97"
 
@@ -186,7 +186,8 @@ def test_only_an_agency_admin_changes_the_burst_limit(api: Api) -> None:
     assert refused.status_code == 403
     assert "agency admin" in refused.json_body["message"]
     # The same user still edits what its permission allows.
-    assert api.patch(f"/private-integrations/{integration_id}", {"name": "x"}, user="staff_flags").status_code == 200
+    renamed = api.patch(f"/private-integrations/{integration_id}", {"name": "x"}, user="staff_flags")
+    assert renamed.status_code == 200
 
 
 @pytest.mark.parametrize("value", [0, -1, 101, 1.5, "10", True, 10**30])
@@ -204,7 +205,13 @@ def test_the_page_shows_each_locations_daily_use_today(api: Api, frozen_clock: F
     spend(api, agency_token, 2, path="/locations/loc2")
     listed = api.get("/locations/loc1/private-integrations").json_body
     assert listed["dailyUsage"] == [
-        {"locationId": "loc1", "name": "Loc One", "used": 3, "limit": DAILY, "resetsAt": "2026-01-16T00:00:00.000Z"}
+        {
+            "locationId": "loc1",
+            "name": "Loc One",
+            "used": 3,
+            "limit": DAILY,
+            "resetsAt": "2026-01-16T00:00:00.000Z",
+        },
     ]
     agency = api.get("/agencies/ag1/private-integrations").json_body
     assert [(u["locationId"], u["used"]) for u in agency["dailyUsage"]] == [("loc1", 3), ("loc2", 2)]
