@@ -41,9 +41,6 @@ def frozen_clock() -> Iterator[FakeClock]:
 
 @pytest.fixture
 def aws(frozen_clock: FakeClock) -> Iterator[None]:
-    from chalicelib.integrations import rate_limits
-
-    rate_limits.reset()  # a fresh world: no lease, limit or location this container remembers
     with seeded_world():
         yield
 

@@ -5,11 +5,11 @@ location today) takes one unit from the lease it holds. With none left it reserv
 conditional UpdateItem (`ADD count :lease` only while `count <= limit - lease`): the counter never
 passes the limit, so N containers together never admit more than the limit in a window while the
 database answers. The price is on the other side: units leased to a container that then receives no
-more requests for that key are not used by anyone until the window ends. A lease is at most an eighth
-of what the counter has left and at most the configured cap (10 burst, 100 daily), so leases shrink to
-one request as a window fills and the writes are at most one per `lease` admitted requests. A
-container's first lease of a window is 1 and each next one doubles (slow start): a key with little
-traffic strands little.
+more requests for that key are not used by anyone until the window ends (at most one lease per
+container). A container's first lease of a key is 1 and each next one doubles up to the configured cap
+(10 burst, 100 daily; slow start: a key with little traffic strands little, a hot key writes once per
+cap requests); a key hot in the last window starts the next at its last size. When the counter has
+less left than asked, the container reads it and takes exactly what is left.
 
 A refused reservation tells the container the window is exhausted: it refuses locally, with no write,
 until the window ends. A database error does not serve unlimited traffic nor answer 500: the container
@@ -35,7 +35,6 @@ from chalicelib.ratelimit import store
 
 log = logging.getLogger("private_integrations.ratelimit")
 
-LEASE_FRACTION = 8  # a lease is at most this fraction of what the counter has left
 DATABASE_PAUSE_SECONDS = 1.0  # after a database error, a key asks the database again after this long
 _PRUNE_AT = 4096  # states kept per container before ended windows are dropped
 
@@ -133,12 +132,14 @@ class Limiter:
 
     def __init__(self) -> None:
         self._leases: dict[str, _Lease] = {}
+        self._last_lease: dict[str, int] = {}  # per key without its window: the last lease's size
         self._lock = threading.Lock()
         self.writes = 0  # reservations sent (the bench reads it)
 
     def reset(self) -> None:
         with self._lock:
             self._leases.clear()
+            self._last_lease.clear()
             self.writes = 0
 
     def check(self, windows: list[Window]) -> Decision:
@@ -176,6 +177,8 @@ class Limiter:
             if lease is None:
                 if len(self._leases) >= _PRUNE_AT:
                     self._leases = {k: v for k, v in self._leases.items() if v.ends_at > now}
+                    if len(self._last_lease) >= _PRUNE_AT:
+                        self._last_lease.clear()
                 lease = self._leases[window.key] = _Lease(window.ends_at)
             if lease.limit != window.limit:  # an admin changed the integration's burst limit
                 lease.limit, lease.exhausted = window.limit, False
@@ -192,8 +195,9 @@ class Limiter:
             return
         expires_at = clock.epoch(window.ends_at) + 3600  # the page reads today's counter until midnight
         # Slow start (1, 2, 4, ... up to the cap): a key with little traffic strands little budget.
-        fraction = (window.limit - lease.reserved) // LEASE_FRACTION
-        want = max(1, min(window.lease_cap, 2**lease.grants, fraction))
+        # A key this container found hot in its last window starts where that window ended.
+        base = window.key.rpartition("#")[0]
+        want = min(window.lease_cap, max(2**lease.grants, self._last_lease.get(base, 1)))
         try:
             for _ in range(3):  # a refused lease is retried smaller, with what the counter has left
                 self.writes += 1
@@ -201,6 +205,7 @@ class Limiter:
                 if total is not None:
                     lease.left, lease.reserved = want, total
                     lease.grants += 1
+                    self._last_lease[base] = want
                     return
                 lease.reserved = store.used(window.key)
                 if lease.reserved >= window.limit:

@@ -87,7 +87,8 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
     # The rate limiter's counters expire after their window.
-    counters = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-rate-limits")
+    named = {t["Properties"]["TableName"]: t for t in tables.values()}
+    counters = named[f"pi-{stage}-rate-limits"]
     assert counters["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
 
 

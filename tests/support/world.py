@@ -80,7 +80,11 @@ FakeClock = clock.ManualClock
 
 @contextmanager
 def seeded_world() -> Iterator[None]:
-    """A fresh moto account with the tables created and SEED loaded."""
+    """A fresh moto account with the tables created and SEED loaded (and a rate limiter that remembers
+    no lease, limit or location of an earlier world)."""
+    from chalicelib.integrations import rate_limits
+
+    rate_limits.reset()
     with mock_aws():
         models.create_tables()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
