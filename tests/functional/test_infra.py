@@ -89,7 +89,8 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     # The rate limiter's counters expire after their window.
     named = {t["Properties"]["TableName"]: t for t in tables.values()}
     counters = named[f"pi-{stage}-rate-limits"]
-    assert counters["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    ttl = counters["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expiresAt", "Enabled": True}
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
