@@ -344,6 +344,9 @@ def main() -> None:
         write_path_planning(admin)
         cold_first_authorizations(cold_cases(admin))
         cleanup_items_read()
+        from bench import rate_limits
+
+        rate_limits.main()
     finally:
         moto.stop()
 

@@ -56,6 +56,9 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "events": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         "contacts": [*READ_WRITE, "dynamodb:Query"],
         "contact-keys": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        # The rate limiter: a lease is one conditional UpdateItem; GetItem after a refused one; the page's
+        # daily use is one BatchGetItem.
+        "rate-limits": ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
     },
     "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
     "scheduled_cleanup": {
@@ -230,7 +233,7 @@ def table_resources(stage: str) -> dict[str, Any]:
         properties["AttributeDefinitions"] = [
             {"AttributeName": name, "AttributeType": kind} for name, kind in sorted(attributes.items())
         ]
-        if model is models.TokenModel:
+        if model in models.TTL_MODELS:
             properties["TimeToLiveSpecification"] = {"AttributeName": "expiresAt", "Enabled": True}
         if getattr(model.Meta, "stream_view_type", None):  # the events table: the outbox's stream
             properties["StreamSpecification"] = {"StreamViewType": model.Meta.stream_view_type}

@@ -56,6 +56,17 @@ class Settings(NamedTuple):
     events_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/pi-local-events/stream/local"
     outbox_batch_size: int = 100
     outbox_max_retry_attempts: int = 10
+    # The platform's Private Integration rate limits (README "Rate limits"): burst requests per interval per
+    # (integration, location), daily requests per location per UTC day. The lease caps bound what one
+    # container reserves at a time (and so the writes per request and the budget it may strand).
+    rate_limit_burst: int = 100
+    rate_limit_interval_ms: int = 10_000
+    rate_limit_daily: int = 200_000
+    rate_limit_burst_lease: int = 10
+    rate_limit_daily_lease: int = 100
+    # How long a container trusts the burst limit it read from an integration (an edit applies at once in
+    # the container that made it, within this many seconds in every other).
+    rate_limit_settings_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +101,12 @@ class Settings(NamedTuple):
             or f"arn:aws:dynamodb:us-east-1:000000000000:table/pi-{stage}-events/stream/local",
             outbox_batch_size=_int(env, "PI_OUTBOX_BATCH_SIZE", 100),
             outbox_max_retry_attempts=_int(env, "PI_OUTBOX_MAX_RETRY_ATTEMPTS", 10),
+            rate_limit_burst=_int(env, "PI_RATE_LIMIT_BURST", 100),
+            rate_limit_interval_ms=_int(env, "PI_RATE_LIMIT_INTERVAL_MS", 10_000),
+            rate_limit_daily=_int(env, "PI_RATE_LIMIT_DAILY", 200_000),
+            rate_limit_burst_lease=_int(env, "PI_RATE_LIMIT_BURST_LEASE", 10),
+            rate_limit_daily_lease=_int(env, "PI_RATE_LIMIT_DAILY_LEASE", 100),
+            rate_limit_settings_seconds=_int(env, "PI_RATE_LIMIT_SETTINGS_SECONDS", 60),
         )
 
     def table_name(self, short_name: str) -> str:

@@ -69,6 +69,17 @@ class ServiceUnavailable(ApiError):
         self.headers = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
+class TooManyRequests(ApiError):
+    """429: a rate limit refused the request (not served); `headers` say when to retry."""
+
+    status_code = 429
+    error = "Too Many Requests"
+
+    def __init__(self, message: str, extra: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(message, extra)
+        self.headers = headers
+
+
 class ValidationFailed(ApiError):
     """422: `message` is a list with one entry per problem."""
 

@@ -58,6 +58,9 @@ class IntegrationModel(Model):
     leak_source = UnicodeAttribute(attr_name="leakSource", null=True)
     # The rotating-out token's own chosen expiry: what a cancelled rotation gives back to it.
     previous_token_expires_at = UTCDateTimeAttribute(attr_name="previousTokenExpiresAt", null=True)
+    # The integration's own burst limit (requests per interval), lowered by an agency admin; None: the
+    # configured default (chalicelib/integrations/rate_limits.py).
+    burst_limit = NumberAttribute(attr_name="burstLimit", null=True)
     # Optimistic concurrency: every write is conditioned on the version it read.
     version = NumberAttribute(default=1)
     by_owner = OwnerIndex()

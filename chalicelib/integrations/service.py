@@ -10,10 +10,12 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
 from chalicelib.core import clock, config, db
-from chalicelib.core.errors import Conflict
+from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.vocabulary import Owner, OwnerType
 from chalicelib.directory import sessions
+from chalicelib.directory.accounts import is_agency_admin
 from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
+from chalicelib.integrations import rate_limits
 from chalicelib.integrations.access import Access
 from chalicelib.integrations.changes import (
     concurrent_change,
@@ -24,7 +26,7 @@ from chalicelib.integrations.changes import (
     write_change,
 )
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.integrations.validation import validate
+from chalicelib.integrations.validation import API_NAMES, validate
 from chalicelib.integrations.views import last_used, live_hashes, rotation_pending, view, views
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens import format as tokens
@@ -40,6 +42,8 @@ def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
 def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A new integration and its first token; returns (view, plaintext token shown once)."""
     fields = validate(body, owner.type, partial=False)
+    if fields.get("burst_limit") is not None:
+        _require_admin_for_limits(actor)
     plaintext = tokens.generate()
     integration = _new_integration(actor, owner, fields, plaintext)
     first_token = new_token_item(
@@ -101,6 +105,7 @@ def _new_integration(
         token_hint=tokens.hint(plaintext),
         token_created_at=now,
         token_expires_at=fields["expires_at"],
+        burst_limit=fields.get("burst_limit"),
         version=1,
     )
 
@@ -127,10 +132,16 @@ def update(
     }
     if not changes:
         return views([integration])[0]
+    if "burst_limit" in changes:
+        _require_admin_for_limits(actor)
     used = last_used([integration])
     new_values: dict[str, Any] = {name: change["after"] for name, change in changes.items()}
     event = audit.new_event(
-        "integration.updated", actor.id, target.owner, {"changes": changes}, integration.id
+        "integration.updated",
+        actor.id,
+        target.owner,
+        {"changes": {API_NAMES.get(name, name): change for name, change in changes.items()}},
+        integration.id,
     )
     now = clock.now()
 
@@ -157,7 +168,14 @@ def update(
         raise concurrent_change(integration.id) from None
     if "scopes" in changes:
         authorizer_cache.flush(own_api)  # cached policies still carry the old scopes
+    if "burst_limit" in changes:
+        rate_limits.forget(integration.id)  # other containers: within rate_limit_settings_seconds
     return view(updated, used)
+
+
+def _require_admin_for_limits(actor: UserModel) -> None:
+    if not is_agency_admin(actor):
+        raise Forbidden("Only an agency admin can change an integration's burst limit (burstLimit).")
 
 
 def delete(actor: UserModel, target: Access, *, own_api: ApiStage | None = None) -> None:

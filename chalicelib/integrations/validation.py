@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock
+from chalicelib.core import clock, config
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.tokens import catalog
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
-EDITABLE_FIELDS = ("name", "description", "scopes")
+EDITABLE_FIELDS = ("name", "description", "scopes", "burstLimit")
+# Fields whose model attribute is named differently (audit events and problems use the API's names).
+ATTRIBUTES = {"burstLimit": "burst_limit"}
+API_NAMES = {attribute: name for name, attribute in ATTRIBUTES.items()}
 # A token's expiry is chosen when it is made (create, rotate), never edited afterwards.
 EXPIRY_FIELDS = ("expiresInDays", "expiresAt")
 MAX_EXPIRY_DAYS = 366
@@ -58,11 +61,31 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
         problems.extend(scope_problems)
         if not scope_problems:
             cleaned["scopes"] = list(body["scopes"])
+    if "burstLimit" in body:
+        limit, limit_problems = burst_limit(body["burstLimit"])
+        problems.extend(limit_problems)
+        if not limit_problems:
+            cleaned["burst_limit"] = limit
     if partial and not body:
         problems.append(f"send at least one of {', '.join(EDITABLE_FIELDS)}")
     if problems:
         raise ValidationFailed(problems)
     return cleaned
+
+
+def burst_limit(value: Any) -> tuple[int | None, list[str]]:
+    """An integration's own burst limit: a whole number from 1 to the configured default (it can only be
+    lowered), or null for the default."""
+    default = config.settings.rate_limit_burst
+    if value is None:
+        return None, []
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= default:
+        shown = repr(value)[:40] if isinstance(value, str) else str(value)[:40]
+        return None, [
+            f"burstLimit must be a whole number of requests from 1 to {default} (per "
+            f"{config.settings.rate_limit_interval_ms} ms), or null for the default, got {shown}"
+        ]
+    return value, []
 
 
 def token_expiry(body: dict[str, Any]) -> tuple[datetime | None, list[str]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.vocabulary import Owner
+from chalicelib.integrations import rate_limits
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens.model import TokenModel, rotation_recommended_at
 
@@ -57,6 +58,7 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
     live = integration.token_hash, *((integration.previous_token_hash,) if rotation else ())
     known = last_used_by_hash or {}
     used = [known[h] for h in live if h in known]
+    lowered = None if integration.burst_limit is None else int(integration.burst_limit)
     last_used_at = clock.iso(datetime.fromtimestamp(max(used), tz=UTC)) if used else None
     return {
         "id": integration.id,
@@ -78,6 +80,8 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
         "lastUsedAt": last_used_at,
         "rotationRecommended": rotation_recommended(integration.token_created_at),
         "revocation": revocation(integration),
+        "burstLimit": lowered,
+        "rateLimits": rate_limits.settings_view(lowered),
     }
 
 

@@ -125,7 +125,17 @@ const itemPath = (item, suffix = "") => `/private-integrations/${encodeURICompon
 const hint = (text) => el("code", { class: "hint", text });
 
 // --- rendering ---
+// Each location's use of its daily rate limit today (the list answer's dailyUsage).
+function renderUsage() {
+  const usage = state.usage || [];
+  $("usage").hidden = usage.length === 0;
+  $("usage").replaceChildren(el("strong", { text: "API requests today (daily limit per location, resets 00:00 UTC): " }),
+    ...usage.map((u, i) => el("span", { class: "usage-item", "data-location": u.locationId,
+      text: `${i ? " · " : ""}${u.name}: ${u.used.toLocaleString("en-US")} of ${u.limit.toLocaleString("en-US")}` })));
+}
+
 function render() {
+  renderUsage();
   $("list").querySelector("tbody").replaceChildren(...state.items.map(row));
   const empty = state.items.length === 0;
   $("list").hidden = empty;
@@ -169,7 +179,8 @@ function row(item) {
   }
   return el("tr", { "data-id": item.id },
     nameCell,
-    el("td", { "data-label": "Scopes" }, el("div", { class: "scopes" }, ...item.scopes.map((s) => el("span", { class: "chip", text: s })))),
+    el("td", { "data-label": "Scopes" }, el("div", { class: "scopes" }, ...item.scopes.map((s) => el("span", { class: "chip", text: s }))),
+      el("div", { class: "muted burst", text: `Burst limit: ${item.rateLimits.burstMax} per ${item.rateLimits.burstIntervalMilliseconds / 1000} s${item.burstLimit === null ? "" : " (lowered)"}` })),
     tokenCell,
     el("td", { "data-label": "Created", text: formatTime(item.createdAt) }),
     el("td", { "data-label": "Last used", text: formatTime(item.lastUsedAt) }),
@@ -264,6 +275,7 @@ async function load() {
   const data = await api("GET", `${ownerPath(owner)}/private-integrations`);
   if (owner !== state.owner) return; // another owner was picked meanwhile: its own load renders it
   state.items = data.privateIntegrations;
+  state.usage = data.dailyUsage;
   render();
 }
 
@@ -345,7 +357,7 @@ function step(n) {
   if (n === 2) renderScopes();
 }
 
-const FIELDS = ["name", "description", "scopes", "expiry"];
+const FIELDS = ["name", "description", "scopes", "expiry", "burstLimit"];
 // The API names the expiry's fields; the page has one "expiry" control for both.
 const fieldOf = (problem) => /^(send )?expires(InDays|At)\b/.test(problem) ? "expiry"
   : FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`));
@@ -383,6 +395,10 @@ function openDialog(item) {
   grantedBefore.forEach((s) => chosen.add(s));
   createExpiry.reset();
   $("create-expiry").hidden = Boolean(item); // an expiry is chosen with a new token, never edited
+  // Only agency admins may lower an integration's burst limit (the API answers 403 to anyone else).
+  const admin = state.me.user.type === "agency" && state.me.user.role === "admin";
+  $("burst-box").hidden = !(item && admin);
+  $("burst-limit").value = item && item.burstLimit !== null ? String(item.burstLimit) : "";
   clearProblems();
   step(1);
   $("create-dialog").showModal();
@@ -406,6 +422,11 @@ $("scope-search").addEventListener("input", renderScopes);
 $("create-submit").addEventListener("click", async () => {
   const editing = state.editing;
   const body = { name: $("name").value, description: $("description").value, scopes: [...chosen], ...(editing ? {} : createExpiry.body()) };
+  if (editing && !$("burst-box").hidden) {
+    const typed = $("burst-limit").value.trim();
+    const limit = typed === "" ? null : Number(typed);
+    if (limit !== editing.burstLimit) body.burstLimit = limit;
+  }
   $("create-submit").disabled = true;
   try {
     const data = editing

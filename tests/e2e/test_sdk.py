@@ -47,6 +47,8 @@ EXPECTED_STEPS = {
     "revoked token": 401,
     "garbage token": 401,
     "unsupported Version": 400,
+    "burst limit": 429,
+    "burst limit retried": 200,
 }
 
 
@@ -95,6 +97,7 @@ def test_the_official_sdk_works_unchanged(compiled: Path, server: DevServer, tmp
     readonly_token, _ = _token(server, session, f"locations/{LOCATION}", ["contacts.readonly"])
     revoked_token, revoked_id = _token(server, session, f"locations/{LOCATION}", LOCATION_SCOPES)
     assert server.call("DELETE", f"/private-integrations/{revoked_id}", session)[0] == 204
+    limited_token, _ = _token(server, session, f"locations/{LOCATION}", ["locations.readonly"])
     out = tmp_path / "steps.jsonl"
     setup = {
         "base": server.base,
@@ -108,6 +111,7 @@ def test_the_official_sdk_works_unchanged(compiled: Path, server: DevServer, tmp
             "readonly": readonly_token,
             "revoked": revoked_token,
             "garbage": tokens.generate()[:-6] + "AAAAAA",
+            "limited": limited_token,
         },
     }
     node, _ = _node_tools()
@@ -116,7 +120,7 @@ def test_the_official_sdk_works_unchanged(compiled: Path, server: DevServer, tmp
         env={**os.environ, "SDK_SETUP": json.dumps(setup)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     steps = [json.loads(line) for line in out.read_text().splitlines() if line]

@@ -69,6 +69,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
             "events",
             "contacts",
             "contact-keys",
+            "rate-limits",
         ]
     }
     indexes = set()
@@ -85,6 +86,11 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
+    # The rate limiter's counters expire after their window.
+    named = {t["Properties"]["TableName"]: t for t in tables.values()}
+    counters = named[f"pi-{stage}-rate-limits"]
+    ttl = counters["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expiresAt", "Enabled": True}
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -294,6 +300,7 @@ TABLE_IDS = {
     "TableEvents",
     "TableContacts",
     "TableContactKeys",
+    "TableRateLimits",
 }
 FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
 

@@ -159,7 +159,7 @@ def test_get_list_edit_delete_roundtrip(api: Api, frozen_clock: FakeClock) -> No
     ]
     listed = api.get("/locations/loc1/private-integrations").json_body["privateIntegrations"]
     assert [i["id"] for i in listed] == [second["id"], first["id"]]
-    assert api.get("/locations/loc2/private-integrations").json_body == {"privateIntegrations": []}
+    assert api.get("/locations/loc2/private-integrations").json_body["privateIntegrations"] == []
 
     frozen_clock.advance(minutes=1)
     edited = api.patch(
@@ -230,7 +230,7 @@ def test_validation_lists_every_problem(api: Api) -> None:
     assert body["error"] == "Unprocessable Entity"
     assert body["message"] == [
         "'extra' is not a field of a private integration "
-        "(allowed: name, description, scopes, expiresInDays, expiresAt)",
+        "(allowed: name, description, scopes, burstLimit, expiresInDays, expiresAt)",
         "name is required: a string of 1 to 100 characters (after trimming)",
         "description must be a string of at most 500 characters",
         "scopes: 'nope' is not a known scope (see GET /scopes)",
@@ -256,7 +256,7 @@ def test_validation_lists_every_problem(api: Api) -> None:
     )
     integration_id = api.get("/locations/loc1/private-integrations").json_body["privateIntegrations"][0]["id"]
     assert assert_error(api.patch(f"/private-integrations/{integration_id}", {}), 422)["message"] == [
-        "send at least one of name, description, scopes"
+        "send at least one of name, description, scopes, burstLimit"
     ]
     assert assert_error(
         api.patch(f"/private-integrations/{integration_id}", {"scopes": "contacts.readonly"}), 422

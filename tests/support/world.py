@@ -85,8 +85,12 @@ FakeClock = clock.ManualClock
 
 @contextmanager
 def seeded_world(engine: str = engines.MOTO) -> Iterator[None]:
-    """A fresh moto account with the tables created and SEED loaded; with `engine` "dynamodb-local"
-    the tables are in an empty database of DynamoDB Local (the other services stay on moto)."""
+    """A fresh moto account with the tables created and SEED loaded (and a rate limiter that remembers
+    no lease, limit or location of an earlier world); with `engine` "dynamodb-local" the tables are in
+    an empty database of DynamoDB Local (the other services stay on moto)."""
+    from chalicelib.integrations import rate_limits
+
+    rate_limits.reset()
     with mock_aws(), ExitStack() as stack:
         if engine == engines.DYNAMODB_LOCAL:
             stack.enter_context(engines.on_dynamodb_local())

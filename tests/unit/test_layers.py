@@ -1,6 +1,7 @@
 """Layers that only point down: each package of chalicelib imports only packages below it (and itself).
 
-core < tokens, audit < directory < integrations, v2 < http; `tables` lists every model, `ui` is files.
+core < tokens, audit, ratelimit < directory < integrations, v2 < http; `tables` lists every model;
+`ui` is files.
 Nothing below `http` may import it: the domain never knows about HTTP.
 """
 
@@ -13,6 +14,7 @@ CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
 RANK = {
     "core": 0,
     "tokens": 1,
+    "ratelimit": 1,
     "audit": 1,
     "directory": 2,
     "integrations": 3,

@@ -15,7 +15,7 @@ from chalicelib.directory import sessions
 from chalicelib.directory import settings as agency_settings
 from chalicelib.directory.models import UserModel
 from chalicelib.http import web
-from chalicelib.integrations import access, emergency, lifecycle, service, views
+from chalicelib.integrations import access, emergency, lifecycle, rate_limits, service, views
 from chalicelib.tokens import catalog
 from chalicelib.tokens.authorizer_cache import ApiStage
 
@@ -69,7 +69,7 @@ def scopes() -> dict[str, Any]:
 @bp.route("/agencies/{agency_id}/private-integrations", methods=["GET"])
 def list_agency_integrations(agency_id: str) -> dict[str, Any]:
     owner = access.agency_owner(_caller(), agency_id)
-    return {"privateIntegrations": views.list_for(owner)}
+    return {"privateIntegrations": views.list_for(owner), "dailyUsage": rate_limits.daily_usage(owner)}
 
 
 @bp.route("/agencies/{agency_id}/private-integrations", methods=["POST"])
@@ -82,7 +82,7 @@ def create_agency_integration(agency_id: str) -> Response:
 @bp.route("/locations/{location_id}/private-integrations", methods=["GET"])
 def list_location_integrations(location_id: str) -> dict[str, Any]:
     owner = access.location_owner(_caller(), location_id)
-    return {"privateIntegrations": views.list_for(owner)}
+    return {"privateIntegrations": views.list_for(owner), "dailyUsage": rate_limits.daily_usage(owner)}
 
 
 @bp.route("/locations/{location_id}/private-integrations", methods=["POST"])

@@ -9,6 +9,7 @@ import {
   GHLError,
   GHLForbiddenError,
   GHLNotFoundError,
+  GHLRateLimitError,
   GHLValidationError,
   HighLevel,
 } from "@gohighlevel/api-client";
@@ -36,7 +37,7 @@ interface Setup {
   agencyId: string;
   locationId: string;
   otherLocationId: string;
-  tokens: { location: string; agency: string; readonly: string; revoked: string; garbage: string };
+  tokens: { location: string; agency: string; readonly: string; revoked: string; garbage: string; limited: string };
 }
 
 interface Step {
@@ -52,9 +53,9 @@ type ErrorClass = typeof GHLAuthenticationError | typeof GHLForbiddenError | typ
 const setup = JSON.parse(process.env.SDK_SETUP ?? "{}") as Setup;
 const steps: Step[] = [];
 
-function sdk(token: string, apiVersion?: string): HighLevel {
+function sdk(token: string, apiVersion?: string, rateLimitRetry = false): HighLevel {
   // No apiVersion: the SDK sends its default Version header (2023-02-21), as an integrator's code would.
-  const ghl = new HighLevel({ privateIntegrationToken: token, logLevel: "none", ...(apiVersion ? { apiVersion } : {}) });
+  const ghl = new HighLevel({ privateIntegrationToken: token, logLevel: "none", rateLimitRetry, ...(apiVersion ? { apiVersion } : {}) });
   ghl.getHttpClient().defaults.baseURL = setup.base;
   return ghl;
 }
@@ -210,6 +211,31 @@ async function main(): Promise<void> {
   await fails("unsupported Version", "GET", `/locations/${locationId}`, GHLValidationError, 400, () =>
     sdk(tokens.location, "2020-01-01").locations.getLocation({ locationId }),
   );
+
+  // Rate limits: past 100 requests in a 10 s window the SDK raises GHLRateLimitError with what it read
+  // from the x-ratelimit-* headers (no retry by default). Sent 120 at a time, so that a 10 s window
+  // holds more than 100 even on a slow machine (windows are fixed: a burst may straddle two).
+  const hurried = sdk(tokens.limited);
+  let refused: GHLRateLimitError | undefined;
+  for (let round = 0; round < 3 && refused === undefined; round++) {
+    const answers = await Promise.allSettled(Array.from({ length: 120 }, () => hurried.locations.getLocation({ locationId })));
+    for (const answer of answers) {
+      if (answer.status === "fulfilled") continue;
+      if (!(answer.reason instanceof GHLRateLimitError)) throw answer.reason;
+      refused = refused ?? answer.reason;
+    }
+  }
+  check(refused !== undefined && refused.statusCode === 429, "a burst of requests gets a 429");
+  const info = refused?.rateLimit;
+  check(info?.scope === "burst" && info.max === 100 && info.remaining === 0 && info.intervalMs === 10000, `burst limit read: ${JSON.stringify(info)}`);
+  check(info?.dailyLimit === 200000 && (info.dailyRemaining ?? 0) > 0, "daily limit read");
+  steps.push({ step: "burst limit", method: "GET", path: `/locations/${locationId}`, status: 429, body: refused?.response });
+  // rateLimitRetry: the SDK waits x-ratelimit-interval-milliseconds and the same call succeeds.
+  const patient = sdk(tokens.limited, undefined, true);
+  const retried: GetLocationByIdSuccessfulResponseDto = await ok("burst limit retried", "GET", `/locations/${locationId}`, () =>
+    patient.locations.getLocation({ locationId }),
+  );
+  check(retried.location?.id === locationId, "the retried call answers the location");
 }
 
 main()
