@@ -135,7 +135,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
     once_an_hour = {"Period": 3600, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
     found: dict[str, Any] = {
         "AlarmAuthorizerErrors": _alarm(
-            "Authorizer failed closed (token store unreadable): real users get 500s. docs/operations.md Runbook.",
+            "Authorizer failed closed (token store unreadable): real users get 500s. See docs/operations.md.",
             {"Ref": "AuthorizerErrorThreshold"},
             Namespace=NAMESPACE,
             MetricName="Authorizations",
@@ -145,7 +145,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
         ),
         "AlarmGitHubKeysUnreadable": _alarm(
             "GitHub's secret-scanning keys unreadable for over an hour: leak reports are refused. "
-            "docs/operations.md Runbook.",
+            "See docs/operations.md.",
             1,
             Namespace=NAMESPACE,
             MetricName="GitHubKeysUnreadable",
@@ -156,7 +156,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             DatapointsToAlarm=1,
         ),
         "AlarmAuthorizerLatencyP99": _alarm(
-            "Authorizer p99 latency above its threshold: every v2 request waits. docs/operations.md Runbook.",
+            "Authorizer p99 latency above its threshold: every v2 request waits. See docs/operations.md.",
             {"Ref": "AuthorizerP99ThresholdMs"},
             Namespace=NAMESPACE,
             MetricName="AuthorizerLatency",
@@ -166,7 +166,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
         ),
         "AlarmPoliciesPlanned": _alarm(
             "Tokens planned under another scope catalog are planned on the request path (slow cold "
-            "starts): run scripts/replan_policies.py. docs/operations.md Runbook.",
+            "starts): run scripts/replan_policies.py. See docs/operations.md.",
             1,
             Namespace=NAMESPACE,
             MetricName="PoliciesPlanned",
@@ -177,7 +177,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             DatapointsToAlarm=1,
         ),
         "AlarmApi5xxRate": _alarm(
-            "Share of API requests answered 5xx above its threshold (SDK-visible). docs/operations.md Runbook.",
+            "Share of API requests answered 5xx above its threshold (SDK-visible). See docs/operations.md.",
             {"Ref": "ServerErrorRateThreshold"},
             Namespace="AWS/ApiGateway",
             MetricName="5XXError",
@@ -186,7 +186,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             Period=60,
         ),
         "AlarmCleanupErrors": _alarm(
-            "The scheduled cleanup failed (reminders and rotation completions wait). docs/operations.md Runbook.",
+            "The scheduled cleanup failed (reminders and rotation completions wait). See docs/operations.md.",
             {"Ref": "CleanupErrorThreshold"},
             Namespace="AWS/Lambda",
             MetricName="Errors",
@@ -222,7 +222,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             for name, description, threshold, metric, statistic, period in (
                 (
                     "Errors",
-                    "The outbox function fails: audit events wait in the stream (24 h). docs/operations.md Runbook.",
+                    "The outbox fails: audit events wait in the stream (24 h). See docs/operations.md.",
                     "OutboxErrorThreshold",
                     "Errors",
                     "Sum",
@@ -230,7 +230,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
                 ),
                 (
                     "IteratorAge",
-                    "Audit events are published late (EventBridge refusing, or failing). docs/operations.md Runbook.",
+                    "Audit events published late (EventBridge refusing or failing). See docs/operations.md.",
                     "OutboxIteratorAgeThresholdMs",
                     "IteratorAge",
                     "Maximum",
@@ -239,7 +239,7 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             )
         },
         "AlarmOutboxFailuresQueued": _queue_alarm(
-            "Audit events were given up after the outbox's retries: republish them. docs/operations.md Runbook.",
+            "Audit events were given up after the outbox's retries: republish them. See docs/operations.md.",
             "OutboxFailureQueue",
         ),
     }

@@ -94,7 +94,7 @@ def create_location_integration(location_id: str) -> Response:
 
 @bp.route("/agencies/{agency_id}/private-integrations/revoke-all", methods=["POST"])
 def revoke_all(agency_id: str) -> dict[str, Any]:
-    """Emergency: every token of the agency and its sub-accounts stops working (docs/operations.md "Runbook")."""
+    """Emergency: every token of the agency and its sub-accounts stops working (docs/operations.md)."""
     user = _caller()
     emergency.require_admin(user, agency_id)
     return emergency.revoke_all(user.id, agency_id, emergency.parse_body(_body()), own_api=_own_api())
