@@ -136,10 +136,10 @@ def _requests(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, dic
 
 def _schema() -> dict[str, Any]:
     """Per table: its hash key and its indexes' hash keys and projected attributes, from the models."""
-    from chalicelib import tables as models
+    from chalicelib import tables
 
-    tables: dict[str, Any] = {}
-    for model in models.ALL_MODELS:
+    found: dict[str, Any] = {}
+    for model in tables.ALL_MODELS:
         schema = model._get_schema()
         hash_key = next(k["AttributeName"] for k in schema["key_schema"] if k["KeyType"] == "HASH")
         indexes = []
@@ -154,8 +154,8 @@ def _schema() -> dict[str, Any]:
             )
             indexes.append((index["index_name"], keys, projected))
         short = model.Meta.table_name.split("-", 2)[-1]
-        tables[model.Meta.table_name] = {"name": short, "hash": hash_key, "indexes": indexes}
-    return tables
+        found[model.Meta.table_name] = {"name": short, "hash": hash_key, "indexes": indexes}
+    return found
 
 
 SCHEMA: dict[str, Any] = {}
@@ -245,11 +245,11 @@ def _set_value(params: dict[str, Any], placeholder: str) -> dict[str, Any] | Non
 def world() -> Iterator[Any]:
     from moto import mock_aws
 
-    from chalicelib import seed
-    from chalicelib import tables as models
+    from local import seed
+    from local.tables import create_tables
 
     with mock_aws():
-        models.create_tables()
+        create_tables()
         seed.load_seed(ROOT / "seed" / "demo.json")
         SCHEMA.update(_schema())
         yield

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # metric lines would interleave with ours
 
-from scripts.devserver import start_embedded_dynamodb  # noqa: E402
+from local.dynamodb import start_embedded_dynamodb  # noqa: E402
 from tests.support.dynamodb_calls import READS, WRITES, recording  # noqa: E402
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:benchapi01/api/GET/contacts/x1"
@@ -260,16 +260,14 @@ def write_path_planning(admin: Any) -> None:
 
 
 def models_all() -> tuple[Any, ...]:
-    from chalicelib import tables as models
+    from chalicelib import tables
 
-    return models.ALL_MODELS
+    return tables.ALL_MODELS
 
 
 def main() -> None:
     moto = start_embedded_dynamodb()
     try:
-        from chalicelib import seed
-        from chalicelib import tables as models
         from chalicelib.core import clock
         from chalicelib.core.vocabulary import Owner, OwnerType
         from chalicelib.directory.models import UserModel
@@ -277,8 +275,10 @@ def main() -> None:
         from chalicelib.tokens import authorizer, catalog, policy
         from chalicelib.tokens import format as tokens
         from chalicelib.tokens.model import TokenModel
+        from local import seed
+        from local.tables import create_tables
 
-        models.create_tables()
+        create_tables()
         seed.load_seed(ROOT / "seed" / "demo.json")
         admin = UserModel.get("user-admin")
         owner = Owner(OwnerType.LOCATION, "loc-downtown", "agency-demo")

@@ -199,11 +199,11 @@ def _gateway_responses() -> Any:
 
 def table_resources(stage: str) -> dict[str, Any]:
     """One AWS::DynamoDB::Table per PynamoDB model, keys and GSIs taken from the model itself."""
-    from chalicelib import tables as models
+    from chalicelib import tables
     from chalicelib.core.config import settings
 
     resources: dict[str, Any] = {}
-    for model in models.ALL_MODELS:
+    for model in tables.ALL_MODELS:
         short = model.Meta.table_name[len(settings.table_prefix) :]
         schema = model._get_schema()
         attributes = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
@@ -233,7 +233,7 @@ def table_resources(stage: str) -> dict[str, Any]:
         properties["AttributeDefinitions"] = [
             {"AttributeName": name, "AttributeType": kind} for name, kind in sorted(attributes.items())
         ]
-        if model in models.TTL_MODELS:
+        if model in tables.TTL_MODELS:
             properties["TimeToLiveSpecification"] = {"AttributeName": "expiresAt", "Enabled": True}
         if getattr(model.Meta, "stream_view_type", None):  # the events table: the outbox's stream
             properties["StreamSpecification"] = {"StreamViewType": model.Meta.stream_view_type}

@@ -12,18 +12,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.devserver import (
-    _prepare_environment,
+from local.demo import (
     demo_users,
+    prepare_environment,
     read_seed,
     seed_path,
-    serving_port,
     users_table,
 )
+from local.ports import serving_port
 
 
 def main(argv: list[str]) -> int:
-    _prepare_environment()
+    prepare_environment()
     from chalicelib.directory import sessions
 
     seed = read_seed()

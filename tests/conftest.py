@@ -71,7 +71,7 @@ def aws(frozen_clock: FakeClock, engine: str) -> Iterator[None]:
 @pytest.fixture
 def api(aws: None) -> Iterator[Api]:
     from app import app
-    from chalicelib.http.local_gateway import install_api_gateway_behaviour
+    from local.gateway import install_api_gateway_behaviour
 
     install_api_gateway_behaviour()
     with Client(app) as client:

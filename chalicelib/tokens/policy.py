@@ -272,25 +272,3 @@ def document(
 ) -> dict[str, Any]:
     """The IAM policy, planned now; a location token passes its own `location_id` to be pinned."""
     return stored_policy.document(method_arn, *globs(scopes, level, location_id))
-
-
-@functools.lru_cache(maxsize=512)
-def _matcher(resources: tuple[str, ...]) -> re.Pattern[str]:
-    """IAM resource matching, one regex per statement: `*` any characters (including '/'), `?` one."""
-    globs = (re.escape(r).replace(r"\*", ".*").replace(r"\?", ".") for r in resources)
-    return re.compile("|".join(f"(?:{g})" for g in globs), re.DOTALL)
-
-
-def glob_matches(pattern: str, text: str) -> bool:
-    return _matcher((pattern,)).fullmatch(text) is not None
-
-
-def evaluate(policy_document: dict[str, Any], resource_arn: str) -> bool:
-    """IAM evaluation for execute-api: an explicit Deny wins, then any Allow, else denied."""
-    allowed = False
-    for statement in policy_document["Statement"]:
-        if _matcher(tuple(statement["Resource"])).fullmatch(resource_arn):
-            if statement["Effect"] == "Deny":
-                return False
-            allowed = True
-    return allowed

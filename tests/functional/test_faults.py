@@ -17,7 +17,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import tables as models
+from chalicelib import tables
 from chalicelib.audit.model import EventModel
 from chalicelib.core import clock, config, db
 from chalicelib.http.gateway_responses import Context as GatewayContext
@@ -327,8 +327,8 @@ def snapshot() -> dict[str, list[Any]]:
     count requests, also refused ones), sorted: to compare before/after."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     state: dict[str, list[Any]] = {}
-    for model in models.ALL_MODELS:
-        if model in (models.EventModel, models.CounterModel):
+    for model in tables.ALL_MODELS:
+        if model in (tables.EventModel, tables.CounterModel):
             continue
         items = ddb.scan(TableName=model.Meta.table_name, ConsistentRead=True)["Items"]
         for item in items:
@@ -394,7 +394,7 @@ def run_with_fault(
 @pytest.fixture
 def client(frozen_clock: FakeClock) -> Any:
     from app import app
-    from chalicelib.http.local_gateway import install_api_gateway_behaviour
+    from local.gateway import install_api_gateway_behaviour
 
     install_api_gateway_behaviour()
     with Client(app) as chalice_client:

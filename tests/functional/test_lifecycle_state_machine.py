@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib.core import clock, config
-from chalicelib.http.local_gateway import install_api_gateway_behaviour
+from local.gateway import install_api_gateway_behaviour
 from tests.support import engines
 from tests.support.faults import KINDS, install
 from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys

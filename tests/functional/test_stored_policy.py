@@ -14,6 +14,7 @@ from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import authorizer, catalog, policy, replan, stored_policy
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
+from local import iam
 from tests.support.item_size import item_bytes, read_units
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api
@@ -90,16 +91,16 @@ def test_the_authorizer_plans_nothing_for_a_current_token(api: Api, monkeypatch:
         answer = authorize(token)
         assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     document = authorize(location.token)["policyDocument"]
-    assert policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1/customValues"))
-    assert not policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc2/customValues"))
+    assert iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1/customValues"))
+    assert not iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc2/customValues"))
 
 
 def test_the_stored_plan_is_prefix_free_and_serves_every_api(api: Api) -> None:
     issued = create(api, ["locations.readonly"])
     other_api = "arn:aws:execute-api:eu-west-1:999999999999:downstream1/prod/GET/locations/loc1"
     document = authorize(issued.token, other_api)["policyDocument"]
-    assert policy.evaluate(document, other_api)
-    assert not policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
+    assert iam.evaluate(document, other_api)
+    assert not iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
     item = TokenModel.get(tokens.digest(issued.token))
     assert all(not glob.startswith("arn:") for glob in stored_policy.decode(item.policy)[0])
 
@@ -115,7 +116,7 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
     also = create(api, ["locations.readonly"], owner="agencies/ag1")
     gone = create(api, ["contacts.readonly"])
     assert api.delete(f"/private-integrations/{gone.integration_id}").status_code == 204
-    assert not policy.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
+    assert not iam.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
     extra = tmp_path / "widgets.tsv"
     extra.write_text("scope\tmethod\tpath\tlevels\ncontacts.readonly\tGET\t/widgets/:widgetId\tlocation\n")
     with catalog_changed_to(monkeypatch, extra):
@@ -128,13 +129,13 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
 
         monkeypatch.setattr(authorizer.metrics, "authorization", counted)
         # Before the replan: the stale item is planned on the request (correct: the new route opens).
-        assert policy.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
+        assert iam.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
         assert planned == [True]
         counts = replan.replan()
         assert counts == {"stale": 2, "replanned": 2}
         assert assert_every_live_token_holds_a_fresh_plan() == 2
         assert replan.replan() == {}  # nothing left: a second run reads nothing stale
-        assert policy.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
+        assert iam.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
         assert planned == [True, False]
         assert authorize(also.token)
         assert planned == [True, False, False]
@@ -145,9 +146,9 @@ def test_a_damaged_stored_policy_is_planned_again_never_widened(api: Api) -> Non
     item = TokenModel.get(tokens.digest(issued.token))
     item.update(actions=[TokenModel.policy.set(b"not zlib at all")])
     document = authorize(issued.token, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))["policyDocument"]
-    assert policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
-    assert not policy.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc2"))
-    assert not policy.evaluate(document, ARN)  # contacts: not its scope
+    assert iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
+    assert not iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc2"))
+    assert not iam.evaluate(document, ARN)  # contacts: not its scope
 
 
 def test_replan_never_overwrites_an_edit_that_landed_meanwhile(

@@ -12,6 +12,7 @@ from moto import mock_aws
 from chalicelib import tables
 from chalicelib.audit.model import EventModel
 from chalicelib.tokens.model import TokenModel
+from local.tables import create_tables
 from tests.support import engines
 
 pytestmark = pytest.mark.engines
@@ -28,8 +29,8 @@ def empty_database(engine: str) -> Iterator[None]:
 
 
 def test_tables_are_created_with_ttl_and_stream_and_again_without_error(empty_database: None) -> None:
-    tables.create_tables()
-    tables.create_tables()  # a second start (make run restarting, a bench) finds them and changes nothing
+    create_tables()
+    create_tables()  # a second start (make run restarting, a bench) finds them and changes nothing
 
     client = boto3.client("dynamodb", region_name="us-east-1")
     assert set(client.list_tables()["TableNames"]) == {model.Meta.table_name for model in tables.ALL_MODELS}

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.tokens import authorizer, policy
+from chalicelib.tokens import authorizer
 from chalicelib.tokens import format as tokens
 from chalicelib.tokens.model import TokenModel
+from local import iam
 from tests.support.dynamodb_calls import DynamoDBCalls, recording
 from tests.support.lifecycle_helpers import create
 from tests.support.v2_client import LOCATION_SCOPES, TokenClient, V, token_for
@@ -349,10 +350,10 @@ def test_an_agency_tokens_policy_pins_no_tenant_so_the_handler_checks_the_agency
     answer = authorizer.authorize(f"Bearer {token}", f"{prefix}/GET/locations/loc1")
     document = answer["policyDocument"]
     for location in ("loc1", "loc9", "any-other-agencys-location"):
-        assert policy.evaluate(document, f"{prefix}/GET/locations/{location}")  # admitted at the gateway
-    assert not policy.evaluate(document, f"{prefix}/GET/contacts/c1")  # a route its scopes do not open
+        assert iam.evaluate(document, f"{prefix}/GET/locations/{location}")  # admitted at the gateway
+    assert not iam.evaluate(document, f"{prefix}/GET/contacts/c1")  # a route its scopes do not open
     other_api = "arn:aws:execute-api:us-east-1:123456789012:other00001/api/GET/locations/loc1"
-    assert not policy.evaluate(document, other_api)
+    assert not iam.evaluate(document, other_api)
     assert answer["context"]["agencyId"] == "ag1"
     refused = TokenClient(api, token)("GET", "/locations/loc9")  # another agency's location
     assert refused.status_code == 403

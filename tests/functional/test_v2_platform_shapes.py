@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import seed
 from chalicelib.v2 import schema
 from chalicelib.v2.models import ContactKeyModel, ContactModel
+from local import seed
 from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import Api, FakeClock, scan_all_items
 

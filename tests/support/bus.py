@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 
 from chalicelib.audit import outbox
-from chalicelib.audit.local_stream import StreamMapping
 from chalicelib.audit.model import EventModel
 from chalicelib.core import config
+from local.stream import StreamMapping
 
 REGION = "us-east-1"
 

@@ -28,7 +28,7 @@ import pytest
 
 from chalicelib import tables
 from chalicelib.core import config, db
-from scripts.dynamodb_local import DynamoDBLocal, NotInstalled
+from local.dynamodb_local import DynamoDBLocal, NotInstalled
 
 MOTO, DYNAMODB_LOCAL = "moto", "dynamodb-local"
 ENGINES = (MOTO, DYNAMODB_LOCAL)

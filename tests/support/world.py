@@ -19,10 +19,11 @@ from chalice.test import Client
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from chalicelib import seed
-from chalicelib import tables as models
+from chalicelib import tables
 from chalicelib.core import clock
 from chalicelib.directory import sessions
+from local import seed
+from local.tables import create_tables
 from tests.support import engines
 
 # moto's in-process DynamoDB is not isolated between threads (a failed transaction restores a copy of
@@ -94,7 +95,7 @@ def seeded_world(engine: str = engines.MOTO) -> Iterator[None]:
     with mock_aws(), ExitStack() as stack:
         if engine == engines.DYNAMODB_LOCAL:
             stack.enter_context(engines.on_dynamodb_local())
-        models.create_tables()
+        create_tables()
         if engine == engines.DYNAMODB_LOCAL:
             engines.stop_ttl_deletion()
         seed_path = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"seed-{os.getpid()}.json"
@@ -157,6 +158,6 @@ def scan_all_items() -> list[dict[str, Any]]:
 
     ddb = boto3.client("dynamodb", region_name="us-east-1")  # AWS_ENDPOINT_URL_DYNAMODB: the engine
     items: list[dict[str, Any]] = []
-    for model in models.ALL_MODELS:
+    for model in tables.ALL_MODELS:
         items.extend(ddb.scan(TableName=model.Meta.table_name)["Items"])
     return items

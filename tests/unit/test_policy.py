@@ -2,7 +2,7 @@
 
 Two proofs. `policy.findings` walks every class of path exactly (each parameter is a literal word of the
 catalog, the token's own location id, or any other word). The hypothesis tests check the same claim
-independently, on concrete request paths through `policy.evaluate` (IAM's glob matching), against an
+independently, on concrete request paths through `local.iam.evaluate` (IAM's glob matching), against an
 oracle written here: the route API Gateway routes a path to (literal segments beat parameters, left to
 right), whether the token's scopes open it at its level, and for a location token whether every
 `:locationId` is its own.
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from chalicelib.core import config
 from chalicelib.tokens import catalog, policy, stored_policy
+from local import iam
 
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api"
 ARN = f"{PREFIX}/GET/locations/x1"
@@ -136,9 +137,9 @@ def test_the_limits_are_real_and_narrow() -> None:
     under = policy.findings(frozenset({"calendars/groups.write"}), "location", policy.PIN)
     assert [(shown(f), f.wanted) for f in under] == [("PUT/calendars/groups/notifications/status", True)]
     document = policy.document(frozenset({"calendars/groups.write"}), "location", ARN, OWN)
-    assert policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/g1/status")
-    assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/status")
-    assert not policy.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/n1")
+    assert iam.evaluate(document, f"{PREFIX}/PUT/calendars/groups/g1/status")
+    assert not iam.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/status")
+    assert not iam.evaluate(document, f"{PREFIX}/PUT/calendars/groups/notifications/n1")
     refused = policy.findings(frozenset(ALL_SCOPES), "location", policy.PIN)
     assert {f.route.label for f in refused} == {
         "GET conversations/messages/:messageId/locations/:locationId/recording",
@@ -156,17 +157,17 @@ def test_the_issues_example_another_locations_recording_is_refused() -> None:
     scopes = frozenset({"conversations.readonly", "conversations/message.readonly"})
     document = policy.document(scopes, "location", ARN, OWN)
     for location in ("Lz9otherSubAccount01", "loc2"):
-        assert not policy.evaluate(
+        assert not iam.evaluate(
             document, f"{PREFIX}/GET/conversations/messages/m1/locations/{location}/recording"
         )
-        assert not policy.evaluate(
+        assert not iam.evaluate(
             document, f"{PREFIX}/GET/conversations/locations/{location}/messages/m1/transcription"
         )
-    assert policy.evaluate(document, f"{PREFIX}/GET/conversations/c1")
+    assert iam.evaluate(document, f"{PREFIX}/GET/conversations/c1")
     # Alone, the message scope keeps its own location's recording (no glob swallows it).
     alone = policy.document(frozenset({"conversations/message.readonly"}), "location", ARN, OWN)
-    assert policy.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/{OWN}/recording")
-    assert not policy.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/loc2/recording")
+    assert iam.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/{OWN}/recording")
+    assert not iam.evaluate(alone, f"{PREFIX}/GET/conversations/messages/m1/locations/loc2/recording")
 
 
 # --- the independent proof on concrete paths ---------------------------------------------------------
@@ -238,7 +239,7 @@ scope_sets = st.one_of(
 def mismatch(scopes: frozenset[str], level: str, method: str, path: str) -> str | None:
     document = policy.document(scopes, level, ARN, pin(level))
     want = wanted(method, path, scopes, level)
-    got = policy.evaluate(document, f"{PREFIX}/{method}/{path}")
+    got = iam.evaluate(document, f"{PREFIX}/{method}/{path}")
     if want == got:
         return None
     routes = [r for r in oracle_routes() if r.method == method and r.regex.match(path)]
@@ -301,7 +302,7 @@ def test_no_location_token_reaches_another_location_on_any_route(
     for route in oracle_routes():
         for path in fillings(route, words, random_id):
             want = wanted(route.method, path, held, level)
-            got = policy.evaluate(document, f"{PREFIX}/{route.method}/{path}")
+            got = iam.evaluate(document, f"{PREFIX}/{route.method}/{path}")
             if got and not want:
                 over.append(f"{route.method} {path}")
             elif want and not got and mismatch(held, level, route.method, path) is not None:
@@ -346,13 +347,13 @@ def test_contact_routes_whose_words_collide_with_contact_ids(
         for scopes in ({"contacts.readonly"}, {"contacts.write"}, {"contacts.readonly", "contacts.write"}):
             assert exact_problems(frozenset(scopes), "location") == []
         write_only = policy.document(frozenset({"contacts.write"}), "location", ARN, OWN)
-        assert policy.evaluate(write_only, f"{PREFIX}/PUT/contacts/search")  # contact id "search"
-        assert policy.evaluate(write_only, f"{PREFIX}/POST/contacts/upsert")
-        assert not policy.evaluate(write_only, f"{PREFIX}/POST/contacts/search")
-        assert not policy.evaluate(write_only, f"{PREFIX}/GET/contacts/search/duplicate")
+        assert iam.evaluate(write_only, f"{PREFIX}/PUT/contacts/search")  # contact id "search"
+        assert iam.evaluate(write_only, f"{PREFIX}/POST/contacts/upsert")
+        assert not iam.evaluate(write_only, f"{PREFIX}/POST/contacts/search")
+        assert not iam.evaluate(write_only, f"{PREFIX}/GET/contacts/search/duplicate")
         read_only = policy.document(frozenset({"contacts.readonly"}), "location", ARN, OWN)
-        assert policy.evaluate(read_only, f"{PREFIX}/GET/contacts/upsert")  # contact id "upsert"
-        assert not policy.evaluate(read_only, f"{PREFIX}/POST/contacts/upsert")
+        assert iam.evaluate(read_only, f"{PREFIX}/GET/contacts/upsert")  # contact id "upsert"
+        assert not iam.evaluate(read_only, f"{PREFIX}/POST/contacts/upsert")
 
 
 @pytest.mark.parametrize(
@@ -366,7 +367,7 @@ def test_contact_routes_whose_words_collide_with_contact_ids(
 )
 def test_a_parameter_equal_to_another_routes_word_is_not_an_open_door(scope: str, path: str) -> None:
     for own in (None, "L1"):
-        assert not policy.evaluate(
+        assert not iam.evaluate(
             policy.document(frozenset({scope}), "location", ARN, own), f"{PREFIX}/{path}"
         )
 
@@ -380,24 +381,24 @@ def test_a_location_tokens_policy_names_its_own_location_not_a_wildcard() -> Non
     allow = next(s for s in document["Statement"] if s["Effect"] == "Allow")["Resource"]
     assert f"{PREFIX}/GET/locations/{OWN}" in allow
     assert f"{PREFIX}/GET/locations/*" not in allow
-    assert policy.evaluate(document, f"{PREFIX}/GET/locations/{OWN}/customValues")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc2/customValues")
-    assert not policy.evaluate(document, f"{PREFIX}/POST/social-media-posting/oauth/loc2/google/locations/a")
+    assert iam.evaluate(document, f"{PREFIX}/GET/locations/{OWN}/customValues")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/locations/loc2/customValues")
+    assert not iam.evaluate(document, f"{PREFIX}/POST/social-media-posting/oauth/loc2/google/locations/a")
     # An agency token pins its API and stage but not the location (it reaches every one of its agency).
     agency = policy.document(scopes, "agency", ARN)
-    assert policy.evaluate(agency, f"{PREFIX}/GET/locations/loc2")
+    assert iam.evaluate(agency, f"{PREFIX}/GET/locations/loc2")
 
 
 def test_a_location_id_that_is_a_literal_word_is_still_pinned_exactly() -> None:
     document = policy.document(frozenset({"locations.readonly"}), "location", ARN, "search")
-    assert policy.evaluate(document, f"{PREFIX}/GET/locations/search")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/other")
+    assert iam.evaluate(document, f"{PREFIX}/GET/locations/search")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/locations/other")
 
 
 def test_an_id_with_iam_wildcards_cannot_be_pinned_and_gets_nothing() -> None:
     document = policy.document(frozenset(ALL_SCOPES), "location", ARN, "loc*")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc*")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/loc1")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/locations/loc*")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/locations/loc1")
 
 
 def test_every_resource_arn_fits_api_gateways_limit() -> None:
@@ -410,8 +411,8 @@ def test_every_resource_arn_fits_api_gateways_limit() -> None:
 
 def test_the_spec_example_needs_an_explicit_deny() -> None:
     document = policy.document(frozenset({"locations.readonly"}), "location", ARN)
-    assert policy.evaluate(document, f"{PREFIX}/GET/locations/L1")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/locations/L1/customValues")
+    assert iam.evaluate(document, f"{PREFIX}/GET/locations/L1")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/locations/L1/customValues")
     deny = next(s for s in document["Statement"] if s["Effect"] == "Deny")
     assert f"{PREFIX}/GET/locations/*/customValues" in deny["Resource"]
 
@@ -420,27 +421,27 @@ def test_levels_of_a_route_are_respected() -> None:
     # locations.readonly opens GET /locations/timeZones only for sub-account tokens.
     agency = policy.document(frozenset({"locations.readonly"}), "agency", ARN)
     location = policy.document(frozenset({"locations.readonly"}), "location", ARN)
-    assert not policy.evaluate(agency, f"{PREFIX}/GET/locations/timeZones")
-    assert policy.evaluate(location, f"{PREFIX}/GET/locations/timeZones")
+    assert not iam.evaluate(agency, f"{PREFIX}/GET/locations/timeZones")
+    assert iam.evaluate(location, f"{PREFIX}/GET/locations/timeZones")
 
 
 def test_no_scopes_denies_everything() -> None:
     document = policy.document(frozenset(), "location", ARN)
-    assert not policy.evaluate(document, f"{PREFIX}/GET/contacts/x1")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/contacts/x1")
     assert document["Statement"][0]["Effect"] == "Deny"
 
 
 def test_trailing_slash_forms_are_the_same_route() -> None:
     document = policy.document(frozenset({"contacts.write"}), "location", ARN)
-    assert policy.evaluate(document, f"{PREFIX}/POST/contacts/")
-    assert policy.evaluate(document, f"{PREFIX}/POST/contacts")
-    assert not policy.evaluate(document, f"{PREFIX}/GET/contacts")
+    assert iam.evaluate(document, f"{PREFIX}/POST/contacts/")
+    assert iam.evaluate(document, f"{PREFIX}/POST/contacts")
+    assert not iam.evaluate(document, f"{PREFIX}/GET/contacts")
 
 
 def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
     document = policy.document(frozenset({"contacts.readonly"}), "location", ARN)
     other_api = "arn:aws:execute-api:us-east-1:123456789012:otherapi99/api/GET/contacts/x1"
-    assert not policy.evaluate(document, other_api)
+    assert not iam.evaluate(document, other_api)
 
 
 @contextlib.contextmanager
@@ -475,15 +476,15 @@ def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: py
     with extra_catalog(monkeypatch, extra):
         assert catalog.scope_problems(["widgets.readonly"], "agency") == []
         document = policy.document(frozenset({"widgets.readonly"}), "agency", ARN)
-        assert policy.evaluate(document, f"{PREFIX}/GET/widgets/x1")
-        assert not policy.evaluate(document, f"{PREFIX}/GET/contacts/x1")
+        assert iam.evaluate(document, f"{PREFIX}/GET/widgets/x1")
+        assert not iam.evaluate(document, f"{PREFIX}/GET/contacts/x1")
         assert exact_problems(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
 
 
 def test_a_location_tokens_policy_is_cached_per_location() -> None:
     first = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locA")
     second = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locB")
-    assert policy.evaluate(first, f"{PREFIX}/GET/locations/locA")
-    assert not policy.evaluate(first, f"{PREFIX}/GET/locations/locB")
-    assert policy.evaluate(second, f"{PREFIX}/GET/locations/locB")
-    assert not policy.evaluate(second, f"{PREFIX}/GET/locations/locA")
+    assert iam.evaluate(first, f"{PREFIX}/GET/locations/locA")
+    assert not iam.evaluate(first, f"{PREFIX}/GET/locations/locB")
+    assert iam.evaluate(second, f"{PREFIX}/GET/locations/locB")
+    assert not iam.evaluate(second, f"{PREFIX}/GET/locations/locA")

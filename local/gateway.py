@@ -24,7 +24,8 @@ from chalice import local
 
 from chalicelib.http import gateway_responses
 from chalicelib.http.gateway_responses import Context
-from chalicelib.tokens import catalog, policy
+from chalicelib.tokens import catalog
+from local import iam
 
 
 class AuthorizerFailure(local.LocalGatewayException):
@@ -79,7 +80,7 @@ def install_api_gateway_behaviour() -> None:
 
     def check_can_invoke(self: Any, arn: str, auth_result: dict[str, Any]) -> bool:
         _last_auth.context = auth_result.get("context") or {}
-        return policy.evaluate(auth_result.get("policyDocument") or {"Statement": []}, arn)
+        return iam.evaluate(auth_result.get("policyDocument") or {"Statement": []}, arn)
 
     def generate_event(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
         try:
