@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import clock, db
+from chalicelib.core import clock, config, db
 from chalicelib.core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.core.vocabulary import Owner, OwnerType
 from chalicelib.directory import accounts as directory
@@ -137,7 +137,9 @@ def revoke_all(
     """End the agency's sessions, delete every integration of the agency (audited), flush the
     authorizer caches and record one agency-level event with the counts."""
     directory.get_agency(agency_id)  # 404 for an agency that does not exist
-    valid_after = clock.epoch(clock.now())
+    # A session may carry an `iat` up to the clock skew ahead of our clock (sessions.py): those are ended
+    # too, so the cut-off is that far ahead, and signing in again works once it has passed.
+    valid_after = clock.epoch(clock.now()) + config.settings.session_clock_skew_seconds
     valid_after_iso = clock.iso(datetime.fromtimestamp(valid_after, UTC))
     _fence(agency_id, valid_after)
     try:
@@ -199,6 +201,7 @@ def revoke_all(
         "sessionsValidAfter": valid_after_iso,
         "message": (
             f"Every token of the agency is revoked and every session of its users issued until "
-            f"{valid_after_iso} has ended, yours too: sign in again."
+            f"{valid_after_iso} has ended, yours too: sign in again after that time (a session's clock "
+            f"may run up to {config.settings.session_clock_skew_seconds} s ahead of ours)."
         ),
     }

@@ -15,7 +15,7 @@ from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens.model import TokenModel
 from scripts import revoke_all as script
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, race, rotate
-from tests.support.world import Api, FakeClock
+from tests.support.world import Api, FakeClock, sign_in_again_after_revoke_all
 
 # The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
 pytestmark = pytest.mark.engines
@@ -68,7 +68,7 @@ def test_every_token_of_the_agency_is_refused_on_its_next_request_and_audited(
     assert answer.status_code == 200, answer.body
     assert answer.json_body["agencyId"] == "ag1"
     assert answer.json_body["revokedIntegrations"] == 3 and answer.json_body["revokedTokens"] == 4
-    frozen_clock.advance(seconds=1)  # the admin signs in again (each request here mints a new session)
+    sign_in_again_after_revoke_all(frozen_clock)
     assert all(call_v2(api, token, path) == 401 for token, path in tokens["ag1"])
     # Other agencies are untouched.
     assert all(call_v2(api, token, path) == 200 for token, path in tokens["ag2"])
@@ -81,7 +81,7 @@ def test_every_token_of_the_agency_is_refused_on_its_next_request_and_audited(
     assert feed[0]["type"] == "integration.deleted" and feed[0]["details"]["emergency"] is True
     assert_consistent()
     # Nothing left: a second call (signed in again) revokes nothing and succeeds.
-    frozen_clock.advance(seconds=1)
+    sign_in_again_after_revoke_all(frozen_clock)
     assert api.post(REVOKE, {"reason": "again"}).json_body["revokedIntegrations"] == 0
 
 
@@ -124,7 +124,7 @@ def test_revoke_all_ends_every_session_of_the_agency_issued_before_it(
     frozen_clock.advance(minutes=5)
     answer = api.post(REVOKE, {"reason": "admin session leaked"}, user=None, headers=session_header(leaked))
     assert answer.status_code == 200, answer.body
-    assert answer.json_body["sessionsValidAfter"] == "2026-01-15T12:05:00.000Z"
+    assert answer.json_body["sessionsValidAfter"] == "2026-01-15T12:06:00.000Z"  # + the 60 s clock skew
     assert "sign in again" in answer.json_body["message"]
     for session in (leaked, staff):
         refused = api.get("/me", user=None, headers=session_header(session))
@@ -141,7 +141,7 @@ def test_revoke_all_ends_every_session_of_the_agency_issued_before_it(
     # Another agency's sessions are untouched.
     assert api.get("/me", user=None, headers=session_header(other_agency)).status_code == 200
     # The admin signs in again (a session issued after the revoke) and goes on.
-    frozen_clock.advance(seconds=1)
+    sign_in_again_after_revoke_all(frozen_clock)
     assert api.get("/me").status_code == 200
     assert (
         api.post(
@@ -151,10 +151,31 @@ def test_revoke_all_ends_every_session_of_the_agency_issued_before_it(
     )
 
 
+def test_a_session_from_a_clock_running_ahead_does_not_survive_revoke_all(
+    api: Api, frozen_clock: FakeClock
+) -> None:
+    """An attacker's review: a session whose `iat` is within the allowed clock skew ahead of ours (the
+    platform's clock ran ahead) was accepted, and issued after revoke-all's cut-off, it survived it."""
+    frozen_clock.advance(seconds=55)
+    ahead = sessions.mint("admin")  # iat = our time + 55 s once the clock is set back
+    frozen_clock.advance(seconds=-55)
+    assert api.get("/me", user=None, headers=session_header(ahead)).status_code == 200  # within skew
+    assert api.post(REVOKE, {"reason": "admin session leaked"}).status_code == 200
+    assert api.get("/me", user=None, headers=session_header(ahead)).status_code == 401
+    created = api.post(
+        "/agencies/ag1/private-integrations",
+        {"name": "backdoor", "scopes": ["locations.readonly"]},
+        user=None,
+        headers=session_header(ahead),
+    )
+    assert created.status_code == 401
+    assert IntegrationModel.count() == 0
+
+
 def test_revoke_all_is_one_agency_event_with_reason_and_counts(api: Api, frozen_clock: FakeClock) -> None:
     world(api)
     assert api.post(REVOKE, {"reason": "admin session leaked"}).status_code == 200
-    frozen_clock.advance(seconds=1)
+    sign_in_again_after_revoke_all(frozen_clock)
     feed = api.get("/agencies/ag1/private-integrations/events").json_body["events"]
     summary = [event for event in feed if event["type"] == "agency.revoked_all"]
     assert len(summary) == 1
@@ -164,7 +185,7 @@ def test_revoke_all_is_one_agency_event_with_reason_and_counts(api: Api, frozen_
         "reason": "admin session leaked",
         "revokedIntegrations": 3,
         "revokedTokens": 4,
-        "sessionsValidAfter": "2026-01-15T12:00:00.000Z",
+        "sessionsValidAfter": "2026-01-15T12:01:00.000Z",  # now + the 60 s a session's clock may run ahead
     }
     # ag2 sees nothing of it.
     assert all(
@@ -217,7 +238,7 @@ def test_a_rotation_that_began_before_revoke_all_leaves_no_live_token(
     api: Api, monkeypatch: pytest.MonkeyPatch, frozen_clock: FakeClock
 ) -> None:
     for expire in ("later", "now"):
-        frozen_clock.advance(seconds=1)  # after the previous round's revoke-all
+        sign_in_again_after_revoke_all(frozen_clock)
         integration_id, token = create(api)
         leaked = sessions.mint("admin")
         frozen_clock.advance(seconds=30)

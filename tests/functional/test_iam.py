@@ -21,7 +21,7 @@ from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
 from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
-from tests.support.world import Api, FakeClock
+from tests.support.world import Api, FakeClock, sign_in_again_after_revoke_all
 
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -92,7 +92,7 @@ def test_every_call_of_each_function_is_in_its_policy(
     api.delete(f"/private-integrations/{integration_id}")
     create(api)
     assert api.post("/agencies/ag1/private-integrations/revoke-all", {"reason": "iam"}).status_code == 200
-    frozen_clock.advance(seconds=1)  # revoke-all ended the admin's session: sign in again
+    sign_in_again_after_revoke_all(frozen_clock)
     missing = table_actions(faults) - allowed("api_handler")
     assert not missing, f"api_handler's policy lacks {sorted(missing)}"
 

@@ -161,3 +161,11 @@ def scan_all_items() -> list[dict[str, Any]]:
     for model in tables.ALL_MODELS:
         items.extend(ddb.scan(TableName=model.Meta.table_name)["Items"])
     return items
+
+
+def sign_in_again_after_revoke_all(fake: FakeClock) -> None:
+    """Revoke-all ends every session issued up to the clock skew ahead of its time: the admin's next
+    session (each request here mints one) must be issued after that."""
+    from chalicelib.core import config
+
+    fake.advance(seconds=config.settings.session_clock_skew_seconds + 1)
