@@ -33,20 +33,52 @@ class CatalogRoute(NamedTuple):
         return f"{self.method} {self.path}"
 
 
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# A literal path word IAM reads as itself (no `*` or `?` wildcard, no braces), or a `:parameter`.
+_LITERAL = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+_PARAMETER = re.compile(r":[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+class CatalogError(ValueError):
+    """A catalog row the policy could not plan safely: the service refuses to start with it."""
+
+
+def _row_problem(method: str, path: str, levels: frozenset[str]) -> str | None:
+    if method not in METHODS:
+        return f"method '{method}' is not an HTTP method"
+    if not levels or not levels <= set(LEVELS):
+        return f"levels must be agency, location or both, got '{','.join(sorted(levels))}'"
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    if not segments:
+        return "the path is empty"
+    for segment in segments:
+        if not (_LITERAL.fullmatch(segment) or _PARAMETER.fullmatch(segment)):
+            # `{id}` would be a literal word to the planner and `*` an IAM wildcard: either widens a
+            # location token's policy past its own location.
+            return f"segment '{segment}' is neither a word of [A-Za-z0-9._~-] nor a ':parameter'"
+    return None
+
+
 def _read(path: Path) -> list[CatalogRoute]:
+    found: list[CatalogRoute] = []
     with path.open(encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter="\t")
-        return [
-            CatalogRoute(
+        for line, row in enumerate(csv.DictReader(handle, delimiter="\t"), start=2):
+            if not row.get("scope"):
+                continue
+            route = CatalogRoute(
                 scope=row["scope"].strip(),
-                method=row["method"].strip().upper(),
-                path=row["path"].strip(),
-                levels=frozenset(level.strip() for level in row["levels"].split(",")),
+                method=(row.get("method") or "").strip().upper(),
+                path=(row.get("path") or "").strip(),
+                levels=frozenset(
+                    level.strip() for level in (row.get("levels") or "").split(",") if level.strip()
+                ),
                 description=(row.get("description") or "").strip(),
             )
-            for row in rows
-            if row.get("scope")
-        ]
+            problem = _row_problem(route.method, route.path, route.levels)
+            if problem:
+                raise CatalogError(f"{path}, line {line} ({route.label}): {problem}")
+            found.append(route)
+    return found
 
 
 @functools.cache

@@ -481,6 +481,30 @@ def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: py
         assert exact_problems(frozenset({"widgets.readonly", "contacts.readonly"}), "location") == []
 
 
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        # An attacker's review: `{locationId}` was a literal word to the planner, so `GET/widgets/*`
+        # (from /widgets/:widgetId) admitted another location's `/widgets/OTHER/stats`.
+        ("widgets.readonly\tGET\t/widgets/{locationId}/stats\tlocation", "segment '{locationId}'"),
+        ("gadgets.readonly\tGET\t/gadgets/*\tlocation", "segment '*'"),  # an IAM wildcard
+        ("gadgets.readonly\tGET\t/gadgets/a?b\tlocation", "segment 'a?b'"),
+        ("gadgets.readonly\tGET\t/gadgets//x\tlocation", "segment ''"),
+        ("gadgets.readonly\tFETCH\t/gadgets\tlocation", "method 'FETCH'"),
+        ("gadgets.readonly\tGET\t/gadgets\tplanet", "levels must be"),
+    ],
+)
+def test_a_catalog_row_the_planner_cannot_plan_safely_stops_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str, problem: str
+) -> None:
+    extra = tmp_path / "widgets.tsv"
+    header = "scope\tmethod\tpath\tlevels\nwidgets.readonly\tGET\t/widgets/:widgetId\tlocation\n"
+    extra.write_text(header + row + "\n")
+    with extra_catalog(monkeypatch, extra), pytest.raises(catalog.CatalogError) as refused:
+        catalog.routes()
+    assert f"{extra}, line 3" in str(refused.value) and problem in str(refused.value)
+
+
 def test_a_location_tokens_policy_is_cached_per_location() -> None:
     first = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locA")
     second = policy.document(frozenset({"locations.readonly"}), "location", ARN, "locB")
