@@ -62,7 +62,11 @@ def decode(stored: bytes) -> Globs:
     for bytes it did not write."""
     try:
         unpacker = zlib.decompressobj(zdict=catalog_source()[-_ZDICT_BYTES:])
-        allow, _, deny = (unpacker.decompress(stored) + unpacker.flush()).partition(_SECTIONS)
+        text = unpacker.decompress(stored) + unpacker.flush()
+        if not unpacker.eof or unpacker.unused_data or _SECTIONS not in text:
+            # Cut short (a truncated blob can decode to fewer Deny globs: a wider policy) or padded.
+            raise zlib.error("not one whole stored policy")
+        allow, _, deny = text.partition(_SECTIONS)
         return _lines(allow), _lines(deny)
     except (zlib.error, UnicodeDecodeError) as error:
         raise ValueError(f"unreadable stored policy: {error}") from None

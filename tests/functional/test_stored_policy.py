@@ -151,6 +151,22 @@ def test_a_damaged_stored_policy_is_planned_again_never_widened(api: Api) -> Non
     assert not iam.evaluate(document, ARN)  # contacts: not its scope
 
 
+@pytest.mark.parametrize("damage", ["truncated", "padded"])
+def test_a_cut_or_padded_stored_policy_is_planned_again_never_wider(api: Api, damage: str) -> None:
+    """An attacker's review: the first bytes of a blob decoded without error to the Allow globs alone
+    (`GET/conversations/*`, its Deny cut off), admitting another location's recording."""
+    scopes = ["conversations.readonly", "conversations/message.readonly"]
+    issued = create(api, scopes)
+    item = TokenModel.get(tokens.digest(issued.token))
+    blob = item.policy
+    damaged = blob[:13] if damage == "truncated" else blob + b"\x00garbage"
+    item.update(actions=[TokenModel.policy.set(damaged)])
+    other = ARN.replace("GET/contacts/x1", "GET/conversations/messages/m1/locations/loc2/recording")
+    assert not iam.evaluate(authorize(issued.token, other)["policyDocument"], other)
+    with pytest.raises(ValueError, match="unreadable stored policy"):
+        stored_policy.decode(damaged)
+
+
 def test_replan_never_overwrites_an_edit_that_landed_meanwhile(
     api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
