@@ -367,6 +367,8 @@ def upsert_contact(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]:
 
 # --- lists and searches ---------------------------------------------------------------------------
 
+# A paging cursor's contact id: ours are 24 hex characters; bounded so a key never passes DynamoDB's limits.
+CURSOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LIST_PARAMS = ("locationId", "startAfterId", "startAfter", "query", "limit")
 DUPLICATE_PARAMS = ("locationId", "number", "email")
 # POST /contacts/search: the filters DynamoDB can serve as a filter expression on a location's contacts.
@@ -421,11 +423,16 @@ def list_contacts(token: TokenContext, params: dict[str, str]) -> dict[str, Any]
             "startAfter must be a time in epoch milliseconds (up to 15 digits 0-9), as meta.startAfter "
             "gives it"
         )
+    start_after_id = params.get("startAfterId")
+    if start_after_id and not CURSOR_ID.fullmatch(start_after_id):
+        problems.append(
+            "startAfterId must be a contact id (up to 64 letters, digits, '-' or '_'), as meta.startAfterId "
+            "gives it"
+        )
     if problems:
         raise ValidationFailed(problems)
     access.require_location(token, location_id)
     after_key = f"{int(start_after):013d}#~" if start_after else None  # '~' sorts after every id
-    start_after_id = params.get("startAfterId")
     if start_after_id:
         if start_after:
             after_key = f"{int(start_after):013d}#{start_after_id}"
@@ -505,7 +512,13 @@ def search_contacts(token: TokenContext, body: dict[str, Any]) -> dict[str, Any]
     if query is not None and not isinstance(query, str):
         problems.append("query must be a string")
     after = body.get("searchAfter")
-    after_ok = after is None or (isinstance(after, list) and [type(part) for part in after] == [int, str])
+    # The contact's dateAdded in epoch ms and its id, bounded: DynamoDB refuses a sort key over 1 KB.
+    after_ok = after is None or (
+        isinstance(after, list)
+        and [type(part) for part in after] == [int, str]
+        and 0 <= after[0] < 10**START_AFTER_MAX_DIGITS
+        and CURSOR_ID.fullmatch(after[1]) is not None
+    )
     if not after_ok:
         problems.append("searchAfter must be the searchAfter list of the last contact of the previous page")
     filters = body.get("filters", [])

@@ -90,6 +90,7 @@ def _label(path: str) -> str:
 
 MAX_DIGITS = 38
 UNSTORABLE = "must be a number DynamoDB can store"
+EMPTY_KEY = "must not have an empty key (DynamoDB cannot store one)"
 # DynamoDB's numbers: 38 significant digits, magnitudes from 1E-130 to below 1E+126 (and zero).
 _SMALLEST, _LARGEST = Decimal("1E-130"), Decimal("1E+126")
 
@@ -121,7 +122,7 @@ def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, f
         outcomes = [_collect(doc, name, option, value, path) for option in schema["anyOf"]]
         if all(outcomes):
             # A shape the value fits but for a number DynamoDB cannot store: say that, naming the field.
-            unstorable = [o for o in outcomes if all(UNSTORABLE in problem for problem in o)]
+            unstorable = [o for o in outcomes if all(UNSTORABLE in p or EMPTY_KEY in p for p in o)]
             if unstorable:
                 found.extend(unstorable[0])
                 return
@@ -148,6 +149,9 @@ def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, f
         for index, item in enumerate(value):
             _check(doc, name, schema.get("items", {}), item, f"{path}[{index}]", found)
     fields = schema.get("properties")
+    if not fields and kind in (None, "object") and "items" not in schema:
+        _free_form(value, path, found)  # a value the documents leave open is still stored in DynamoDB
+        return
     if isinstance(value, dict) and fields:
         prefix = f"{path}." if path else ""
         found.extend(f"{prefix}{key} is required" for key in schema.get("required", []) if key not in value)
@@ -158,6 +162,24 @@ def _check(doc: str, name: str, schema: dict[str, Any], value: Any, path: str, f
                 )
             else:
                 _check(doc, name, FIXES.get((name, key), fields[key]), item, prefix + key, found)
+
+
+def _free_form(value: Any, path: str, found: list[str]) -> None:
+    """What DynamoDB refuses inside a value of any shape: an empty map key, or a number it cannot store."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "":
+                found.append(f"{_label(path)} {EMPTY_KEY}")
+            else:
+                _free_form(item, f"{path}.{key}" if path else key, found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _free_form(item, f"{path}[{index}]", found)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not storable_number(value):
+        found.append(
+            f"{_label(path)} {UNSTORABLE}: finite, at most {MAX_DIGITS} significant digits, 0 or between "
+            "1e-130 and 1e126 in size"
+        )
 
 
 def _collect(doc: str, name: str, schema: dict[str, Any], value: Any, path: str) -> list[str]:

@@ -419,3 +419,43 @@ def test_a_phone_in_other_digits_is_the_same_phone(api: Api) -> None:
     assert found.json_body["contact"]["id"] == first.json_body["contact"]["id"]
     superscript = call("POST", "/contacts/", {"locationId": "loc1", "phone": "+\u00b2234567"})
     assert "phone" in str(spec_error(superscript, 422)["message"])
+
+
+# --- from an attacker's review: values and cursors a real DynamoDB refuses (500 on DynamoDB Local) ---
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    ("field_value", "named"),
+    [
+        ('{"x": 1e300}', "customFields[0].field_value.x"),
+        ('{"x": 1e-200}', "customFields[0].field_value.x"),
+        ('{"x": 123456789012345678901234567890123456789012}', "customFields[0].field_value.x"),
+        ('{"": 1}', "customFields[0].field_value"),
+        ('{"x": {"": "a"}}', "customFields[0].field_value.x"),
+        ('{"x": [1, 1e-140]}', "customFields[0].field_value.x[1]"),
+    ],
+)
+def test_a_free_form_value_dynamodb_cannot_store_is_422_naming_it(
+    api: Api, engine: str, field_value: str, named: str
+) -> None:
+    call = TokenClient(api, token_for(api))
+    raw = '{"locationId": "loc1", "customFields": [{"id": "f1", "field_value": ' + field_value + "}]}"
+    response = api.client.http.post(
+        "/contacts/",
+        headers={**VERSION, "Authorization": f"Bearer {call.token}", "Content-Type": "application/json"},
+        body=raw.encode(),
+    )
+    assert named in str(spec_error(response, 422)["message"])
+
+
+@pytest.mark.engines
+def test_paging_cursors_too_long_or_too_large_are_422(api: Api, engine: str) -> None:
+    call = TokenClient(api, token_for(api))
+    for after in ([1, "x" * 2000], [10**1500, "x"], [-1, "x"], [1, "a/b"]):
+        response = call("POST", "/contacts/search", {"locationId": "loc1", "searchAfter": after})
+        assert "searchAfter" in str(spec_error(response, 422)["message"])
+    response = call("GET", "/contacts/?locationId=loc1&startAfter=1&startAfterId=" + "x" * 2000)
+    assert "startAfterId" in str(spec_error(response, 422)["message"])
+    fine = call("POST", "/contacts/search", {"locationId": "loc1", "searchAfter": [1, "ab12"]})
+    assert fine.status_code == 200
