@@ -33,6 +33,9 @@ EMAIL_MAX, PHONE_MAX, BIRTH_DATE_MAX = 254, 40, 32
 EMAIL = re.compile(r"[^@\s]+@([^@\s]+)")
 PHONE_SEPARATORS = re.compile(r"[\s().\-]")
 PHONE = re.compile(r"\+?[0-9]{5,15}", re.ASCII)
+# A contact as answered (JSON, non-ASCII escaped as served) is at most this: a page of 100 stays under
+# Lambda's 6 MB answer, and repeated custom-field merges stay far under DynamoDB's 400 KB item.
+MAX_CONTACT_JSON_BYTES = 48 * 1024
 START_AFTER_MAX_DIGITS = 15  # epoch milliseconds: 13 digits until the year 2286
 # The formats the document lists for dateOfBirth; stored and answered as YYYY-MM-DD.
 BIRTH_DATE_FORMATS = (
@@ -139,6 +142,14 @@ def _apply(contact: ContactModel, fields: dict[str, Any]) -> None:
             details[key] = value
     contact.details = details
     view = contact_view(contact)
+    size = len(json.dumps(view, separators=(",", ":")))
+    if size > MAX_CONTACT_JSON_BYTES:
+        raise ValidationFailed(
+            [
+                f"the contact would be {size // 1024} KiB as JSON; a contact holds at most "
+                f"{MAX_CONTACT_JSON_BYTES // 1024} KiB: send fewer or shorter fields or custom fields"
+            ]
+        )
     contact.search_text = " ".join(
         str(view[key]).lower() for key in ("name", "email", "phone") if key in view
     )

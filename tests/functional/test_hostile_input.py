@@ -459,3 +459,23 @@ def test_paging_cursors_too_long_or_too_large_are_422(api: Api, engine: str) -> 
     assert "startAfterId" in str(spec_error(response, 422)["message"])
     fine = call("POST", "/contacts/search", {"locationId": "loc1", "searchAfter": [1, "ab12"]})
     assert fine.status_code == 200
+
+
+@pytest.mark.engines
+def test_a_contact_cannot_grow_past_its_bound_and_a_page_stays_under_lambdas_limit(
+    api: Api, engine: str
+) -> None:
+    """An attacker's review: merged custom fields grew a contact until DynamoDB refused it (500), and
+    100 contacts of 15,000 emoji each made a 7 MB page (Lambda answers at most 6 MB)."""
+    call = TokenClient(api, token_for(api))
+    emoji = call("POST", "/contacts/", {"locationId": "loc1", "companyName": "\U0001f600" * 5_000})
+    assert "at most 48 KiB" in str(spec_error(emoji, 422)["message"])
+    created = call("POST", "/contacts/", {"locationId": "loc1", "email": "grow@b.co"})
+    contact_id = created.json_body["contact"]["id"]
+    answers = []
+    for round_ in range(6):
+        fields = [{"id": f"f{round_}-{n}", "field_value": "v" * 5000} for n in range(4)]
+        answers.append(call("PUT", f"/contacts/{contact_id}", {"customFields": fields}).status_code)
+    assert 500 not in answers and answers[0] == 200 and answers[-1] == 422
+    stored = call("GET", f"/contacts/{contact_id}")
+    assert stored.status_code == 200 and len(stored.body) <= 48 * 1024 + 100
