@@ -10,9 +10,9 @@ from local.dynamodb import ENGINES, engine
 
 
 def keys_line() -> str:
-    from chalicelib.integrations import scanning_keys
+    from chalicelib.scanning import keys
 
-    source = scanning_keys.configured()
+    source = keys.configured()
     if source is None:
         return "none: GitHub leak reports are refused (docs/secret-scanning.md: PI_GITHUB_KEYS_FILE=...)"
     return f"{source.partition(':')[2]} (GitHub leak reports are checked against it)"

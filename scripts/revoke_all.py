@@ -32,14 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", required=True, help="why (recorded in the audit events)")
     args = parser.parse_args(argv)
 
-    from chalicelib.core.errors import ApiError
+    from chalicelib.core.errors import ServiceError
+    from chalicelib.http import errors
     from chalicelib.integrations import emergency
 
     try:
         reason = emergency.parse_body({"reason": args.reason})
         result = emergency.revoke_all(f"operator:{args.operator}", args.agency, reason)
-    except ApiError as error:
-        print(json.dumps(error.body()), file=sys.stderr)
+    except ServiceError as error:
+        print(json.dumps(errors.body(error)), file=sys.stderr)  # what the API would answer
         return 1
     print(json.dumps(result))
     return 0

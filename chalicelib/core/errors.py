@@ -1,67 +1,51 @@
-"""Error types. Each one becomes SPEC's JSON error: {"statusCode", "error", "message"}.
-
-They subclass ChaliceUnhandledError so that Chalice lets them reach our middleware, which renders them.
-Nothing below the routes builds HTTP responses itself.
+"""What went wrong, as the domain says it: each kind of error a capability raises. The http layer alone
+turns them into answers (chalicelib/http/errors.py: the status of each kind, SPEC's JSON); nothing
+here knows HTTP, and nothing below the routes builds a response.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice import ChaliceUnhandledError
 
-
-class ApiError(ChaliceUnhandledError):
-    status_code = 500
-    error = "Internal Server Error"
+class ServiceError(Exception):
+    """`message`: what to fix (a list: one entry per problem); `extra`: more fields for the caller;
+    `headers`: what the answer must carry besides (Retry-After, the platform's rate-limit headers)."""
 
     def __init__(self, message: str | list[str], extra: dict[str, Any] | None = None) -> None:
         super().__init__(message if isinstance(message, str) else "; ".join(message))
         self.message = message
         self.extra = extra or {}
-
-    # Extra response headers (e.g. Retry-After).
-    headers: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced per instance
-
-    def body(self) -> dict[str, Any]:
-        return {"statusCode": self.status_code, "error": self.error, "message": self.message, **self.extra}
+        self.headers: dict[str, str] = {}
 
 
-class BadRequest(ApiError):
-    status_code = 400
-    error = "Bad Request"
+class BadRequest(ServiceError):
+    """The request itself is malformed (a header, a body that is no JSON object)."""
 
 
-class Unauthorized(ApiError):
-    status_code = 401
-    error = "Unauthorized"
+class Unauthorized(ServiceError):
+    """No credential, or one that does not authenticate."""
 
 
-class Forbidden(ApiError):
-    status_code = 403
-    error = "Forbidden"
+class Forbidden(ServiceError):
+    """Authenticated, but not allowed to do this."""
 
 
-class NotFound(ApiError):
-    status_code = 404
-    error = "Not Found"
+class NotFound(ServiceError):
+    """Does not exist, or not for this caller (the same answer across tenants)."""
 
 
-class Conflict(ApiError):
-    status_code = 409
-    error = "Conflict"
+class Conflict(ServiceError):
+    """The state changed meanwhile or does not allow it now (a lost race, a pending rotation, a limit)."""
 
 
-class PayloadTooLarge(ApiError):
-    status_code = 413
-    error = "Payload Too Large"
+class PayloadTooLarge(ServiceError):
+    """The request is bigger than the route takes."""
 
 
-class ServiceUnavailable(ApiError):
-    """503: the database is busy or unreachable. Safe to retry after `Retry-After` seconds."""
+class ServiceUnavailable(ServiceError):
+    """The database is busy or unreachable. Safe to retry after RETRY_AFTER_SECONDS."""
 
-    status_code = 503
-    error = "Service Unavailable"
     RETRY_AFTER_SECONDS = 2
 
     def __init__(self, message: str) -> None:
@@ -69,22 +53,18 @@ class ServiceUnavailable(ApiError):
         self.headers = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
-class TooManyRequests(ApiError):
-    """429: a rate limit refused the request (not served); `headers` say when to retry."""
+class TooManyRequests(ServiceError):
+    """A rate limit refused the request (not served); `headers` say when to retry."""
 
-    status_code = 429
-    error = "Too Many Requests"
 
     def __init__(self, message: str, extra: dict[str, Any], headers: dict[str, str]) -> None:
         super().__init__(message, extra)
         self.headers = headers
 
 
-class ValidationFailed(ApiError):
-    """422: `message` is a list with one entry per problem."""
+class ValidationFailed(ServiceError):
+    """The request's values break the contract: `message` is a list with one entry per problem."""
 
-    status_code = 422
-    error = "Unprocessable Entity"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__(list(problems))

@@ -22,7 +22,7 @@ class TokenState(StrEnum):
 
 
 class RevocationReason(StrEnum):
-    LEAKED = "leaked"  # reported public by GitHub's secret scanning (integrations/leaks.py)
+    LEAKED = "leaked"  # reported public by GitHub's secret scanning (scanning/reports.py)
 
 
 class UserType(StrEnum):

@@ -16,8 +16,14 @@ from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
 from chalicelib.core import app_metrics, db
-from chalicelib.core.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
-from chalicelib.http import gateway_responses
+from chalicelib.core.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from chalicelib.http import errors, gateway_responses
 from chalicelib.tokens.authorizer_cache import ApiStage
 
 # What the platform's documents (2021-07-28, 2021-04-15) and its official SDK (2023-02-21, its default)
@@ -40,8 +46,8 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
     )
 
 
-def error_response(error: ApiError) -> Response:
-    return json_response(error.body(), error.status_code, error.headers)
+def error_response(error: ServiceError) -> Response:
+    return json_response(errors.body(error), errors.status(error), error.headers)
 
 
 def unavailable(error: Exception) -> ServiceUnavailable:
@@ -97,8 +103,10 @@ def _answer(
         if resource_path not in VERSION_EXEMPT_PATHS and request.method != "OPTIONS":
             check_version(request)
         return get_response(request)
-    except ApiError as error:
+    except ServiceError as error:
         return error_response(error)
+    except errors.Carried as carried:
+        return error_response(carried.error)
     except Exception as raised:
         cause = raised.__cause__ if isinstance(raised, UnexpectedError) else raised
         if isinstance(cause, Exception) and db.is_unavailable(cause):
@@ -156,8 +164,10 @@ def _reraising(view: Callable[..., Any]) -> Callable[..., Any]:
     def call(**kwargs: Any) -> Any:
         try:
             return view(**kwargs)
-        except (ApiError, ChaliceViewError):
+        except ChaliceViewError:
             raise
+        except ServiceError as error:
+            raise errors.Carried(error) from error
         except Exception as error:
             raise UnexpectedError(str(error)) from error
 

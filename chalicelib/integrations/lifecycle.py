@@ -9,7 +9,7 @@ until they apply (integrations.until_applied), and fail only when the integratio
 States of one integration (current token C, previous token P):
     steady   C active, no P (or a P whose overlap has ended: finished inside the next action)
     pending  C active, P rotating until rotationExpiresAt (both authorize during the overlap)
-    revoked  C revoked because it leaked (integrations/leaks.py), with or without a pending P: rotate
+    revoked  C revoked because it leaked (scanning/reports.py), with or without a pending P: rotate
              (later or now) issues a new C; cancel restores P
 """
 

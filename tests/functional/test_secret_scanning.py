@@ -527,7 +527,7 @@ def test_a_report_longer_than_one_request_may_take_stops_in_time_and_the_retry_g
 ) -> None:
     """The API handler has 15 s: a report of many live tokens stops at its time budget, flushes what it
     revoked and answers 503; each retry skips the revoked ones quickly and goes further."""
-    from chalicelib.integrations import leaks
+    from chalicelib.scanning import reports as leaks
 
     monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
     issued = [create(api).token for _ in range(3)]
@@ -558,7 +558,7 @@ def test_an_unreadable_keys_document_is_trusted_for_an_hour_then_refused_with_an
     """The last keys read stay trusted for at most STALE_LIMIT (1 hour) after the last successful read,
     however often re-reads fail meanwhile; then reports are refused, with an error line and the
     `GitHubKeysUnreadable` metric (what the alarm watches) on every refused report."""
-    from chalicelib.integrations import scanning_keys
+    from chalicelib.scanning import keys as scanning_keys
 
     assert timedelta(hours=1) == scanning_keys.STALE_LIMIT
     issued = [create(api).token for _ in range(8)]

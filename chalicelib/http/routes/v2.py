@@ -16,7 +16,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import ChaliceAuthorizer
 
-from chalicelib.core.errors import ApiError
+from chalicelib.core.errors import ServiceError
 from chalicelib.http import web
 from chalicelib.integrations import rate_limits
 from chalicelib.tokens.context import TokenContext
@@ -41,7 +41,7 @@ def blueprint(token_authorizer: ChaliceAuthorizer) -> Blueprint:
             decision = rate_limits.check(token(), params.get("location_id"))
             try:
                 answer = view(**params)
-            except ApiError as error:
+            except ServiceError as error:
                 error.headers = {**error.headers, **decision.headers()}
                 raise
             response = answer if isinstance(answer, Response) else web.json_response(answer)
