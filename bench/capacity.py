@@ -388,10 +388,10 @@ def _per_item(accesses: list[Access], items: int) -> list[Access]:
 @functools.cache
 def due_index_hottest_share() -> float:
     """How evenly the code's `due_bucket` spreads tokens: its busiest key's share over random tokens."""
-    from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import due_bucket
+    from chalicelib.tokens import token_text
+    from chalicelib.tokens.models import due_bucket
 
-    spread = Counter(due_bucket(tokens.digest(tokens.generate())) for _ in range(20_000))
+    spread = Counter(due_bucket(token_text.digest(token_text.generate())) for _ in range(20_000))
     return max(spread.values()) / sum(spread.values())
 
 
@@ -418,7 +418,7 @@ class Load:
 
 def rates(workload: Workload) -> dict[str, float]:
     """Operations per second of the stated workload."""
-    from chalicelib.tokens.model import DUE_SHARDS
+    from chalicelib.tokens.models import DUE_SHARDS
 
     misses = workload.authorizations_per_s * (1 - workload.cache_hit_rate)
     per_token_interval = workload.tokens_used_per_5_min / 300

@@ -73,8 +73,8 @@ def cleanup_items_read() -> None:
     from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
     from chalicelib.directory.models import UserModel
     from chalicelib.integrations import access, cleanup, lifecycle, service
-    from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import TokenModel, due_bucket, rotation_recommended_at
+    from chalicelib.tokens import token_text
+    from chalicelib.tokens.models import TokenModel, due_bucket, rotation_recommended_at
 
     admin = UserModel.get("user-admin")
     owner = Owner(OwnerType.LOCATION, "loc-uptown", "agency-demo")
@@ -89,8 +89,8 @@ def cleanup_items_read() -> None:
     existing = TokenModel.count()
     with TokenModel.batch_write() as batch:
         for n in range(10_000 - existing):
-            plaintext = tokens.generate()
-            token_hash = tokens.digest(plaintext)
+            plaintext = token_text.generate()
+            token_hash = token_text.digest(plaintext)
             batch.save(
                 TokenModel(
                     token_hash,
@@ -100,7 +100,7 @@ def cleanup_items_read() -> None:
                     agency_id="agency-demo",
                     scopes=["contacts.readonly"],
                     state=TokenState.ACTIVE,
-                    hint=tokens.hint(plaintext),
+                    hint=token_text.hint(plaintext),
                     created_at=start,
                     due_bucket=due_bucket(token_hash),
                     due_at=clock.epoch(rotation_recommended_at(start)),
@@ -174,8 +174,8 @@ def cold_first_authorizations(cases: list[tuple[str, str]], runs: int = 9) -> No
     case by case; medians. Goal: the worst ratio <= 1.00. Wall time is what a caller waits on a quiet
     machine; CPU time is the same work without the other processes of a shared machine (on Lambda the
     function has its share of a core to itself), so it is the figure that holds run to run here."""
-    from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import TokenModel
+    from chalicelib.tokens import token_text
+    from chalicelib.tokens.models import TokenModel
     from infra.build import AUTHORIZER_HANDLER
 
     env = deployed_env()
@@ -186,7 +186,7 @@ def cold_first_authorizations(cases: list[tuple[str, str]], runs: int = 9) -> No
         for label, token in cases:
             cold = FIRST_CALL_OURS.format(handler=AUTHORIZER_HANDLER, token=token, arn=ARN)
             ours[label].append(_run_ms(cold, env))
-            hand_written = FIRST_CALL_BOTO3.format(table=table, digest=tokens.digest(token))
+            hand_written = FIRST_CALL_BOTO3.format(table=table, digest=token_text.digest(token))
             floor[label].append(_run_ms(hand_written, env))
     worst = {"wall": 0.0, "cpu": 0.0}
     for label, _ in cases:
@@ -228,9 +228,8 @@ def write_path_planning(admin: Any) -> None:
     """Planning moved to the write path: a create and an edit with every scope, planner caches cold."""
     from chalicelib.core.vocabulary import Owner, OwnerType
     from chalicelib.integrations import access, service
-    from chalicelib.tokens import catalog, policy
-    from chalicelib.tokens import format as tokens
-    from chalicelib.tokens.model import TokenModel
+    from chalicelib.tokens import catalog, policy, token_text
+    from chalicelib.tokens.models import TokenModel
     from tests.support.item_size import item_bytes, read_units
 
     levels = catalog.scope_levels()
@@ -251,7 +250,7 @@ def write_path_planning(admin: Any) -> None:
         service.update(admin, target, {"scopes": every[: len(every) // 2]})
         edited_ms = (time.perf_counter() - started) * 1000
         service.update(admin, access.manageable(admin, view["id"]), {"scopes": every})
-        raw = TokenModel.get(tokens.digest(token)).serialize()
+        raw = TokenModel.get(token_text.digest(token)).serialize()
         print(f"create_ms_all_scopes_{level}: {created_ms:.0f}  # plans the policy (caches cold)")
         print(f"edit_ms_all_scopes_{level}: {edited_ms:.0f}")
         stored = len(raw["policy"]["B"])
@@ -272,9 +271,8 @@ def main() -> None:
         from chalicelib.core.vocabulary import Owner, OwnerType
         from chalicelib.directory.models import UserModel
         from chalicelib.integrations import service
-        from chalicelib.tokens import authorizer, catalog, policy
-        from chalicelib.tokens import format as tokens
-        from chalicelib.tokens.model import TokenModel
+        from chalicelib.tokens import authorizer, catalog, policy, token_text
+        from chalicelib.tokens.models import TokenModel
         from local import seed
         from local.tables import create_tables
 
@@ -316,7 +314,7 @@ def main() -> None:
             clock.reset()
 
         # Authorizer vs a bare PynamoDB GetItem of the same item, interleaved.
-        digest = tokens.digest(token)
+        digest = token_text.digest(token)
         authorizer.authorize("Bearer " + token, ARN)  # warm caches; lastUsedAt is fresh from here on
         auth_times, get_times = [], []
         for _ in range(400):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.core.metrics import NAMESPACE, service_name
+from chalicelib.core.emf import NAMESPACE, service_name
 
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
 FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")

@@ -39,7 +39,7 @@ class OutboxPoller(threading.Thread):
 
     def _handle(self, event: dict[str, Any]) -> dict[str, Any]:
         from chalicelib.audit import outbox
-        from chalicelib.audit.model import EventModel
+        from chalicelib.audit.models import EventModel
 
         def new(record: dict[str, Any]) -> bool:
             image = record.get("dynamodb", {}).get("NewImage")
@@ -52,7 +52,7 @@ class OutboxPoller(threading.Thread):
             return
         import boto3
 
-        from chalicelib.audit.model import EventModel
+        from chalicelib.audit.models import EventModel
         from chalicelib.core.config import settings
         from local.stream import StreamMapping
 

@@ -4,7 +4,7 @@ from infra/)."""
 from __future__ import annotations
 
 from chalicelib.tables import ALL_MODELS, TTL_MODELS
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 
 def create_tables() -> None:

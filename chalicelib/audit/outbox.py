@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.audit import trail
-from chalicelib.audit.model import EventModel
-from chalicelib.core import config, metrics
+from chalicelib.audit.models import EventModel
+from chalicelib.core import config, emf
 
 log = logging.getLogger("private_integrations.outbox")
 SOURCE = "private-integrations"
@@ -153,10 +153,10 @@ def handle(event: dict[str, Any], send: PutEvents = put_events) -> dict[str, Any
     """The stream function's answer: Lambda retries from the oldest failed record only."""
     records = event.get("Records", [])
     failed = publish(records, send)
-    metrics.emit(
+    emf.emit(
         {
-            "OutboxRecords": (len(records), metrics.COUNT),
-            "OutboxRecordsRetried": (len(failed), metrics.COUNT),
+            "OutboxRecords": (len(records), emf.COUNT),
+            "OutboxRecordsRetried": (len(failed), emf.COUNT),
         }
     )
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import clock, db
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.paging import limit_param

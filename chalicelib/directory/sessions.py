@@ -20,7 +20,7 @@ from chalicelib.core import clock, config
 from chalicelib.core.errors import Unauthorized
 from chalicelib.directory import accounts as directory
 from chalicelib.directory.models import AgencyModel, UserModel
-from chalicelib.tokens.format import PREFIX as TOKEN_PREFIX
+from chalicelib.tokens.token_text import PREFIX as TOKEN_PREFIX
 
 # PyJWT is imported where a session is minted or checked, not with the module: it imports
 # `cryptography` when installed (the deployed package has it for secret scanning), ~30 ms of the API

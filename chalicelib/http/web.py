@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Chalice, ChaliceUnhandledError, ChaliceViewError, Response
 from chalice.app import Request
 
-from chalicelib.core import app_metrics, db
+from chalicelib.core import db, handler_metrics
 from chalicelib.core.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -140,7 +140,7 @@ def _in_spec_shape(response: Response, trace_id: str) -> Response:
 def _record(method: str, path: str, status: int, trace_id: str, seconds: float) -> None:
     """The request's metrics and its one JSON log line. Never headers or bodies: they carry tokens."""
     elapsed_ms = seconds * 1000
-    app_metrics.request(method, path, status, elapsed_ms)
+    handler_metrics.request(method, path, status, elapsed_ms)
     line = {"traceId": trace_id, "method": method, "path": path, "status": status, "ms": round(elapsed_ms, 1)}
     log.info(json.dumps(line))
 

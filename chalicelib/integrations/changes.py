@@ -16,14 +16,14 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import clock, db
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.vocabulary import TokenState
 from chalicelib.integrations.access import Access, find, not_found
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.views import rotation_pending
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 T = TypeVar("T")
 

@@ -32,11 +32,11 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.audit import trail as audit
-from chalicelib.core import app_metrics, clock, config, db
+from chalicelib.core import clock, config, db, handler_metrics
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
 from chalicelib.integrations import lifecycle
 from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens.model import (
+from chalicelib.tokens.models import (
     DUE_SHARDS,
     DueIndex,
     TokenModel,
@@ -183,7 +183,7 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
         summary["stoppedEarly"] = 1
     log.info("cleanup %s", json.dumps(summary))
     errors = [r for r in results if isinstance(r, Exception)]
-    app_metrics.cleanup(summary, failed_run=bool(errors))
+    handler_metrics.cleanup(summary, failed_run=bool(errors))
     if errors:
         raise errors[0]
     return summary

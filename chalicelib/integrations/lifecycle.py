@@ -43,11 +43,10 @@ from chalicelib.integrations.changes import (
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.validation import EXPIRY_FIELDS, token_expiry
 from chalicelib.integrations.views import last_used, rotation_pending, view
-from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.issuing import new_token_item
-from chalicelib.tokens.model import TokenModel, due_bucket, next_due, pending_notices
+from chalicelib.tokens.models import TokenModel, due_bucket, next_due, pending_notices
 
 EXPIRE_CHOICES = ("later", "now")
 SYSTEM_ACTOR = "system:cleanup"
@@ -92,7 +91,7 @@ def rotate(
     """A new current token, shown once, expiring at `expires_at` (None: never). Later: the old one
     keeps working for the overlap. Now: every earlier token of the integration stops working at once
     (also one still rotating out)."""
-    plaintext = tokens.generate()
+    plaintext = token_text.generate()
     used = last_used([target.integration])
 
     def attempt(integration: IntegrationModel) -> IntegrationModel:

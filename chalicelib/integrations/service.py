@@ -28,11 +28,10 @@ from chalicelib.integrations.changes import (
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.validation import API_NAMES, validate
 from chalicelib.integrations.views import last_used, live_hashes, rotation_pending, view, views
-from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.issuing import new_token_item, scope_actions
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 
 def _owner_model(owner: Owner) -> type[AgencyModel] | type[LocationModel]:
@@ -44,7 +43,7 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
     fields = validate(body, owner.type, partial=False)
     if fields.get("burst_limit") is not None:
         _require_admin_for_limits(actor)
-    plaintext = tokens.generate()
+    plaintext = token_text.generate()
     integration = _new_integration(actor, owner, fields, plaintext)
     first_token = new_token_item(
         plaintext,
@@ -101,8 +100,8 @@ def _new_integration(
         created_at=now,
         created_by=actor.id,
         updated_at=now,
-        token_hash=tokens.digest(plaintext),
-        token_hint=tokens.hint(plaintext),
+        token_hash=token_text.digest(plaintext),
+        token_hint=token_text.hint(plaintext),
         token_created_at=now,
         token_expires_at=fields["expires_at"],
         burst_limit=fields.get("burst_limit"),

@@ -9,7 +9,7 @@ from chalicelib.core import clock
 from chalicelib.core.vocabulary import Owner
 from chalicelib.integrations import rate_limits
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens.model import TokenModel, rotation_recommended_at
+from chalicelib.tokens.models import TokenModel, rotation_recommended_at
 
 
 def rotation_recommended(token_created_at: datetime) -> bool:

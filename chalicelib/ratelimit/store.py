@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.ratelimit.model import CounterModel
+from chalicelib.ratelimit.models import CounterModel
 
 
 def _condition_failed(error: UpdateError) -> bool:

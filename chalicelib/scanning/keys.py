@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chalicelib.core import clock, config, metrics
+from chalicelib.core import clock, config, emf
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -143,7 +143,7 @@ def _trusted(
         "secret-scanning keys unreadable for more than %s (last read: %s) from %s: report refused",
         STALE_LIMIT, since, source,
     )  # fmt: skip
-    metrics.emit({"GitHubKeysUnreadable": (1, metrics.COUNT)})
+    emf.emit({"GitHubKeysUnreadable": (1, emf.COUNT)})
     return None
 
 

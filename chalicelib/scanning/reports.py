@@ -33,10 +33,9 @@ from chalicelib.integrations.changes import (
 )
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.views import rotation_pending
-from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 log = logging.getLogger("private_integrations.secret_scanning")
 SCANNER_ACTOR = "github:secret-scanning"
@@ -134,9 +133,9 @@ def _read(token_hash: str) -> TokenModel | None:
 
 def _handle(match: Match) -> str:
     """The token's label, after revoking it if it was live."""
-    if not tokens.is_well_formed(match.token):
+    if not token_text.is_well_formed(match.token):
         return FALSE_POSITIVE  # no database read for a non-token
-    token_hash = tokens.digest(match.token)
+    token_hash = token_text.digest(match.token)
     item = _read(token_hash)
     if item is None or item.state not in (TokenState.ACTIVE, TokenState.ROTATING):
         return _label(item)

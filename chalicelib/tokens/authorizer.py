@@ -11,12 +11,11 @@ import logging
 import time
 from typing import Any
 
-from chalicelib.core import clock, config, metrics
+from chalicelib.core import clock, config, emf
 from chalicelib.core.vocabulary import OwnerType, TokenState
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens import stored_policy
+from chalicelib.tokens import stored_policy, token_text
 from chalicelib.tokens.context import TokenContext
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 log = logging.getLogger("private_integrations.authorizer")
 LIVE_STATES = frozenset({TokenState.ACTIVE, TokenState.ROTATING})
@@ -25,7 +24,7 @@ LIVE_STATES = frozenset({TokenState.ACTIVE, TokenState.ROTATING})
 class Unauthorized(Exception):
     """API Gateway answers 401 when a Lambda authorizer fails with exactly this message."""
 
-    def __init__(self, outcome: str = metrics.DENY_UNKNOWN) -> None:
+    def __init__(self, outcome: str = emf.DENY_UNKNOWN) -> None:
         super().__init__("Unauthorized")
         self.outcome = outcome  # why, for the metrics only (the caller always sees the same 401)
 
@@ -76,26 +75,26 @@ def _globs(item: TokenModel, scopes: frozenset[str], own_location: str | None) -
 def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     """The decision, and one EMF metric line saying which outcome it was and how long it took."""
     started = time.perf_counter()
-    outcome, wrote, planned = metrics.ERROR, False, False
+    outcome, wrote, planned = emf.ERROR, False, False
     try:
         answer, wrote, planned = _decide(authorization, method_arn)
-        outcome = metrics.ALLOW
+        outcome = emf.ALLOW
         return answer
     except Unauthorized as denied:
         outcome = denied.outcome
         raise
     finally:
-        metrics.authorization(outcome, (time.perf_counter() - started) * 1000, wrote, planned)
+        emf.authorization(outcome, (time.perf_counter() - started) * 1000, wrote, planned)
 
 
 def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any], bool, bool]:
     """(the policy and context, whether lastUsedAt was written, whether the policy was planned now), or
     Unauthorized saying why."""
     token = _bearer(authorization)
-    if not tokens.is_well_formed(token):
-        raise Unauthorized(metrics.DENY_MALFORMED)  # no database read for a malformed token or checksum
+    if not token_text.is_well_formed(token):
+        raise Unauthorized(emf.DENY_MALFORMED)  # no database read for a malformed token or checksum
     try:
-        item = TokenModel.get(tokens.digest(token), consistent_read=True)
+        item = TokenModel.get(token_text.digest(token), consistent_read=True)
     except TokenModel.DoesNotExist:
         raise Unauthorized from None
     except Exception as error:
@@ -104,7 +103,7 @@ def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any],
     now = clock.now()
     if item.state not in LIVE_STATES or (item.expires_at is not None and item.expires_at <= now):
         # Revoked, or rotated out and past its overlap (TTL deletion may lag 48h).
-        raise Unauthorized(metrics.DENY_REVOKED_OR_EXPIRED)
+        raise Unauthorized(emf.DENY_REVOKED_OR_EXPIRED)
     wrote = _touch_last_used(item, int(now.timestamp()))
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     # A location token's policy names its own location wherever a route has `:locationId`.

@@ -12,9 +12,8 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
-from chalicelib.tokens import format as token_format
-from chalicelib.tokens import policy, stored_policy
-from chalicelib.tokens.model import TokenModel, due_bucket, next_due, pending_notices
+from chalicelib.tokens import policy, stored_policy, token_text
+from chalicelib.tokens.models import TokenModel, due_bucket, next_due, pending_notices
 
 
 def planned_policy(scopes: list[str], owner_type: str, owner_id: str) -> tuple[bytes, str]:
@@ -46,7 +45,7 @@ def new_token_item(
 ) -> TokenModel:
     """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
     `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on)."""
-    token_hash = token_format.digest(plaintext)
+    token_hash = token_text.digest(plaintext)
     stored, version = planned_policy(list(scopes), owner.type, owner.id)
     return TokenModel(
         token_hash,
@@ -56,7 +55,7 @@ def new_token_item(
         agency_id=owner.agency_id,
         scopes=list(scopes),
         state=TokenState.ACTIVE,
-        hint=token_format.hint(plaintext),
+        hint=token_text.hint(plaintext),
         created_at=created_at,
         expires_at=expires_at,
         due_bucket=due_bucket(token_hash),

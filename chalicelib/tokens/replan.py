@@ -20,7 +20,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.core.vocabulary import TokenState
 from chalicelib.tokens import stored_policy
 from chalicelib.tokens.issuing import planned_policy
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 
 log = logging.getLogger("private_integrations.replan")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import token_text
 from tests.support.dev_server import ROOT, DevServer
 from tests.support.platform_docs import response_problems
 
@@ -110,7 +110,7 @@ def test_the_official_sdk_works_unchanged(compiled: Path, server: DevServer, tmp
             "agency": agency_token,
             "readonly": readonly_token,
             "revoked": revoked_token,
-            "garbage": tokens.generate()[:-6] + "AAAAAA",
+            "garbage": token_text.generate()[:-6] + "AAAAAA",
             "limited": limited_token,
         },
     }

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import token_text
 from tests.support import engines
 from tests.support.dev_server import DevServer
 
@@ -129,7 +129,7 @@ def test_a_storm_of_lifecycle_actions_keeps_revocation_absolute(server: DevServe
         if view["rotation"]:
             hints.add(view["rotation"]["previousTokenHint"])
         assert 1 <= len(working) <= 2
-        assert {tokens.hint(token) for token in working} == hints
+        assert {token_text.hint(token) for token in working} == hints
 
     # Through the tables: no orphan, no third token, the counter exact.
     client = _tables(server)

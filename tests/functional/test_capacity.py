@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench import capacity
-from chalicelib.tokens import model as token_model
+from chalicelib.tokens import models as token_model
 
 
 def test_the_capacity_model_holds_and_matches_the_code() -> None:

@@ -11,10 +11,10 @@ from botocore.stub import Stubber
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.audit import outbox
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import config
 from chalicelib.tokens import authorizer_cache
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 from tests.support.bus import Bus
 from tests.support.faults import install
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, digest, expire_now, rotate
@@ -152,7 +152,7 @@ def test_the_due_index_spreads_over_shards_and_a_stopped_run_resumes(
     api: Api, frozen_clock: FakeClock
 ) -> None:
     from chalicelib.integrations import cleanup
-    from chalicelib.tokens.model import DUE_SHARDS
+    from chalicelib.tokens.models import DUE_SHARDS
 
     created = [create(api) for _ in range(24)]
     buckets = {TokenModel.get(digest(token)).due_bucket for _, token in created}

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core.errors import Conflict, NotFound, Unauthorized
 from chalicelib.directory import sessions
 from chalicelib.integrations import access, emergency, lifecycle, service
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 from scripts import revoke_all as script
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, create, race, rotate
 from tests.support.world import Api, FakeClock, sign_in_again_after_revoke_all

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import clock
 from chalicelib.integrations import cleanup
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 from tests.support import engines
 from tests.support.lifecycle_helpers import (
     assert_consistent,

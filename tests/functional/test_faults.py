@@ -18,14 +18,14 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import tables
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import clock, config, db
 from chalicelib.http.gateway_responses import Context as GatewayContext
 from chalicelib.http.gateway_responses import authorizer_failure
 from chalicelib.integrations import cleanup
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import token_text
+from chalicelib.tokens.models import TokenModel
 from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
 from tests.support.github_signing import PATH, GitHubKey, body_of, keys_document, match
@@ -75,7 +75,7 @@ def _created_effect(api: Api, context: Context, response: Any) -> None:
 
 def _edited(api: Api, context: Context, response: Any) -> None:
     _shows_committed_state(api, context, response)
-    assert TokenModel.get(tokens.digest(context["old"])).scopes == ["contacts.write"]
+    assert TokenModel.get(token_text.digest(context["old"])).scopes == ["contacts.write"]
 
 
 def _rotated_later(api: Api, context: Context, response: Any) -> None:
@@ -101,14 +101,14 @@ def _expired(api: Api, context: Context, response: Any) -> None:
 
 def _created_expiring(api: Api, context: Context, response: Any) -> None:
     _created_effect(api, context, response)
-    item = TokenModel.get(tokens.digest(response.json_body["token"]))
+    item = TokenModel.get(token_text.digest(response.json_body["token"]))
     assert item.expires_at is not None and item.due_at is not None
     assert response.json_body["privateIntegration"]["token"]["expiresAt"] == clock.iso(item.expires_at)
 
 
 def _expiring_rotated_later(api: Api, context: Context, response: Any) -> None:
     _rotated_later(api, context, response)
-    new = TokenModel.get(tokens.digest(response.json_body["token"]))
+    new = TokenModel.get(token_text.digest(response.json_body["token"]))
     assert new.expires_at is not None
     assert response.json_body["privateIntegration"]["token"]["expiresAt"] == clock.iso(new.expires_at)
 
@@ -364,7 +364,7 @@ def check_truthful(name: str, api: Api, context: Context, before: dict[str, Any]
             context["tokens"].append(response.json_body["token"])
         action.effect(api, context, response)
     assert_consistent()
-    shown = {tokens.digest(token) for token in context["tokens"]}
+    shown = {token_text.digest(token) for token in context["tokens"]}
     held = {t.token_hash for t in TokenModel.scan(consistent_read=True)}
     assert held <= shown, "a token was committed but never shown"
     for token_hash, expires in expiries().items():
@@ -489,9 +489,9 @@ def test_every_call_of_the_cleanup_can_fail(
             assert summary["itemsRead"] >= 1
             assert _recorded(world["reminded"], "token.rotation_recommended") == 1, "a reminder was lost"
             assert _recorded(world["expiring"], "token.expiring") == 1, "an expiry notice was lost"
-            reminded = TokenModel.get(tokens.digest(world["token"]))
+            reminded = TokenModel.get(token_text.digest(world["token"]))
             assert reminded.rotation_notified and reminded.due_at is None
-            expiring = TokenModel.get(tokens.digest(world["expiring_token"]))
+            expiring = TokenModel.get(token_text.digest(world["expiring_token"]))
             assert expiring.expiry_notice == "7d"
             rotating = IntegrationModel.get(world["rotating"])
             assert rotating.previous_token_hash is None

@@ -8,7 +8,7 @@ import pytest
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens.models import TokenModel
 from tests.support.lifecycle_helpers import (
     assert_consistent,
     authorizes,

@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.directory.models import AgencyModel, LocationModel
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import token_text
+from chalicelib.tokens.models import TokenModel
 from tests.support.world import Api, FakeClock, readable, scan_all_items
 
 # The engine's behaviour matters here: these run on moto and on DynamoDB Local (tests/support/engines.py).
@@ -107,7 +107,7 @@ def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> N
     assert response.status_code == 201
     body = response.json_body
     token = body["token"]
-    assert tokens.is_well_formed(token)
+    assert token_text.is_well_formed(token)
     integration = body["privateIntegration"]
     assert integration["name"] == "Zapier sync"
     assert integration["description"] == "Nightly"
@@ -124,7 +124,7 @@ def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> N
     assert integration["rotationRecommended"] is False
 
     # The token item is keyed by the digest and carries what the authorizer needs.
-    item = TokenModel.get(tokens.digest(token))
+    item = TokenModel.get(token_text.digest(token))
     assert (item.integration_id, item.owner_type, item.owner_id, item.agency_id) == (
         integration["id"],
         "location",
@@ -148,7 +148,7 @@ def test_create_returns_the_token_once_and_stores_only_its_digest(api: Api) -> N
         assert token[4:] not in response.body.decode()
     dumped = json.dumps(scan_all_items(), default=readable)
     assert token[4:] not in dumped
-    assert tokens.digest(token) in dumped
+    assert token_text.digest(token) in dumped
 
 
 def test_get_list_edit_delete_roundtrip(api: Api, frozen_clock: FakeClock) -> None:
@@ -186,7 +186,7 @@ def test_edit_of_scopes_reaches_every_token_item_and_delete_removes_them(api: Ap
     created = create(api).json_body
     integration_id = created["privateIntegration"]["id"]
     api.patch(f"/private-integrations/{integration_id}", {"scopes": ["contacts.write"]})
-    assert TokenModel.get(tokens.digest(created["token"])).scopes == ["contacts.write"]
+    assert TokenModel.get(token_text.digest(created["token"])).scopes == ["contacts.write"]
     api.delete(f"/private-integrations/{integration_id}")
     assert TokenModel.count() == 0
     assert IntegrationModel.count() == 0

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core import metrics
+from chalicelib.core import emf
 from chalicelib.integrations import cleanup
-from chalicelib.tokens import authorizer
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import authorizer, token_text
 from tests.support.faults import THROTTLE, install
 from tests.support.lifecycle_helpers import authorizes, create, rotate
 from tests.support.world import Api, FakeClock
@@ -96,7 +95,7 @@ def test_authorizer_counts_each_outcome_with_latency_and_last_used_writes(
     latencies = [m for m in metrics if m["Name"] == "AuthorizerLatency"]
     assert len(latencies) == 10 and all(m["Unit"] == "Milliseconds" and m["Value"] >= 0 for m in latencies)
 
-    assert not authorizes(tokens.generate())  # well-formed, in no table
+    assert not authorizes(token_text.generate())  # well-formed, in no table
     faults = install(monkeypatch)
     faults.arm_next("dynamodb.GetItem", THROTTLE)
     with pytest.raises(authorizer.AuthorizerUnavailable):
@@ -166,7 +165,7 @@ def test_metric_lines_can_be_switched_off_for_local_consoles(
 ) -> None:
     """`make run` and `make bench` set POWERTOOLS_METRICS_DISABLED (read by both writers)."""
     _, token = create(api)
-    monkeypatch.setattr(metrics, "ENABLED", False)
+    monkeypatch.setattr(emf, "ENABLED", False)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     emitted(capsys)
     assert authorizes(token)

@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from chalicelib.audit import outbox, trail
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.integrations import cleanup
-from chalicelib.tokens import format as tokens
+from chalicelib.tokens import token_text
 from tests.support.bus import Bus
 from tests.support.lifecycle_helpers import cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock
@@ -83,7 +83,7 @@ def test_every_audit_event_type_reaches_eventbridge_once(api: Api, frozen_clock:
         assert message["detail"] == {**trail.view(event), "agencyId": event.agency_id}
     text = json.dumps(published)
     for token in shown:
-        assert token not in text and token[4:] not in text and tokens.digest(token) not in text
+        assert token not in text and token[4:] not in text and token_text.digest(token) not in text
     assert bus.published() == []  # nothing is published again
 
 
@@ -108,11 +108,11 @@ def test_no_secret_leaves_even_if_an_event_carried_one(api: Api) -> None:
 
     owner = Owner(OwnerType.LOCATION, "loc1", "ag1")
     leaky = trail.new_event(
-        "token.leaked", "x", owner, {"found": f"in a gist: {token}", "hashes": [tokens.digest(token)]}
+        "token.leaked", "x", owner, {"found": f"in a gist: {token}", "hashes": [token_text.digest(token)]}
     )
     detail = outbox.detail(leaky)
     assert detail["details"] == {"found": "in a gist: [redacted]", "hashes": ["[redacted]"]}
-    digest = tokens.digest(token)
+    digest = token_text.digest(token)
     sneaky = trail.new_event(
         "token.leaked", "x", owner, {f"key_{digest}": [f"hash_{digest.upper()}", f"x{digest}y"]}
     )

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from chalicelib.core import clock, config
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import token_text
+from chalicelib.tokens.models import TokenModel
 from tests.support.faults import install
 from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, rotate
@@ -108,7 +108,7 @@ def test_a_signed_report_revokes_the_current_token(api: Api, github: GitHub, fro
     # Never the token nor its digest, anywhere.
     stored = json.dumps(scan_all_items(), default=readable)
     assert token not in stored
-    assert tokens.digest(token) not in json.dumps(event)
+    assert token_text.digest(token) not in json.dumps(event)
     assert_consistent()
 
 
@@ -207,7 +207,7 @@ def test_more_than_1000_matches_is_413(api: Api, github: GitHub) -> None:
     assert response.status_code == 413
     assert "1000" in response.json_body["message"]
     assert authorizes(token)
-    assert len(labels(github.report([match(tokens.generate())] * 1000))) == 1000
+    assert len(labels(github.report([match(token_text.generate())] * 1000))) == 1000
     # A body too large to be such a report is refused before anything else.
     huge = body_of([match(token, "https://github.com/" + "a" * 3 * 1024 * 1024)])
     assert github.send(huge, github.key.headers(huge)).status_code == 413
@@ -291,7 +291,7 @@ def test_edit_and_delete_work_in_the_leaked_state(api: Api, github: GitHub) -> N
 def test_unknown_revoked_and_malformed_tokens_are_false_positives(api: Api, github: GitHub) -> None:
     integration_id, old = create(api)
     rotate(api, integration_id, "now")
-    unknown = tokens.generate()
+    unknown = token_text.generate()
     bad_checksum = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")
     response = github.report([match(old), match(unknown), match(bad_checksum), match("pit-short")])
     assert labels(response) == ["false_positive"] * 4
@@ -301,7 +301,7 @@ def test_unknown_revoked_and_malformed_tokens_are_false_positives(api: Api, gith
 def test_a_malformed_token_costs_no_database_read(
     api: Api, github: GitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unknown = tokens.generate()
+    unknown = token_text.generate()
     faults = install(monkeypatch)
     response = github.report([match(unknown[:-1] + "!"), match("pit-" + "a" * 49), match("ghp_nothing")])
     assert labels(response) == ["false_positive"] * 3
@@ -317,7 +317,7 @@ def test_a_mixed_batch_and_its_retry_revoke_once_and_record_once(api: Api, githu
     rotate(api, gone_id, "now")
     batch = [
         match(first, URL, "content"),
-        match(tokens.generate()),
+        match(token_text.generate()),
         match(second, "https://github.com/acme/other/issues/1", "issue_comment"),
         match("pit-nope"),
         match(third),
@@ -344,7 +344,7 @@ def test_a_revocation_flushes_the_authorizer_caches(
     monkeypatch.setattr(config, "settings", config.settings._replace(cache_flush_targets=("down1/prod",)))
     _, token = create(api)
     faults = install(monkeypatch)
-    github.report([match(tokens.generate())])
+    github.report([match(token_text.generate())])
     assert "api-gateway.FlushStageAuthorizersCache" not in faults.operations()  # nothing revoked
     github.report([match(token)])
     assert faults.operations().count("api-gateway.FlushStageAuthorizersCache") == 1
@@ -354,7 +354,7 @@ def test_the_answer_never_tells_more_than_the_labels(api: Api, github: GitHub) -
     """Unknown, revoked and malformed look alike: the same status, headers and body but for the token."""
     rotated_away = create(api)
     rotate(api, rotated_away.integration_id, "now")
-    sent = [tokens.generate(), rotated_away.token, "pit-x"]
+    sent = [token_text.generate(), rotated_away.token, "pit-x"]
     answers = [github.report([match(token)]) for token in sent]
     assert {response.status_code for response in answers} == {200}
     assert len({tuple(sorted(response.headers)) for response in answers}) == 1
@@ -416,7 +416,7 @@ def test_a_leaked_expiring_token_stays_recorded_past_its_expiry_and_rotate_still
     record keeps GitHub's retries true_positive and lets a rotate (which deletes it) go through."""
     integration_id, token = _expiring(api, 3)
     assert labels(github.report([match(token, URL)])) == ["true_positive"]
-    item = TokenModel.get(tokens.digest(token), consistent_read=True)
+    item = TokenModel.get(token_text.digest(token), consistent_read=True)
     assert item.state == "revoked" and item.expires_at is None  # nothing for TTL to act on
     frozen_clock.advance(days=4)
     assert labels(github.report([match(token, URL)])) == ["true_positive"]
@@ -455,7 +455,7 @@ def test_a_leak_reaches_eventbridge_through_the_outbox_with_where_it_was_found_a
     assert detail["integrationId"] == integration_id
     assert detail["details"]["url"] == URL and detail["details"]["source"] == "commit"
     text = json.dumps(leaks[0])
-    assert token not in text and tokens.digest(token) not in text
+    assert token not in text and token_text.digest(token) not in text
 
 
 # --- found by an attacker's review -------------------------------------------------------------------

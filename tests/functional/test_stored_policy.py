@@ -11,9 +11,8 @@ import pytest
 
 from chalicelib.core import config
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import authorizer, catalog, policy, replan, stored_policy
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import authorizer, catalog, policy, replan, stored_policy, token_text
+from chalicelib.tokens.models import TokenModel
 from local import iam
 from tests.support.item_size import item_bytes, read_units
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
@@ -101,7 +100,7 @@ def test_the_stored_plan_is_prefix_free_and_serves_every_api(api: Api) -> None:
     document = authorize(issued.token, other_api)["policyDocument"]
     assert iam.evaluate(document, other_api)
     assert not iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
-    item = TokenModel.get(tokens.digest(issued.token))
+    item = TokenModel.get(token_text.digest(issued.token))
     assert all(not glob.startswith("arn:") for glob in stored_policy.decode(item.policy)[0])
 
 
@@ -121,13 +120,13 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
     extra.write_text("scope\tmethod\tpath\tlevels\ncontacts.readonly\tGET\t/widgets/:widgetId\tlocation\n")
     with catalog_changed_to(monkeypatch, extra):
         planned: list[bool] = []
-        real = authorizer.metrics.authorization
+        real = authorizer.emf.authorization
 
         def counted(outcome: str, ms: float, wrote: bool, was_planned: bool = False) -> None:
             planned.append(was_planned)
             real(outcome, ms, wrote, was_planned)
 
-        monkeypatch.setattr(authorizer.metrics, "authorization", counted)
+        monkeypatch.setattr(authorizer.emf, "authorization", counted)
         # Before the replan: the stale item is planned on the request (correct: the new route opens).
         assert iam.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
         assert planned == [True]
@@ -143,7 +142,7 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
 
 def test_a_damaged_stored_policy_is_planned_again_never_widened(api: Api) -> None:
     issued = create(api, ["locations.readonly"])
-    item = TokenModel.get(tokens.digest(issued.token))
+    item = TokenModel.get(token_text.digest(issued.token))
     item.update(actions=[TokenModel.policy.set(b"not zlib at all")])
     document = authorize(issued.token, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))["policyDocument"]
     assert iam.evaluate(document, ARN.replace("GET/contacts/x1", "GET/locations/loc1"))
@@ -157,7 +156,7 @@ def test_a_cut_or_padded_stored_policy_is_planned_again_never_wider(api: Api, da
     (`GET/conversations/*`, its Deny cut off), admitting another location's recording."""
     scopes = ["conversations.readonly", "conversations/message.readonly"]
     issued = create(api, scopes)
-    item = TokenModel.get(tokens.digest(issued.token))
+    item = TokenModel.get(token_text.digest(issued.token))
     blob = item.policy
     damaged = blob[:13] if damage == "truncated" else blob + b"\x00garbage"
     item.update(actions=[TokenModel.policy.set(damaged)])
@@ -181,13 +180,13 @@ def test_replan_never_overwrites_an_edit_that_landed_meanwhile(
         with monkeypatch.context() as scan:
             scan.setattr(TokenModel, "scan", classmethod(lambda cls, **kwargs: iter(stale)))
             assert replan.replan() == {"stale": 1, "changedMeanwhile": 1}
-    item = TokenModel.get(tokens.digest(issued.token))
+    item = TokenModel.get(token_text.digest(issued.token))
     assert item.scopes == ["contacts.write"]
 
 
 def test_a_token_deleted_meanwhile_is_not_recreated(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     issued = create(api, ["contacts.readonly"])
-    TokenModel.get(tokens.digest(issued.token)).update(actions=[TokenModel.policy_version.set("old")])
+    TokenModel.get(token_text.digest(issued.token)).update(actions=[TokenModel.policy_version.set("old")])
     stale = list(TokenModel.scan())
     assert api.delete(f"/private-integrations/{issued.integration_id}").status_code == 204
     with monkeypatch.context() as scan:
@@ -203,7 +202,7 @@ def test_the_largest_token_item_fits_one_read_unit(api: Api) -> None:
     location = create(api, ALL_LOCATION_SCOPES)
     agency = create(api, ALL_AGENCY_SCOPES, owner="agencies/ag1")
     for issued in (location, agency):
-        raw = TokenModel.get(tokens.digest(issued.token)).serialize()
+        raw = TokenModel.get(token_text.digest(issued.token)).serialize()
         assert read_units(raw) == 1, item_bytes(raw)
 
 

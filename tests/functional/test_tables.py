@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import tables
-from chalicelib.audit.model import EventModel
-from chalicelib.tokens.model import TokenModel
+from chalicelib.audit.models import EventModel
+from chalicelib.tokens.models import TokenModel
 from local.tables import create_tables
 from tests.support import engines
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.tokens import authorizer
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import authorizer, token_text
+from chalicelib.tokens.models import TokenModel
 from local import iam
 from tests.support.dynamodb_calls import DynamoDBCalls, recording
 from tests.support.lifecycle_helpers import create
@@ -178,7 +177,7 @@ def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
     integration_id, token = create(api, LOCATION_SCOPES)
     good = token
     bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
-    unknown = tokens.generate()
+    unknown = token_text.generate()
     for header in [
         None,
         "",
@@ -205,15 +204,15 @@ def test_bad_tokens_are_401(api: Api, frozen_clock: FakeClock) -> None:
 
 def test_expired_token_is_denied_before_ttl_deletes_it(api: Api, frozen_clock: FakeClock) -> None:
     token = token_for(api)
-    item = TokenModel.get(tokens.digest(token))
+    item = TokenModel.get(token_text.digest(token))
     item.update(actions=[TokenModel.state.set("rotating"), TokenModel.expires_at.set(frozen_clock.current)])
-    assert TokenModel.get(tokens.digest(token)).expires_at is not None  # still in the table
+    assert TokenModel.get(token_text.digest(token)).expires_at is not None  # still in the table
     assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 401
 
 
 def test_unknown_state_is_denied(api: Api) -> None:
     token = token_for(api)
-    TokenModel.get(tokens.digest(token)).update(actions=[TokenModel.state.set("revoked")])
+    TokenModel.get(token_text.digest(token)).update(actions=[TokenModel.state.set("revoked")])
     assert TokenClient(api, token)("GET", "/locations/loc1").status_code == 401
 
 

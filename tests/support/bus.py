@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from chalicelib.audit import outbox
-from chalicelib.audit.model import EventModel
+from chalicelib.audit.models import EventModel
 from chalicelib.core import config
 from local.stream import StreamMapping
 

@@ -120,7 +120,7 @@ def stop_ttl_deletion() -> None:
     and expiry is what the service's own checks do on the controllable clock, as it must be on DynamoDB
     (whose TTL deletes late). tests/functional/test_tables.py checks TTL is on at creation, and
     test_expiry.py's TTL test what a deletion by TTL changes (nothing a user sees)."""
-    from chalicelib.tokens.model import TokenModel
+    from chalicelib.tokens.models import TokenModel
 
     TokenModel._get_connection().connection.client.update_time_to_live(
         TableName=TokenModel.Meta.table_name,

@@ -9,9 +9,8 @@ import pytest
 from chalicelib.core import clock
 from chalicelib.directory.models import AgencyModel, LocationModel
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import authorizer
-from chalicelib.tokens import format as tokens
-from chalicelib.tokens.model import TokenModel
+from chalicelib.tokens import authorizer, token_text
+from chalicelib.tokens.models import TokenModel
 from tests.support.faults import install
 from tests.support.world import Api
 
@@ -99,7 +98,7 @@ def assert_consistent() -> None:
 
 
 def digest(token: str) -> str:
-    return tokens.digest(token)
+    return token_text.digest(token)
 
 
 def race(monkeypatch: pytest.MonkeyPatch, competitor: Any) -> None:

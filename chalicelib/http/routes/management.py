@@ -11,8 +11,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.audit import trail as audit
-from chalicelib.directory import sessions
-from chalicelib.directory import settings as agency_settings
+from chalicelib.directory import flags, sessions
 from chalicelib.directory.models import UserModel
 from chalicelib.http import web
 from chalicelib.integrations import access, emergency, lifecycle, rate_limits, service, views
@@ -54,7 +53,7 @@ def health() -> dict[str, str]:
 
 @bp.route("/me", methods=["GET"])
 def me() -> dict[str, Any]:
-    return agency_settings.me_view(_caller())
+    return flags.me_view(_caller())
 
 
 @bp.route("/scopes", methods=["GET"])
@@ -164,19 +163,19 @@ def integration_events(integration_id: str) -> dict[str, Any]:
 
 @bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["GET"])
 def get_user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
-    return agency_settings.get_permissions(_caller(), agency_id, user_id)
+    return flags.get_permissions(_caller(), agency_id, user_id)
 
 
 @bp.route("/agencies/{agency_id}/users/{user_id}/permissions", methods=["PUT"])
 def put_user_permissions(agency_id: str, user_id: str) -> dict[str, Any]:
-    return agency_settings.put_permissions(_caller(), agency_id, user_id, _body())
+    return flags.put_permissions(_caller(), agency_id, user_id, _body())
 
 
 @bp.route("/agencies/{agency_id}/labs", methods=["GET"])
 def get_labs(agency_id: str) -> dict[str, Any]:
-    return agency_settings.get_labs(_caller(), agency_id)
+    return flags.get_labs(_caller(), agency_id)
 
 
 @bp.route("/agencies/{agency_id}/labs", methods=["PUT"])
 def put_labs(agency_id: str) -> dict[str, Any]:
-    return agency_settings.put_labs(_caller(), agency_id, _body())
+    return flags.put_labs(_caller(), agency_id, _body())

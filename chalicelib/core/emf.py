@@ -2,7 +2,7 @@
 
 One JSON object per line on stdout; Lambda ships stdout to CloudWatch Logs, which extracts the metrics
 named under `_aws`: no API call on the request's path. The API handler and the cleanup write theirs
-with Powertools (chalicelib/core/app_metrics.py); the authorizer does not, because Powertools' import would
+with Powertools (core/handler_metrics.py); the authorizer does not, because Powertools' import would
 take its cold import past its goal (docs/operations.md "Metrics" has the measurements).
 
 Namespace PrivateIntegrations, dimension `service` (private-integrations-<stage>, as Powertools names

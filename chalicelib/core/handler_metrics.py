@@ -1,6 +1,6 @@
 """EMF metrics of the API handler and the cleanup, written with Powertools for AWS Lambda.
 
-Same namespace and `service` dimension as the authorizer's (chalicelib/core/metrics.py). Each request and
+Same namespace and `service` dimension as the authorizer's (chalicelib/core/emf.py). Each request and
 each cleanup run is flushed as its own EMF line at once, so nothing waits for the end of an invocation.
 
   Requests (Count), ServerErrors (Count), Latency (Milliseconds)   by Action and Status
@@ -13,7 +13,7 @@ import logging
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from chalicelib.core.metrics import NAMESPACE, SERVICE
+from chalicelib.core.emf import NAMESPACE, SERVICE
 
 log = logging.getLogger("private_integrations.metrics")
 
