@@ -28,18 +28,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-for name, value in {
+
+from local.dynamodb_calls import DynamoDBCall, recording  # noqa: E402
+
+# `make scale`'s own account and stage, set by main() before anything reads settings (never at import:
+# pytest imports this module to test the model, with the tests' environment).
+ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "capacity",
     "AWS_SECRET_ACCESS_KEY": "capacity",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "PI_STAGE": "capacity",
     "PI_SESSION_SECRET": "capacity-model-secret-0123456789abcdef",
-}.items():
-    os.environ[name] = value
-os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-
-from tests.support.dynamodb_calls import DynamoDBCall, recording  # noqa: E402
+}
 
 PARTITION_WCU, PARTITION_RCU = 1000, 3000
 LIMIT_SHARE = 0.50
@@ -596,6 +597,8 @@ def breaking_point(patterns: dict[str, list[Access]], workload: Workload) -> Non
 
 
 def main() -> int:
+    os.environ.update(ENVIRONMENT)
+    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     workload = Workload()
     patterns = record_patterns()
     worst = print_model(patterns, workload)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # metric lines would interleave with ours
 
 from local.dynamodb import start_embedded_dynamodb  # noqa: E402
-from tests.support.dynamodb_calls import READS, WRITES, recording  # noqa: E402
+from local.dynamodb_calls import READS, WRITES, recording  # noqa: E402
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:benchapi01/api/GET/contacts/x1"
 
@@ -230,7 +230,7 @@ def write_path_planning(admin: Any) -> None:
     from chalicelib.integrations import access, service
     from chalicelib.tokens import catalog, policy, token_text
     from chalicelib.tokens.models import TokenModel
-    from tests.support.item_size import item_bytes, read_units
+    from local.item_size import item_bytes, read_units
 
     levels = catalog.scope_levels()
     for level, owner in (

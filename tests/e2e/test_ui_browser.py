@@ -43,8 +43,8 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
+from local.github_signing import PATH, GitHubKey, body_of, match, write_keys  # noqa: E402
 from tests.support.dev_server import DevServer  # noqa: E402
-from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys  # noqa: E402
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 420, "height": 860}

@@ -26,9 +26,9 @@ from chalicelib.integrations import cleanup
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import token_text
 from chalicelib.tokens.models import TokenModel
+from local.github_signing import PATH, GitHubKey, body_of, keys_document, match
 from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, KINDS, Faults, install
-from tests.support.github_signing import PATH, GitHubKey, body_of, keys_document, match
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock, seeded_world
 

@@ -17,9 +17,9 @@ from chalicelib.core import config
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
 from infra import build
+from local.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
-from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api, FakeClock, sign_in_again_after_revoke_all
 

@@ -19,9 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.core import clock, config
 from local.gateway import install_api_gateway_behaviour
+from local.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support import engines
 from tests.support.faults import KINDS, install
-from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import assert_consistent, authorizes
 from tests.support.world import Api, FakeClock, seeded_world
 

@@ -17,8 +17,8 @@ import pytest
 from chalicelib.core import clock, config
 from chalicelib.tokens import token_text
 from chalicelib.tokens.models import TokenModel
+from local.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.faults import install
-from tests.support.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.lifecycle_helpers import assert_consistent, authorizes, cancel, create, rotate
 from tests.support.world import Api, FakeClock, readable, scan_all_items
 

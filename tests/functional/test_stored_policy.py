@@ -14,7 +14,7 @@ from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import authorizer, catalog, policy, replan, stored_policy, token_text
 from chalicelib.tokens.models import TokenModel
 from local import iam
-from tests.support.item_size import item_bytes, read_units
+from local.item_size import item_bytes, read_units
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api
 

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.tokens import authorizer, token_text
 from chalicelib.tokens.models import TokenModel
 from local import iam
-from tests.support.dynamodb_calls import DynamoDBCalls, recording
+from local.dynamodb_calls import DynamoDBCalls, recording
 from tests.support.lifecycle_helpers import create
 from tests.support.v2_client import LOCATION_SCOPES, TokenClient, V, token_for
 from tests.support.world import Api, FakeClock
