@@ -244,7 +244,46 @@ def test_deployment_package_holds_the_app_and_its_data(templates: dict[str, Path
     versioned = [n for n in names if n.endswith(".so") and ".cpython-" in n]
     assert any(n.startswith("_cffi_backend.") for n in versioned), versioned
     assert all(runtime_tag in n for n in versioned), versioned
-    assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/")) for n in names)
+    assert not any(n.startswith(("tests/", "bench/", ".venv/", "seed/", "local/", "scripts/")) for n in names)
+
+
+def test_every_module_in_the_package_imports_from_the_package_alone(
+    templates: dict[str, Path], tmp_path: Path
+) -> None:
+    """No local-only code ships (local/ never; no module of chalicelib imports it), and every module the
+    zip holds of the app imports with only the zip on the path (and botocore, which Lambda provides)."""
+    names = zipfile.ZipFile(templates["prod"].with_name("deployment.zip")).namelist()
+    zipfile.ZipFile(templates["prod"].with_name("deployment.zip")).extractall(tmp_path / "package")
+    modules = sorted(
+        name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for name in names
+        if name.endswith(".py") and (name == "app.py" or name.startswith("chalicelib/"))
+    )
+    assert "chalicelib.tokens.entry" in modules and "app" in modules
+    code = (
+        "import importlib, sys\n"
+        "failed = []\n"
+        f"for name in {modules!r}:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as error:\n"
+        "        failed.append(f'{name}: {type(error).__name__}: {error}')\n"
+        "print(failed)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path / "package",
+        env={
+            "PYTHONPATH": str(tmp_path / "package"),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PI_STAGE": "prod",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
 def test_the_deployed_authorizer_imports_only_its_own_path(
