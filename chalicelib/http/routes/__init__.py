@@ -1,0 +1,1 @@
+"""Routes by surface, each a Chalice blueprint registered by app.py."""
