@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from chalicelib.directory import sessions
 from chalicelib.http import web
 from chalicelib.tokens import catalog
-from chalicelib.v2 import contacts
+from chalicelib.v2 import contact_fields, contact_search, contact_store, contacts
 from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import VERSION, Api, FakeClock
 
@@ -231,12 +231,13 @@ class RegexSpy:
 
 @pytest.fixture
 def regex_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every regular expression of the contacts module, spied: the lengths it was run on."""
+    """Every regular expression of the contacts modules, spied: the lengths it was run on."""
     seen: list[int] = []
-    for name in dir(contacts):
-        value = getattr(contacts, name)
-        if isinstance(value, re.Pattern):
-            monkeypatch.setattr(contacts, name, RegexSpy(value, seen))
+    for module in (contacts, contact_fields, contact_search, contact_store):
+        for name in dir(module):
+            value = getattr(module, name)
+            if isinstance(value, re.Pattern):
+                monkeypatch.setattr(module, name, RegexSpy(value, seen))
     return seen
 
 

@@ -352,20 +352,20 @@ def test_location_update_takes_the_documented_body_and_answers_flat(api: Api) ->
 def test_upsert_racing_a_create_never_makes_a_duplicate(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer takes the e-mail between upsert's lookup and its write: the guard's condition
     cancels the transaction and upsert decides again, updating that contact."""
-    from chalicelib.v2 import contacts
+    from chalicelib.v2 import contact_store
 
     call = contact_client(api)
     existing = call("POST", "/contacts", {"locationId": "loc1", "email": "race@example.com"}).json_body[
         "contact"
     ]
-    real_match = contacts._match
+    real_match = contact_store.match
     calls: list[int] = []
 
     def stale_first_lookup(location_id: str, fields: dict[str, Any]) -> Any:
         calls.append(1)
         return None if len(calls) == 1 else real_match(location_id, fields)
 
-    monkeypatch.setattr(contacts, "_match", stale_first_lookup)
+    monkeypatch.setattr(contact_store, "match", stale_first_lookup)
     upserted = call(
         "POST", "/contacts/upsert", {"locationId": "loc1", "email": "race@example.com", "city": "Oslo"}
     )
@@ -386,7 +386,7 @@ def test_concurrent_update_is_409_and_keeps_guards_consistent(
     ]["id"]
     stale = ContactModel.get(contact_id)
     assert call("PUT", f"/contacts/{contact_id}", {"email": "two@example.com"}).status_code == 200
-    monkeypatch.setattr(contacts, "_accessible_contact", lambda token, cid: stale)
+    monkeypatch.setattr(contacts, "accessible_contact", lambda token, cid: stale)
     # Saving the stale copy would bring back the old e-mail without its guard: refused instead.
     late = call("PUT", f"/contacts/{contact_id}", {"city": "Oslo"})
     assert late.status_code == 409 and "send it again" in late.json_body["message"]
