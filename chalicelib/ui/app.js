@@ -484,12 +484,13 @@ async function start() {
     const stored = sessionStorage.getItem("session");
     if (stored && stored !== fromHash) {
       // Sign-in CSRF: a link may carry someone else's session. Keep ours unless the user says so.
-      confirm(
-        "Switch to another user?",
-        `You are signed in as ${userOf(stored)}. The link you opened would sign you in as ${userOf(fromHash)} instead. `
-          + `Continue only if you asked for this link; Cancel keeps you signed in as ${userOf(stored)}.`,
-        async () => { sessionStorage.setItem("session", fromHash); await start(); },
-      );
+      confirm({
+        title: "Switch to another user?",
+        text: `You are signed in as ${userOf(stored)}. The link you opened would sign you in as ${userOf(fromHash)} instead. `
+          + `Switch only if you asked for this link; Cancel keeps you signed in as ${userOf(stored)}.`,
+        button: `Switch to ${userOf(fromHash)}`,
+        action: async () => { sessionStorage.setItem("session", fromHash); await start(); },
+      });
     } else {
       sessionStorage.setItem("session", fromHash);
     }

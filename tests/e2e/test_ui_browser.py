@@ -147,7 +147,7 @@ def test_a_link_with_another_users_session_asks_before_switching(page: Page, ser
     page.goto("about:blank")
     page.goto(f"{server.base}/#session={session_for('user-staff')}")
     expect(dialog).to_be_visible()
-    page.locator("#confirm-continue").click()
+    dialog.get_by_role("button", name="Switch to user-staff", exact=True).click()  # named for the action
     expect(page.locator("#who")).to_contain_text("Signed in as user-staff")
     # The same session again (a reload of the banner's link) is not a question.
     same = stored_session(page)
