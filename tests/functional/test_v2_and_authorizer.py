@@ -15,6 +15,10 @@ from tests.support.lifecycle_helpers import create
 from tests.support.v2_client import LOCATION_SCOPES, TokenClient, V, token_for
 from tests.support.world import Api, FakeClock
 
+# Contacts' unique guards and upserts are transactions, and the authorizer's lastUsedAt a conditional
+# write: engine behaviour, so both engines (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def dynamodb_calls(api: Api) -> Iterator[DynamoDBCalls]:

@@ -17,6 +17,10 @@ from local import seed
 from tests.support.v2_client import TokenClient, token_for
 from tests.support.world import Api, FakeClock, scan_all_items
 
+# Contacts' unique guards and upserts are transactions, and the authorizer's lastUsedAt a conditional
+# write: engine behaviour, so both engines (tests/support/engines.py).
+pytestmark = pytest.mark.engines
+
 AGENCY_SCOPES = ["locations.readonly", "locations.write"]
 
 
