@@ -113,6 +113,21 @@ def _dimensions(**values: Any) -> list[dict[str, Any]]:
     return [{"Name": name, "Value": value} for name, value in values.items()]
 
 
+def _any_of(service: str, metric: str, period: int, description: str) -> dict[str, Any]:
+    """Any count of one of the service's own metrics in one period: something that should never be."""
+    return _alarm(
+        description,
+        1,
+        Namespace=NAMESPACE,
+        MetricName=metric,
+        Dimensions=_dimensions(service=service),
+        Statistic="Sum",
+        Period=period,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+    )
+
+
 def _queue_alarm(description: str, queue_id: str) -> dict[str, Any]:
     """Any message in a failure queue (something was given up after its retries)."""
     return _alarm(
@@ -143,17 +158,12 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             Statistic="Sum",
             Period=60,
         ),
-        "AlarmGitHubKeysUnreadable": _alarm(
+        "AlarmGitHubKeysUnreadable": _any_of(
+            service,
+            "GitHubKeysUnreadable",
+            300,
             "GitHub's secret-scanning keys unreadable for over an hour: leak reports are refused. "
             "See docs/operations.md.",
-            1,
-            Namespace=NAMESPACE,
-            MetricName="GitHubKeysUnreadable",
-            Dimensions=_dimensions(service=service),
-            Statistic="Sum",
-            Period=300,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
         ),
         "AlarmAuthorizerLatencyP99": _alarm(
             "Authorizer p99 latency above its threshold: every v2 request waits. See docs/operations.md.",
@@ -164,17 +174,12 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             ExtendedStatistic="p99",
             Period=300,
         ),
-        "AlarmPoliciesPlanned": _alarm(
+        "AlarmPoliciesPlanned": _any_of(
+            service,
+            "PoliciesPlanned",
+            900,
             "Tokens planned under another scope catalog are planned on the request path (slow cold "
             "starts): run scripts/replan_policies.py. See docs/operations.md.",
-            1,
-            Namespace=NAMESPACE,
-            MetricName="PoliciesPlanned",
-            Dimensions=_dimensions(service=service),
-            Statistic="Sum",
-            Period=900,
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
         ),
         "AlarmApi5xxRate": _alarm(
             "Share of API requests answered 5xx above its threshold (SDK-visible). See docs/operations.md.",

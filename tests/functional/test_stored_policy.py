@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core import config
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens import authorizer, catalog, policy, replan, stored_policy, token_text
 from chalicelib.tokens.models import TokenModel
 from local import iam
 from local.item_size import item_bytes, read_units
+from tests.support.catalogs import extra_catalog as changed_catalog
 from tests.support.lifecycle_helpers import ARN, cancel, create, expire_now, rotate
 from tests.support.world import Api
 
@@ -118,7 +118,9 @@ def test_a_catalog_change_is_detected_planned_on_request_then_replanned(
     assert not iam.evaluate(authorize(issued.token)["policyDocument"], widgets_arn())
     extra = tmp_path / "widgets.tsv"
     extra.write_text("scope\tmethod\tpath\tlevels\ncontacts.readonly\tGET\t/widgets/:widgetId\tlocation\n")
-    with catalog_changed_to(monkeypatch, extra):
+    before = stored_policy.version()
+    with changed_catalog(monkeypatch, extra):
+        assert stored_policy.version() != before  # a new catalog version: every stored plan is stale
         planned: list[bool] = []
         real = authorizer.emf.authorization
 
@@ -172,7 +174,7 @@ def test_replan_never_overwrites_an_edit_that_landed_meanwhile(
     issued = create(api, ["contacts.readonly"])
     extra = tmp_path / "widgets.tsv"
     extra.write_text("scope\tmethod\tpath\tlevels\ncontacts.readonly\tGET\t/widgets/:widgetId\tlocation\n")
-    with catalog_changed_to(monkeypatch, extra):
+    with changed_catalog(monkeypatch, extra):
         stale = list(TokenModel.scan())
         edited = api.patch(f"/private-integrations/{issued.integration_id}", {"scopes": ["contacts.write"]})
         assert edited.status_code == 200
@@ -204,35 +206,3 @@ def test_the_largest_token_item_fits_one_read_unit(api: Api) -> None:
     for issued in (location, agency):
         raw = TokenModel.get(token_text.digest(issued.token)).serialize()
         assert read_units(raw) == 1, item_bytes(raw)
-
-
-class catalog_changed_to:
-    """The catalog plus `extra`'s rows for the block, every cache cleared on the way in and out."""
-
-    CACHES = (
-        catalog.routes,
-        catalog.scope_levels,
-        policy.plan,
-        policy.globs,
-        stored_policy.catalog_source,
-        stored_policy.version,
-    )
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, extra: Path) -> None:
-        self.monkeypatch, self.extra = monkeypatch, extra
-
-    def __enter__(self) -> None:
-        self.before = stored_policy.version()
-        self.monkeypatch.setattr(
-            config, "settings", config.settings._replace(extra_scopes_file=str(self.extra))
-        )
-        self.clear()
-        assert stored_policy.version() != self.before
-
-    def __exit__(self, *exc: object) -> None:
-        self.monkeypatch.undo()
-        self.clear()
-
-    def clear(self) -> None:
-        for cached in self.CACHES:
-            cached.cache_clear()

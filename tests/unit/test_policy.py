@@ -20,9 +20,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.core import config
-from chalicelib.tokens import catalog, policy, stored_policy
+from chalicelib.tokens import catalog, policy
 from local import iam
+from tests.support import catalogs
 
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api"
 ARN = f"{PREFIX}/GET/locations/x1"
@@ -444,28 +444,9 @@ def test_the_policy_is_scoped_to_the_calling_api_and_stage() -> None:
     assert not iam.evaluate(document, other_api)
 
 
-@contextlib.contextmanager
-def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]:
-    """The catalog plus a downstream API's rows (PI_EXTRA_SCOPES_FILE), for one test."""
-    caches = (
-        catalog.routes,
-        catalog.scope_levels,
-        policy.plan,
-        policy.globs,
-        stored_policy.catalog_source,
-        stored_policy.version,
-        oracle_routes,
-        literal_words,
-    )
-    monkeypatch.setattr(config, "settings", config.settings._replace(extra_scopes_file=str(path)))
-    for cached in caches:
-        cached.cache_clear()
-    try:
-        yield
-    finally:
-        monkeypatch.undo()
-        for cached in caches:
-            cached.cache_clear()
+def extra_catalog(monkeypatch: pytest.MonkeyPatch, path: Path) -> contextlib.AbstractContextManager[None]:
+    """The catalog plus a downstream API's rows, this test's own oracle rebuilt too."""
+    return catalogs.extra_catalog(monkeypatch, path, also_clear=(oracle_routes, literal_words))
 
 
 def test_a_downstream_api_can_add_its_own_scopes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
