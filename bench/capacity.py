@@ -1,15 +1,20 @@
 """`make scale`: a capacity model of the DynamoDB access patterns at internet scale, checked at small scale.
 
-The access patterns are not written here: every operation (authorize, create, rotate, ..., the cleanup's
-work) is run once against moto and its DynamoDB requests are recorded with botocore event hooks. Which
-index a write touches comes from the PynamoDB models (index keys and projections), so a new index or a
-new attribute written shows up here by itself. The workload (rates, populations, skew) and the prices
-are stated below. Per access pattern and per partition key family it prints read and write units per
-second, the hottest single key's load as a share of a partition's limit (1,000 WCU/s, 3,000 RCU/s), and
-the monthly cost; it fails if any key passes 50%.
+The access patterns are not written here: every operation (authorize, a v2 request's rate-limit check,
+create, rotate, ..., the cleanup's work, the emergency revoke-all) is run against moto and its DynamoDB
+requests are recorded with botocore event hooks, with the tables' images around them (item sizes by
+DynamoDB's rules, the index entries a write removes). Which index a write touches comes from the
+PynamoDB models. No share is assigned per attribute: a population (`Population`: Zipf agencies,
+locations, integrations and traffic, the largest location's share stated) is generated, each operation's
+rate is spread over members sampled from it, and each member's keys are derived from the recorded ones
+(the ids the recording met replaced by the member's, the due index's key by the code's due_bucket; any
+other text stays as recorded: the same key for every member). Every key's read and write units per
+second follow; counters and per-container cached reads by their leases (`lease_calls`). It prints per
+table and index the load and its hottest key's share of a partition's limit (1,000 WCU/s, 3,000 RCU/s),
+the emergency revoke-all time of the largest agency and the monthly cost; it fails if any key passes 50%.
 
-Then it drives moto with the same operation mix at small scale and counts requests per table, index and
-partition key with botocore hooks: the counted distribution must match the model's.
+Then it drives moto with the same operation mix at small scale and counts requests per table and index
+with the same hooks: the counted distribution must match the model's.
 """
 
 from __future__ import annotations
@@ -80,8 +85,6 @@ class Workload:
     cache_hit_rate: float = 0.90  # API Gateway's authorizer cache, at a TTL of 300 s
     tokens_used_per_5_min: int = 1_500_000  # distinct tokens seen in any 5 minutes (lastUsedAt writes)
     token_changes_per_s: float = 1_000
-    # The largest owner's share of all token changes (one agency automating its rotations).
-    largest_owner_share: float = 0.01
     reminder_days: int = 90
     backlog_hours: float = 4  # the cleanup catching up after an outage, within one run's budget
     cleanup_budget_s: int = 240
