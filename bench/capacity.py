@@ -1,27 +1,36 @@
 """`make scale`: a capacity model of the DynamoDB access patterns at internet scale, checked at small scale.
 
-The access patterns are not written here: every operation (authorize, create, rotate, ..., the cleanup's
-work) is run once against moto and its DynamoDB requests are recorded with botocore event hooks. Which
-index a write touches comes from the PynamoDB models (index keys and projections), so a new index or a
-new attribute written shows up here by itself. The workload (rates, populations, skew) and the prices
-are stated below. Per access pattern and per partition key family it prints read and write units per
-second, the hottest single key's load as a share of a partition's limit (1,000 WCU/s, 3,000 RCU/s), and
-the monthly cost; it fails if any key passes 50%.
+The access patterns are not written here: every operation (authorize, a v2 request's rate-limit check,
+create, rotate, ..., the cleanup's work, the emergency revoke-all) is run against moto and its DynamoDB
+requests are recorded with botocore event hooks, with the tables' images around them (item sizes by
+DynamoDB's rules, the index entries a write removes). Which index a write touches comes from the
+PynamoDB models. No share is assigned per attribute: a population (`Population`: Zipf agencies,
+locations, integrations and traffic, the largest location's share stated) is generated, each operation's
+rate is spread over members sampled from it, and each member's keys are derived from the recorded ones
+(the ids the recording met replaced by the member's, the due index's key by the code's due_bucket; any
+other text stays as recorded: the same key for every member). Every key's read and write units per
+second follow; counters and per-container cached reads by their leases (`lease_calls`). It prints per
+table and index the load and its hottest key's share of a partition's limit (1,000 WCU/s, 3,000 RCU/s),
+the emergency revoke-all time of the largest agency and the monthly cost; it fails if any key passes 50%.
 
-Then it drives moto with the same operation mix at small scale and counts requests per table, index and
-partition key with botocore hooks: the counted distribution must match the model's.
+Then it drives moto with the same operation mix at small scale and counts requests per table and index
+with the same hooks: the counted distribution must match the model's.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import hashlib
+import math
 import os
 import random
+import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local.dynamodb_calls import DynamoDBCall, recording  # noqa: E402
+from local.item_size import item_bytes  # noqa: E402
 
 # `make scale`'s own account and stage, set by main() before anything reads settings (never at import:
 # pytest imports this module to test the model, with the tests' environment).
@@ -44,7 +54,25 @@ ENVIRONMENT = {
 
 PARTITION_WCU, PARTITION_RCU = 1000, 3000
 LIMIT_SHARE = 0.50
-ITEM_KB = 1.0  # every item here is well under 1 KB: 1 WCU per write, 4 items per RCU
+WRITE_UNIT_BYTES, READ_UNIT_BYTES = 1024, 4096
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who makes the traffic: generated, not assumed per attribute. Agencies' traffic falls off as a Zipf
+    law (rank^-s); so do their numbers of locations and, within an agency, its locations' traffic; the
+    largest location is then given a stated share of all traffic. Integrations per location and per agency
+    (agency-owned) are Zipf too, and an integration's traffic within its owner is Zipf over its rank."""
+
+    s: float = 1.1
+    agencies: int = 40_000
+    largest_agency_locations: int = 2_000  # agency of rank a: max(1, round(this / a^s)) locations
+    largest_location_share: float = 0.02  # of all v2 traffic
+    largest_location_integrations: int = 200  # location of rank j in its agency: max(1, this / j^s)
+    largest_agency_own_integrations: int = 500  # agency-owned: max(1, round(this / a^s))
+    agency_token_share: float = 0.05  # v2 traffic by agency tokens on agency-level routes
+    containers: int = 2_000  # warm Lambda containers serving v2 traffic (100,000 req/s at ~20 ms each)
+    samples: int = 8_000  # generated members run through each recorded operation
 
 
 @dataclass(frozen=True)
@@ -57,8 +85,6 @@ class Workload:
     cache_hit_rate: float = 0.90  # API Gateway's authorizer cache, at a TTL of 300 s
     tokens_used_per_5_min: int = 1_500_000  # distinct tokens seen in any 5 minutes (lastUsedAt writes)
     token_changes_per_s: float = 1_000
-    # The largest owner's share of all token changes (one agency automating its rotations).
-    largest_owner_share: float = 0.01
     reminder_days: int = 90
     backlog_hours: float = 4  # the cleanup catching up after an outage, within one run's budget
     cleanup_budget_s: int = 240
@@ -97,15 +123,45 @@ class Access:
     key_value: str | None  # None: not known from the request (an index entry removed or rewritten)
     kind: str  # "read" | "write"
     units: float
+    item_bytes: int = 0  # the item's size as DynamoDB counts it (recorded), 0 when no item
+    # Counted once per container and window, or once per `cap` requests (a lease), instead of per request:
+    # (window seconds, cap); the model turns a key's request rate into these calls (see `amortized`).
+    amortized: tuple[float, float] | None = None
 
 
-def _load(calls: list[DynamoDBCall]) -> list[Access]:
-    """The per-key load of the recorded requests."""
+Snapshot = dict[str, dict[tuple[str | None, ...], dict[str, Any]]]  # table -> key -> raw item
+
+
+def snapshot() -> Snapshot:
+    """Every item of every table (moto, small): the images the recorded writes replaced and made. Read with
+    a client of its own, so the recorder does not see it."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    found: Snapshot = {}
+    for table_name, info in SCHEMA.items():
+        items: dict[tuple[str | None, ...], dict[str, Any]] = {}
+        for page in client.get_paginator("scan").paginate(TableName=table_name):
+            for item in page["Items"]:
+                items[_key_of(info, item)] = item
+        found[table_name] = items
+    return found
+
+
+def _key_of(info: dict[str, Any], item: dict[str, Any]) -> tuple[str | None, ...]:
+    return tuple(_value(item.get(name)) for name in info["keys"])
+
+
+def _load(
+    calls: list[DynamoDBCall], before: Snapshot | None = None, after: Snapshot | None = None
+) -> list[Access]:
+    """The per-key load of the recorded requests; with the tables' images before and after them, item
+    sizes and the index entries a write removes are measured (without: one unit each, unknown keys)."""
     return [
         access
         for call in calls
         for request in _requests(call.operation, call.params)
-        for access in _accesses(*request)
+        for access in _accesses(*request, before, after)
     ]
 
 
@@ -114,9 +170,13 @@ def _requests(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, dic
     if operation == "TransactWriteItems":
         for item in params["TransactItems"]:
             ((kind, inner),) = item.items()
-            yield {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}.get(
-                kind, "ConditionCheck"
-            ), inner, True
+            yield (
+                {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}.get(
+                    kind, "ConditionCheck"
+                ),
+                inner,
+                True,
+            )
     elif operation == "BatchGetItem":
         for table, request in params["RequestItems"].items():
             for key in request["Keys"]:
@@ -126,11 +186,15 @@ def _requests(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, dic
             for write in writes:
                 ((kind, inner),) = write.items()
                 item = inner.get("Item") or inner.get("Key")
-                yield ("PutItem" if kind == "PutRequest" else "DeleteItem"), {
-                    "TableName": table,
-                    "Item": item,
-                    "Key": item,
-                }, False
+                yield (
+                    ("PutItem" if kind == "PutRequest" else "DeleteItem"),
+                    {
+                        "TableName": table,
+                        "Item": item,
+                        "Key": item,
+                    },
+                    False,
+                )
     else:
         yield operation, params, False
 
@@ -155,7 +219,10 @@ def _schema() -> dict[str, Any]:
             )
             indexes.append((index["index_name"], keys, projected))
         short = model.Meta.table_name.split("-", 2)[-1]
-        found[model.Meta.table_name] = {"name": short, "hash": hash_key, "indexes": indexes}
+        keys = [
+            k["AttributeName"] for k in sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")
+        ]
+        found[model.Meta.table_name] = {"name": short, "hash": hash_key, "keys": keys, "indexes": indexes}
     return found
 
 
@@ -175,31 +242,64 @@ def _value(attribute: dict[str, Any] | None) -> str | None:
     return str(next(iter(attribute.values())))
 
 
-def _accesses(operation: str, params: dict[str, Any], transactional: bool) -> list[Access]:
-    table = SCHEMA[params["TableName"]]
+def _units(size: int, unit_bytes: int) -> int:
+    return max(1, math.ceil(size / unit_bytes))
+
+
+def _projected(
+    image: dict[str, Any], info: dict[str, Any], keys: list[str], projected: set[str] | None
+) -> int:
+    if projected is None:
+        return item_bytes(image)
+    kept = projected | set(info["keys"]) | set(keys)
+    return item_bytes({name: value for name, value in image.items() if name in kept})
+
+
+def _accesses(
+    operation: str,
+    params: dict[str, Any],
+    transactional: bool,
+    before: Snapshot | None = None,
+    after: Snapshot | None = None,
+) -> list[Access]:
+    info = SCHEMA[params["TableName"]]
+    measured = before is not None and after is not None
+    old_items = (before or {}).get(params["TableName"], {})
+    new_items = (after or {}).get(params["TableName"], {})
     factor = 2 if transactional else 1  # a transactional write or read costs twice
     if operation in ("GetItem", "ConditionCheck"):
         consistent = params.get("ConsistentRead", False) or operation == "ConditionCheck"
-        units = (1.0 if consistent else 0.5) * factor
-        key = _value(params["Key"].get(table["hash"]))
-        return [Access(table["name"], table["hash"], key, "read", units)]
+        size = item_bytes(old_items.get(_key_of(info, params["Key"]), {}))
+        units = _units(size, READ_UNIT_BYTES) * (1.0 if consistent else 0.5) * factor
+        key = _value(params["Key"].get(info["hash"]))
+        return [Access(info["name"], info["hash"], key, "read", units, size)]
     if operation == "Query":
-        target = table["name"]
-        key_attribute = table["hash"]
+        target = info["name"]
+        key_attribute = info["hash"]
         if params.get("IndexName"):
-            target = f"{table['name']}/{params['IndexName']}"
-            key_attribute = next(keys[0] for name, keys, _ in table["indexes"] if name == params["IndexName"])
+            target = f"{info['name']}/{params['IndexName']}"
+            key_attribute = next(keys[0] for name, keys, _ in info["indexes"] if name == params["IndexName"])
         values = params.get("ExpressionAttributeValues", {})
         key = _value(values.get(":0"))
-        units = 1.0 if params.get("ConsistentRead") else 0.5
-        return [Access(target, key_attribute, key, "read", units)]
+        size = sum(item_bytes(item) for item in old_items.values() if _value(item.get(key_attribute)) == key)
+        units = _units(size, READ_UNIT_BYTES) * (1.0 if params.get("ConsistentRead") else 0.5)
+        return [Access(target, key_attribute, key, "read", units, size)]
     # A write: the table's item, then every index whose key or projection the write touches.
     item = params.get("Item") or {}
-    key = _value((params.get("Key") or item).get(table["hash"]))
-    found = [Access(table["name"], table["hash"], key, "write", 1.0 * factor * ITEM_KB)]
+    key_params = params.get("Key") or item
+    key = _value(key_params.get(info["hash"]))
+    old = old_items.get(_key_of(info, key_params))
+    new = (
+        None
+        if operation == "DeleteItem"
+        else (item if operation == "PutItem" else new_items.get(_key_of(info, key_params)))
+    )
+    size = max(item_bytes(old or {}), item_bytes(new or {}))
+    units = _units(size, WRITE_UNIT_BYTES) if measured else 1
+    found = [Access(info["name"], info["hash"], key, "write", 1.0 * factor * units, size)]
     written = set(item) if operation == "PutItem" else _written_names(params)
-    for index_name, keys, projected in table["indexes"]:
-        target = f"{table['name']}/{index_name}"
+    for index_name, keys, projected in info["indexes"]:
+        target = f"{info['name']}/{index_name}"
         if operation == "DeleteItem":
             touched = True  # the item may be in the index: its entry goes too
         else:
@@ -207,23 +307,38 @@ def _accesses(operation: str, params: dict[str, Any], transactional: bool) -> li
                 bool(written) and (projected is None or bool(written & projected))
             )
             if operation == "PutItem":
-                touched = keys[0] in item
-        if touched:
-            value = _value(item.get(keys[0])) if operation == "PutItem" else None
-            if operation == "UpdateItem" and keys[0] in written:
-                value = _value(
-                    next(
-                        (
-                            v
-                            for placeholder, name in params.get("ExpressionAttributeNames", {}).items()
-                            if name == keys[0]
-                            for v in [_set_value(params, placeholder)]
-                            if v is not None
-                        ),
-                        None,
+                touched = touched or keys[0] in item
+        if not touched:
+            continue
+        if measured:
+            # The entry the write removes (the old image's key) and the one it makes (the new image's).
+            entries: dict[str | None, int] = {}
+            for image in (old, new):
+                if image and keys[0] in image:
+                    value = _value(image[keys[0]])
+                    entries[value] = max(entries.get(value, 0), _projected(image, info, keys, projected))
+            for value, entry_bytes in entries.items():
+                found.append(
+                    Access(
+                        target, keys[0], value, "write", _units(entry_bytes, WRITE_UNIT_BYTES), entry_bytes
                     )
                 )
-            found.append(Access(target, keys[0], value, "write", 1.0 * ITEM_KB))
+            continue
+        value = _value(item.get(keys[0])) if operation == "PutItem" else None
+        if operation == "UpdateItem" and keys[0] in written:
+            value = _value(
+                next(
+                    (
+                        v
+                        for placeholder, name in params.get("ExpressionAttributeNames", {}).items()
+                        if name == keys[0]
+                        for v in [_set_value(params, placeholder)]
+                        if v is not None
+                    ),
+                    None,
+                )
+            )
+        found.append(Access(target, keys[0], value, "write", 1.0))
     return found
 
 
@@ -316,71 +431,326 @@ class Operations:
             lifecycle.expire_now(self.admin, target)
         elif name == "edit":
             scopes = target.integration.scopes
-            new = ["locations.readonly"] if scopes != ["locations.readonly"] else ["contacts.readonly"]
+            other = "locations.write" if target.integration.owner_type == "agency" else "contacts.readonly"
+            new = ["locations.readonly"] if scopes != ["locations.readonly"] else [other]
             service.update(self.admin, target, {"scopes": new})
         elif name == "delete":
             service.delete(self.admin, target)
             self.live = [(i, t) for i, t in self.live if i != integration_id]
 
 
+AGENCY_OWNED = " (agency-owned)"  # the variant of an operation on an agency's own integration
+ENTITIES: dict[str, str] = {}  # every id the recording met -> its role (agency, location, ...)
+REVOKE_ALL: dict[str, list[Access]] = {}  # "fixed": revoking none; "per integration": the rest, per one
+
+
 def record_patterns() -> dict[str, list[Access]]:
-    """The requests of one of each operation, as the code makes them."""
+    """The requests of one of each operation, as the code makes them, with the tables' images around
+    them (item sizes, index entries removed); the ids they met are kept in ENTITIES."""
     from chalicelib.core import clock
-    from chalicelib.integrations import access, cleanup, lifecycle
-    from chalicelib.tokens import authorizer
+    from chalicelib.core.vocabulary import Owner, OwnerType
+    from chalicelib.directory.models import AgencyModel
+    from chalicelib.integrations import access, cleanup, emergency, lifecycle
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     clock.set_source(lambda: now[0])
     random.seed(20261128)  # which integration each operation picks: the same patterns every run
     patterns: dict[str, list[Access]] = {}
+    ENTITIES.clear()
+    REVOKE_ALL.clear()
+    images: list[Snapshot] = []
+
+    def run(recorder: Any, action: Callable[[], Any]) -> tuple[list[Access], Any]:
+        recorder.take()
+        before = snapshot()
+        result = action()
+        after = snapshot()
+        images.extend([before, after])
+        return _load(recorder.take(), before, after), result
+
     try:
         with world():
+            AgencyModel("agency-empty", name="Empty", labs_private_integrations=True).save()
             ops = Operations(lambda: now[0])
-            for _ in range(3):
-                ops.create()
+            agency_owner = Owner(OwnerType.AGENCY, "agency-demo", "agency-demo")
+            for variant, owners in (("", ops.owners), (AGENCY_OWNED, [agency_owner])):
+                ops.owners, ops.live = owners, []
+                for _ in range(3):
+                    ops.create()
+                with recording() as recorder:
+                    for name, _share in Workload().change_mix:
+                        if name in ("cancel", "expire now"):
+                            steady = ops.pick("rotate later")
+                            assert steady is not None
+                            lifecycle.rotate(ops.admin, access.manageable(ops.admin, steady), "later")
+                        chosen = ops.pick(name)
+                        assert chosen is not None, name
+                        patterns[name + variant], _ = run(recorder, functools.partial(ops.run, name, chosen))
+                    integration_id, token = ops.create()
+                    accesses, _ = run(recorder, functools.partial(_authorize, token))
+                    patterns["authorize" + variant] = [a for a in accesses if a.kind == "read"]
+                    patterns["lastUsedAt write" + variant] = [a for a in accesses if a.kind == "write"]
+                    owner = owners[0]
+                    patterns["v2 request" + variant] = _v2_request(
+                        run(recorder, functools.partial(_v2_check, integration_id, owner))
+                    )
+            ops.owners = ops.owners or [agency_owner]
             with recording() as recorder:
-                for name, _share in Workload().change_mix:
-                    if name in ("cancel", "expire now"):
-                        steady = ops.pick("rotate later")
-                        assert steady is not None
-                        lifecycle.rotate(ops.admin, access.manageable(ops.admin, steady), "later")
-                    chosen = ops.pick(name)
-                    assert chosen is not None, name
-                    recorder.take()
-                    ops.run(name, chosen)
-                    patterns[name] = _load(recorder.take())
-                _, token = ops.create()
-                recorder.take()
-                authorizer.authorize(f"Bearer {token}", Operations.ARN)
-                accesses = _load(recorder.take())
-                patterns["authorize"] = [a for a in accesses if a.kind == "read"]
-                patterns["lastUsedAt write"] = [a for a in accesses if a.kind == "write"]
                 # The cleanup: one finished rotation and one reminder, after their due times.
                 ops.create()
                 lifecycle.rotate(ops.admin, access.manageable(ops.admin, ops.live[-1][0]), "later")
                 now[0] += timedelta(days=8)
-                recorder.take()
-                finished = cleanup.run(parallel=False)["rotationsCompleted"]
-                finishing = _load(recorder.take())
-                patterns["cleanup: finish a rotation (per item)"] = _per_item(finishing, finished)
+                finishing, result = run(recorder, functools.partial(cleanup.run, parallel=False))
+                patterns["cleanup: finish a rotation (per item)"] = _per_item(
+                    finishing, result["rotationsCompleted"]
+                )
                 now[0] += timedelta(days=90)
-                recorder.take()
-                reminded = cleanup.run(parallel=False)["rotationRemindersSent"]
-                patterns["cleanup: reminder (per item)"] = _per_item(_load(recorder.take()), reminded)
+                reminding, result = run(recorder, functools.partial(cleanup.run, parallel=False))
+                patterns["cleanup: reminder (per item)"] = _per_item(
+                    reminding, result["rotationRemindersSent"]
+                )
+                # The emergency revoke-all: of an agency with no integration (its fixed cost), then of one
+                # with some (the rest, per integration revoked).
+                fixed, _ = run(
+                    recorder,
+                    functools.partial(emergency.revoke_all, "user-admin", "agency-empty", "capacity"),
+                )
+                found, _ = emergency.agency_integrations("agency-demo")
+                revoked = len(list(found))
+                everything, _ = run(
+                    recorder, functools.partial(emergency.revoke_all, "user-admin", "agency-demo", "capacity")
+                )
+                REVOKE_ALL["fixed"] = fixed
+                REVOKE_ALL["per integration"] = _per_item(
+                    _without(everything, fixed), revoked, keep_queries=True
+                )
     finally:
         clock.reset()
+    for image in images:
+        for table_name, items in image.items():
+            role = {"agencies": "agency", "locations": "location", "users": "user"}.get(
+                SCHEMA[table_name]["name"]
+            )
+            for item in items.values():
+                if role:
+                    ENTITIES[_value(item["id"]) or ""] = role
+                for name, found_role in (
+                    ("integrationId", "integration"),
+                    ("tokenHash", "token"),
+                    ("previousTokenHash", "token"),
+                ):
+                    if name in item:
+                        ENTITIES[_value(item[name]) or ""] = found_role
+                if SCHEMA[table_name]["name"] == "integrations":
+                    ENTITIES[_value(item["id"]) or ""] = "integration"
+    ENTITIES.pop("", None)
     return patterns
 
 
-def _per_item(accesses: list[Access], items: int) -> list[Access]:
-    """One cleanup run's requests per item of its work. The run's one query per shard is left out: 16
+def _authorize(token: str) -> None:
+    from chalicelib.tokens import authorizer
+
+    authorizer.authorize(f"Bearer {token}", Operations.ARN)
+
+
+WINDOWS: dict[str, tuple[float, float]] = {}  # a counter's key -> (window seconds, lease cap)
+
+
+def _v2_check(integration_id: str, owner: Any) -> None:
+    """One v2 request's rate-limit check, on a fresh container: the counters it reserves from and the
+    reads it caches per container."""
+    from chalicelib.integrations import rate_limits
+    from chalicelib.ratelimit import Limiter, Window
+    from chalicelib.tokens.context import TokenContext
+
+    class Capturing(Limiter):
+        def check(self, windows: list[Window]) -> Any:
+            for window in windows:
+                WINDOWS[window.key] = (window.length_ms / 1000, float(window.lease_cap))
+            return super().check(windows)
+
+    saved = rate_limits.limiter
+    rate_limits.limiter = Capturing()
+    rate_limits._burst_limits.clear()
+    rate_limits._location_agency.clear()
+    try:
+        token = TokenContext(integration_id, owner.type, owner.id, owner.agency_id, frozenset())
+        rate_limits.check(token, None)
+    finally:
+        rate_limits.limiter = saved
+
+
+def _v2_request(recorded: tuple[list[Access], Any]) -> list[Access]:
+    """A counter's reservation is made once per lease (`cap` requests) and once per container and window;
+    a read the container caches (an integration's burst limit) once per container and its cache time."""
+    from chalicelib.core import config
+
+    cached = (float(config.settings.rate_limit_settings_seconds), math.inf)
+    return [replace(a, amortized=WINDOWS.get(a.key_value or "", cached)) for a in recorded[0]]
+
+
+def _without(accesses: list[Access], fixed: list[Access]) -> list[Access]:
+    """`accesses` less one of each access in `fixed` (same target, kind and recorded key)."""
+    left = Counter((a.target, a.kind, a.key_value) for a in fixed)
+    kept = []
+    for access in accesses:
+        mark = (access.target, access.kind, access.key_value)
+        if left[mark] > 0:
+            left[mark] -= 1
+            continue
+        kept.append(access)
+    return kept
+
+
+def _per_item(accesses: list[Access], items: int, keep_queries: bool = False) -> list[Access]:
+    """One run's requests per item of its work. The cleanup's one query per shard is left out: 16
     queries every 15 minutes, whatever is due."""
     assert items > 0
     return [
-        Access(a.target, a.key_attribute, a.key_value, a.kind, a.units / items)
+        replace(a, units=a.units / items)
         for a in accesses
-        if not (a.target.endswith("/by-due") and a.kind == "read")
+        if keep_queries or not (a.target.endswith("/by-due") and a.kind == "read")
     ]
+
+
+# --- the population ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """One generated integration: its agency, its location (None: agency-owned) and its id."""
+
+    agency: str
+    location: str | None
+    integration: str
+
+
+class Generated:
+    """The population drawn from `Population`'s parameters: owners with traffic and integration counts."""
+
+    def __init__(self, population: Population, seed: int = 20261128) -> None:
+        self.population = population
+        self.rng = random.Random(seed)
+        s = population.s
+        self.locations: list[tuple[int, int, int]] = []  # (agency rank, location rank, integrations)
+        traffic: list[float] = []
+        self.agency_integrations: list[int] = []
+        agency_traffic: list[float] = []
+        for a in range(population.agencies):
+            weight = (a + 1) ** -s
+            agency_traffic.append(weight)
+            count = max(1, round(population.largest_agency_locations / (a + 1) ** s))
+            spread = [(j + 1) ** -s for j in range(count)]
+            total = sum(spread)
+            for j, share in enumerate(spread):
+                integrations = max(1, round(population.largest_location_integrations / (j + 1) ** s))
+                self.locations.append((a, j, integrations))
+                traffic.append(weight * share / total)
+            self.agency_integrations.append(
+                max(1, round(population.largest_agency_own_integrations / (a + 1) ** s))
+            )
+        rest = sum(traffic) - traffic[0]
+        traffic[0] = population.largest_location_share / (1 - population.largest_location_share) * rest
+        self.location_traffic = list(_cumulative(traffic))
+        self.agency_traffic = list(_cumulative(agency_traffic))
+        owners = [n for _, _, n in self.locations] + self.agency_integrations
+        self.owner_integrations = list(_cumulative([float(n) for n in owners]))
+        self.integrations = sum(owners)
+        self.largest_location_traffic = traffic[0] / sum(traffic)
+        self._zipf: dict[int, list[float]] = {}
+
+    def _rank(self, count: int) -> int:
+        """An integration of an owner with `count` of them, by its traffic (Zipf over their ranks)."""
+        if count not in self._zipf:
+            self._zipf[count] = list(_cumulative([(k + 1) ** -self.population.s for k in range(count)]))
+        weights = self._zipf[count]
+        return bisect.bisect_left(weights, self.rng.random() * weights[-1])
+
+    def _location(self, index: int, k: int) -> Member:
+        a, j, _ = self.locations[index]
+        return Member(f"agency-{a}", f"loc-{a}-{j}", f"int-{a}-{j}-{k}")
+
+    def _agency(self, a: int, k: int) -> Member:
+        return Member(f"agency-{a}", None, f"int-{a}-a-{k}")
+
+    def by_traffic(self) -> Member:
+        """The integration behind a random v2 request (or authorization)."""
+        if self.rng.random() < self.population.agency_token_share:
+            a = bisect.bisect_left(self.agency_traffic, self.rng.random() * self.agency_traffic[-1])
+            return self._agency(a, self._rank(self.agency_integrations[a]))
+        index = bisect.bisect_left(self.location_traffic, self.rng.random() * self.location_traffic[-1])
+        return self._location(index, self._rank(self.locations[index][2]))
+
+    def by_integration(self) -> Member:
+        """A random integration, each as likely (management changes, the cleanup's items)."""
+        index = bisect.bisect_left(self.owner_integrations, self.rng.random() * self.owner_integrations[-1])
+        if index < len(self.locations):
+            return self._location(index, self.rng.randrange(self.locations[index][2]))
+        a = index - len(self.locations)
+        return self._agency(a, self.rng.randrange(self.agency_integrations[a]))
+
+    def largest_agency(self) -> tuple[int, int]:
+        """The largest agency's integrations, and its largest location's."""
+        own = [n for a, _, n in self.locations if a == 0]
+        return self.agency_integrations[0] + sum(own), max(own)
+
+
+def _cumulative(values: list[float]) -> Iterator[float]:
+    total = 0.0
+    for value in values:
+        total += value
+        yield total
+
+
+@functools.cache
+def generated(population: Population) -> Generated:
+    return Generated(population)
+
+
+# --- deriving each sampled member's keys ------------------------------------------------------------
+
+
+def _template(access: Access) -> list[tuple[str, str | None]]:
+    """The recorded key as parts: literal text, or an id of a role (agency, location, integration,
+    token, user) that each member substitutes with its own; a due-index key as the code's due_bucket of
+    the token. What is in no role stays literal: the same key for every member."""
+    value = access.key_value or ""
+    if access.target.endswith("/by-due") and value:
+        return [("", "due")]
+    if not ENTITIES or not value:
+        return [(value, None)]
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(ENTITIES, key=len, reverse=True)))
+    parts: list[tuple[str, str | None]] = []
+    at = 0
+    for match in pattern.finditer(value):
+        parts.append((value[at : match.start()], None))
+        parts.append((match.group(), ENTITIES[match.group()]))
+        at = match.end()
+    parts.append((value[at:], None))
+    return parts
+
+
+def _derive(parts: list[tuple[str, str | None]], member: Member) -> str:
+    from chalicelib.tokens import models as token_model
+
+    out = []
+    for text, role in parts:
+        if role is None:
+            out.append(text)
+        elif role == "agency":
+            out.append(member.agency)
+        elif role == "location":
+            out.append(member.location or member.agency)
+        elif role == "integration":
+            out.append(member.integration)
+        elif role == "user":
+            out.append(f"user-of-{member.agency}")
+        elif role == "token":
+            out.append(hashlib.sha256(f"{member.integration}#{text}".encode()).hexdigest())
+        elif role == "due":
+            token = hashlib.sha256(f"{member.integration}#due".encode()).hexdigest()
+            out.append(token_model.due_bucket(token))
+    return "".join(out)
 
 
 # --- the model ---------------------------------------------------------------------------------------
@@ -388,7 +758,8 @@ def _per_item(accesses: list[Access], items: int) -> list[Access]:
 
 @functools.cache
 def due_index_hottest_share() -> float:
-    """How evenly the code's `due_bucket` spreads tokens: its busiest key's share over random tokens."""
+    """How evenly the code's `due_bucket` spreads tokens: its busiest key's share over random tokens (the
+    small-scale check's reference)."""
     from chalicelib.tokens import token_text
     from chalicelib.tokens.models import due_bucket
 
@@ -396,25 +767,17 @@ def due_index_hottest_share() -> float:
     return max(spread.values()) / sum(spread.values())
 
 
-def hottest_share(key_attribute: str, target: str, workload: Workload) -> float:
-    """The share of one key family's traffic that its busiest single key takes."""
-    if key_attribute == "dueBucket":
-        return due_index_hottest_share()
-    if key_attribute in ("ownerKey",) or target in ("agencies", "locations"):
-        return workload.largest_owner_share
-    if key_attribute == "tokenHash":
-        return 1 / workload.tokens
-    if key_attribute in ("id", "integrationId"):
-        return 1 / workload.integrations
-    return workload.largest_owner_share  # users and anything else: as skewed as the busiest owner
-
-
 @dataclass
 class Load:
     rcu: float = 0.0
     wcu: float = 0.0
+    keys: dict[str, list[float]] = field(default_factory=dict)  # key -> [RCU/s, WCU/s]
+    hottest: str = ""
     hottest_rcu: float = 0.0
     hottest_wcu: float = 0.0
+
+    def share(self) -> float:
+        return max(self.hottest_wcu / PARTITION_WCU, self.hottest_rcu / PARTITION_RCU)
 
 
 def rates(workload: Workload) -> dict[str, float]:
@@ -433,25 +796,109 @@ def rates(workload: Workload) -> dict[str, float]:
     found = {name: share * workload.token_changes_per_s for name, share in workload.change_mix}
     found["authorize"] = misses
     found["lastUsedAt write"] = min(misses, per_token_interval)
+    found["v2 request"] = workload.authorizations_per_s
     found["cleanup: finish a rotation (per item)"] = rotations_ending * backlog_factor
     found["cleanup: reminder (per item)"] = reminders_per_s * backlog_factor
     return found
 
 
-def model(patterns: dict[str, list[Access]], workload: Workload) -> dict[tuple[str, str], Load]:
+BY_TRAFFIC = ("authorize", "lastUsedAt write", "v2 request")
+
+
+def model(
+    patterns: dict[str, list[Access]], workload: Workload, population: Population = Population()
+) -> dict[tuple[str, str], Load]:
+    """Each operation's rate spread over `samples` generated members: each member's keys derived from
+    the recorded ones, each key's read and write units per second summed, per table and index."""
+    people = generated(population)
+    people.rng.seed(20261128)
+    templates = {
+        name: [(access, _template(access)) for access in accesses] for name, accesses in patterns.items()
+    }
     loads: dict[tuple[str, str], Load] = defaultdict(Load)
+    amortized: dict[tuple[str, str, str, str, float, float, float], float] = defaultdict(float)
+    n = population.samples
     for operation, rate in rates(workload).items():
-        for access in patterns[operation]:
-            load = loads[(access.target, access.key_attribute)]
-            share = hottest_share(access.key_attribute, access.target, workload)
-            if access.kind == "read":
-                load.rcu += rate * access.units
-                load.hottest_rcu += rate * access.units * share
-            else:
-                load.wcu += rate * access.units
-                load.hottest_wcu += rate * access.units * share
-    # Each cleanup run reads every shard once, whatever is due (every 15 minutes; negligible).
+        draw = people.by_traffic if operation in BY_TRAFFIC else people.by_integration
+        for _ in range(n):
+            member = draw()
+            variant = operation + AGENCY_OWNED if member.location is None else operation
+            for access, parts in templates.get(variant, templates[operation]):
+                key = _derive(parts, member)
+                if access.amortized is not None:
+                    window, cap = access.amortized
+                    amortized[
+                        (access.target, access.key_attribute, key, access.kind, access.units, window, cap)
+                    ] += rate / n
+                    continue
+                _add(loads[(access.target, access.key_attribute)], key, access.kind, rate / n * access.units)
+    for (target, attribute, key, kind, units, window, cap), requests in amortized.items():
+        _add(
+            loads[(target, attribute)],
+            key,
+            kind,
+            units * lease_calls(requests, window, cap, population.containers),
+        )
+    for load in loads.values():
+        load.hottest, (load.hottest_rcu, load.hottest_wcu) = max(
+            load.keys.items(), key=lambda item: max(item[1][0] / PARTITION_RCU, item[1][1] / PARTITION_WCU)
+        )
     return dict(loads)
+
+
+def lease_calls(requests_per_s: float, window_s: float, cap: float, containers: int) -> float:
+    """Calls per second to a counter (or a cached read) that `requests_per_s` make: one per `cap` requests
+    (a full lease), plus each container's first one in each window, whichever containers the window's
+    requests reach. Without leases it would be one per request."""
+    in_window = requests_per_s * window_s
+    reached = containers * (1 - math.exp(-in_window / containers))
+    per_lease = 0.0 if math.isinf(cap) else in_window / cap
+    return min(requests_per_s, (per_lease + reached) / window_s)
+
+
+def _add(load: Load, key: str, kind: str, units: float) -> None:
+    entry = load.keys.setdefault(key, [0.0, 0.0])
+    if kind == "read":
+        entry[0] += units
+        load.rcu += units
+    else:
+        entry[1] += units
+        load.wcu += units
+
+
+def revoke_all_seconds(population: Population) -> tuple[float, int, str]:
+    """How long an emergency revoke-all of the largest agency takes at the partition limits: per key, the
+    units all its integrations' revocations put on it (an agency-keyed item takes every one, a location's
+    its own), against 1,000 WCU/s (3,000 RCU/s) per key. Returns (seconds, integrations, busiest key)."""
+    integrations, largest_location = generated(population).largest_agency()
+    per_key: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for name, count in (("fixed", 1), ("per integration", integrations)):
+        for access in REVOKE_ALL.get(name, []):
+            roles = {role for _, role in _template(access) if role}
+            if roles & {"integration", "token", "due"} and not access.target.endswith("/by-due"):
+                times = 1  # each integration's own key
+            elif "location" in roles:
+                times = largest_location if name != "fixed" else 1
+            else:
+                times = count  # the agency's (or a constant) key: every revocation
+            named = (
+                access.target,
+                "".join(text if role is None else f"<{role}>" for text, role in _template(access)),
+            )
+            per_key[named][0 if access.kind == "read" else 1] += access.units * times
+    (target, key), (reads, writes) = max(
+        per_key.items(), key=lambda item: max(item[1][0] / PARTITION_RCU, item[1][1] / PARTITION_WCU)
+    )
+    return max(reads / PARTITION_RCU, writes / PARTITION_WCU), integrations, f"{target} {key}"
+
+
+def item_sizes(patterns: dict[str, list[Access]]) -> dict[str, int]:
+    """The largest recorded item per table (index entries: their projected size)."""
+    found: dict[str, int] = {}
+    for accesses in patterns.values():
+        for access in accesses:
+            found[access.target] = max(found.get(access.target, 0), access.item_bytes)
+    return found
 
 
 def monthly_cost(patterns: dict[str, list[Access]], workload: Workload) -> dict[str, float]:
@@ -472,22 +919,53 @@ def monthly_cost(patterns: dict[str, list[Access]], workload: Workload) -> dict[
     }
 
 
-def print_model(patterns: dict[str, list[Access]], workload: Workload) -> float:
+def print_model(
+    patterns: dict[str, list[Access]], workload: Workload, population: Population = Population()
+) -> float:
     """The table; returns the hottest key's share of a partition's limit."""
-    loads = model(patterns, workload)
+    loads = model(patterns, workload, population)
+    people = generated(population)
     print(f"workload: {workload}")
+    print(f"population: {population}")
+    print(
+        f"generated: {population.agencies:,} agencies, {len(people.locations):,} locations, "
+        f"{people.integrations:,} integrations; the largest location carries "
+        f"{people.largest_location_traffic:.1%} of v2 traffic; "
+        f"{population.samples:,} members sampled per operation"
+    )
     print()
     header = (
-        f"{'table / index':<32} {'key':<16} {'RCU/s':>12} {'WCU/s':>12} {'hottest key':>16} {'of limit':>9}"
+        f"{'table / index':<24} {'RCU/s':>9} {'WCU/s':>9}  {'hottest key':<44} "
+        f"{'RCU/s':>8} {'WCU/s':>8} {'of limit':>8}"
     )
     print(header)
     print("-" * len(header))
     worst = 0.0
-    for (target, key), load in sorted(loads.items(), key=lambda item: -(item[1].wcu + item[1].rcu)):
-        share = max(load.hottest_wcu / PARTITION_WCU, load.hottest_rcu / PARTITION_RCU)
-        worst = max(worst, share)
-        hottest = f"{load.hottest_wcu:,.1f} W {load.hottest_rcu:,.1f} R"
-        print(f"{target:<32} {key:<16} {load.rcu:>12,.0f} {load.wcu:>12,.0f} {hottest:>16} {share:>8.1%}")
+    for (target, _attribute), load in sorted(loads.items(), key=lambda item: -(item[1].wcu + item[1].rcu)):
+        worst = max(worst, load.share())
+        key = load.hottest if len(load.hottest) <= 44 else load.hottest[:41] + "..."
+        print(
+            f"{target:<24} {load.rcu:>9,.0f} {load.wcu:>9,.0f}  {key:<44} {load.hottest_rcu:>8,.1f} "
+            f"{load.hottest_wcu:>8,.1f} {load.share():>8.1%}"
+        )
+    print()
+    counters = loads.get(("rate-limits", "key"))
+    if counters:
+        daily = max((k for k in counters.keys if k.startswith("d#")), key=lambda k: counters.keys[k][1])
+        location_rate = population.largest_location_share * workload.authorizations_per_s
+        print(
+            f"the largest location's daily counter {daily}: {counters.keys[daily][1]:,.1f} WCU/s "
+            f"({counters.keys[daily][1] / PARTITION_WCU:.1%} of a partition) for its "
+            f"~{location_rate:,.0f} requests/s: leases of up to 100 requests, plus one per container and "
+            f"window (one write per request would be {location_rate:,.0f} WCU/s)"
+        )
+    seconds, integrations, where = revoke_all_seconds(population)
+    print(
+        f"emergency revoke-all of the largest agency ({integrations:,} integrations): {seconds:,.1f} s at "
+        f"the partition limits (busiest key: {where})"
+    )
+    sizes = ", ".join(f"{target} {size:,} B" for target, size in sorted(item_sizes(patterns).items()) if size)
+    print(f"largest recorded items: {sizes}")
     print()
     costs = monthly_cost(patterns, workload)
     for item, dollars in costs.items():
@@ -554,7 +1032,7 @@ def small_scale_check(patterns: dict[str, list[Access]], operations: int = 600) 
             problems.append(f"{target}: counted {got:.3f}, model {want:.3f}")
     if due_keys:
         hottest = max(due_keys.values()) / sum(due_keys.values())
-        expected = hottest_share("dueBucket", "tokens/by-due", Workload())
+        expected = due_index_hottest_share()
         print(f"due index: {len(due_keys)} keys written, hottest {hottest:.3f} (model {expected:.3f})")
         # A few hundred writes over 16 keys: allow sampling noise, not a single hot key.
         if hottest > 3 * expected:
@@ -562,38 +1040,26 @@ def small_scale_check(patterns: dict[str, list[Access]], operations: int = 600) 
     return problems
 
 
-def hottest(patterns: dict[str, list[Access]], workload: Workload) -> tuple[float, str]:
-    """The busiest single key's share of a partition's limit, and which key family it is."""
+def hottest(
+    patterns: dict[str, list[Access]], workload: Workload, population: Population = Population()
+) -> tuple[float, str]:
+    """The busiest single key's share of a partition's limit, and which key of which table it is."""
     worst, where = 0.0, ""
-    for (target, key), load in model(patterns, workload).items():
-        share = max(load.hottest_wcu / PARTITION_WCU, load.hottest_rcu / PARTITION_RCU)
-        if share > worst:
-            worst, where = share, f"{target} ({key})"
+    for (target, _attribute), load in model(patterns, workload, population).items():
+        if load.share() > worst:
+            worst, where = load.share(), f"{target} {load.hottest}"
     return worst, where
 
 
-def breaking_point(patterns: dict[str, list[Access]], workload: Workload) -> None:
-    """Grow every rate and population together until one key reaches a partition's limit."""
-    factor = 1.0
-    while factor < 1000:
-        grown = replace(
-            workload,
-            tokens=int(workload.tokens * factor),
-            integrations=int(workload.integrations * factor),
-            authorizations_per_s=workload.authorizations_per_s * factor,
-            tokens_used_per_5_min=int(workload.tokens_used_per_5_min * factor),
-            token_changes_per_s=workload.token_changes_per_s * factor,
-        )
-        share, where = hottest(patterns, grown)
-        if share >= 1:
-            print(
-                f"breaks first: {where} reaches a partition's limit at {factor:.1f}x the stated workload "
-                f"({grown.token_changes_per_s:,.0f} token changes/s, {grown.authorizations_per_s:,.0f} "
-                "authorizations/s)"
-            )
-            return
-        factor *= 1.1
-    print("nothing reaches a partition's limit below 1000x the stated workload")
+def breaking_point(worst: float, where: str, workload: Workload) -> None:
+    """Every rate grown together: the load is about proportional to them (leases only make counters
+    grow slower), so the hottest key reaches a partition's limit at about 1/its share."""
+    factor = 1 / worst
+    print(
+        f"breaks first: {where} reaches a partition's limit at about {factor:.1f}x the stated workload "
+        f"({workload.token_changes_per_s * factor:,.0f} token changes/s, "
+        f"{workload.authorizations_per_s * factor:,.0f} requests/s)"
+    )
 
 
 def main() -> int:
@@ -602,7 +1068,7 @@ def main() -> int:
     workload = Workload()
     patterns = record_patterns()
     worst = print_model(patterns, workload)
-    breaking_point(patterns, workload)
+    breaking_point(*hottest(patterns, workload), workload)
     problems = small_scale_check(patterns)
     print()
     print(f"hottest key: {worst:.1%} of a partition's limit (allowed: {LIMIT_SHARE:.0%})")

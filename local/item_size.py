@@ -10,7 +10,8 @@ READ_UNIT_BYTES = 4096  # one strongly consistent read unit
 
 def item_bytes(raw: dict[str, Any]) -> int:
     """Attribute names plus values: strings and binary by length, numbers about one byte per two digits
-    plus one, booleans and nulls one byte, lists 3 bytes plus one per element (DynamoDB's rules)."""
+    plus one, booleans and nulls one byte, lists and maps 3 bytes plus one per element (and a map's keys),
+    sets their elements (DynamoDB's rules)."""
     return sum(len(name.encode()) + _value_bytes(value) for name, value in raw.items())
 
 
@@ -26,6 +27,10 @@ def _value_bytes(value: dict[str, Any]) -> int:
         return 1
     if kind == "L":
         return 3 + sum(1 + _value_bytes(element) for element in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(key.encode()) + _value_bytes(element) for key, element in inner.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: element}) for element in inner)
     raise ValueError(f"no size rule for {kind}")
 
 
