@@ -57,7 +57,9 @@ def _touch_last_used(item: TokenModel, now: int) -> bool:
     return True
 
 
-def _globs(item: TokenModel, scopes: frozenset[str], own_location: str | None) -> tuple[Any, bool]:
+def _globs(
+    item: TokenModel, scopes: frozenset[str], own_location: str | None
+) -> tuple[stored_policy.Globs, bool]:
     """The token's (allow, deny) globs, and whether they had to be planned now."""
     if item.policy is not None and item.policy_version == stored_policy.version():
         try:

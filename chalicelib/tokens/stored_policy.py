@@ -51,8 +51,14 @@ def version() -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
+def _zdict() -> bytes:
+    """zlib's preset dictionary: the catalog's last 32 KB (sliced once, not on every authorization)."""
+    return catalog_source()[-_ZDICT_BYTES:]
+
+
 def encode(allow: Sequence[str], deny: Sequence[str]) -> bytes:
-    packer = zlib.compressobj(9, zdict=catalog_source()[-_ZDICT_BYTES:])
+    packer = zlib.compressobj(9, zdict=_zdict())
     text = "\n".join(allow).encode() + _SECTIONS + "\n".join(deny).encode()
     return packer.compress(text) + packer.flush()
 
@@ -61,7 +67,7 @@ def decode(stored: bytes) -> Globs:
     """The inverse of `encode`, under the same catalog (callers check `version()` first); ValueError
     for bytes it did not write."""
     try:
-        unpacker = zlib.decompressobj(zdict=catalog_source()[-_ZDICT_BYTES:])
+        unpacker = zlib.decompressobj(zdict=_zdict())
         text = unpacker.decompress(stored) + unpacker.flush()
         if not unpacker.eof or unpacker.unused_data or _SECTIONS not in text:
             # Cut short (a truncated blob can decode to fewer Deny globs: a wider policy) or padded.

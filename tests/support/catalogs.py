@@ -20,6 +20,7 @@ CATALOG_CACHES: tuple[Any, ...] = (
     policy.globs,
     stored_policy.catalog_source,
     stored_policy.version,
+    stored_policy._zdict,
 )
 
 
