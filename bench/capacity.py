@@ -125,8 +125,9 @@ class Access:
     units: float
     item_bytes: int = 0  # the item's size as DynamoDB counts it (recorded), 0 when no item
     # Counted once per container and window, or once per `cap` requests (a lease), instead of per request:
-    # (window seconds, cap); the model turns a key's request rate into these calls (see `amortized`).
-    amortized: tuple[float, float] | None = None
+    # (window seconds, cap, requests a container admits unreserved); the model turns a key's request rate
+    # into these calls (see `lease_calls`).
+    amortized: tuple[float, float, int] | None = None
 
 
 Snapshot = dict[str, dict[tuple[str | None, ...], dict[str, Any]]]  # table -> key -> raw item
@@ -553,7 +554,7 @@ def _authorize(token: str) -> None:
     authorizer.authorize(f"Bearer {token}", Operations.ARN)
 
 
-WINDOWS: dict[str, tuple[float, float]] = {}  # a counter's key -> (window seconds, lease cap)
+WINDOWS: dict[str, tuple[float, float, int]] = {}  # a counter's key -> (window s, lease cap, unreserved)
 
 
 def _v2_check(integration_id: str, owner: Any) -> None:
@@ -566,8 +567,9 @@ def _v2_check(integration_id: str, owner: Any) -> None:
     class Capturing(Limiter):
         def check(self, windows: list[Window]) -> Any:
             for window in windows:
-                WINDOWS[window.key] = (window.length_ms / 1000, float(window.lease_cap))
-            return super().check(windows)
+                WINDOWS[window.key] = (window.length_ms / 1000, float(window.lease_cap), window.unreserved)
+            # Recorded without unreserved admissions: the reservation's shape is what a lease costs.
+            return super().check([window._replace(unreserved=0) for window in windows])
 
     saved = rate_limits.limiter
     rate_limits.limiter = Capturing()
@@ -585,7 +587,7 @@ def _v2_request(recorded: tuple[list[Access], Any]) -> list[Access]:
     a read the container caches (an integration's burst limit) once per container and its cache time."""
     from chalicelib.core import config
 
-    cached = (float(config.settings.rate_limit_settings_seconds), math.inf)
+    cached = (float(config.settings.rate_limit_settings_seconds), math.inf, 0)
     return [replace(a, amortized=WINDOWS.get(a.key_value or "", cached)) for a in recorded[0]]
 
 
@@ -816,7 +818,7 @@ def model(
         name: [(access, _template(access)) for access in accesses] for name, accesses in patterns.items()
     }
     loads: dict[tuple[str, str], Load] = defaultdict(Load)
-    amortized: dict[tuple[str, str, str, str, float, float, float], float] = defaultdict(float)
+    amortized: dict[tuple[str, str, str, str, float, float, float, int], float] = defaultdict(float)
     n = population.samples
     for operation, rate in rates(workload).items():
         draw = people.by_traffic if operation in BY_TRAFFIC else people.by_integration
@@ -826,18 +828,27 @@ def model(
             for access, parts in templates.get(variant, templates[operation]):
                 key = _derive(parts, member)
                 if access.amortized is not None:
-                    window, cap = access.amortized
+                    window, cap, free = access.amortized
                     amortized[
-                        (access.target, access.key_attribute, key, access.kind, access.units, window, cap)
+                        (
+                            access.target,
+                            access.key_attribute,
+                            key,
+                            access.kind,
+                            access.units,
+                            window,
+                            cap,
+                            free,
+                        )
                     ] += rate / n
                     continue
                 _add(loads[(access.target, access.key_attribute)], key, access.kind, rate / n * access.units)
-    for (target, attribute, key, kind, units, window, cap), requests in amortized.items():
+    for (target, attribute, key, kind, units, window, cap, free), requests in amortized.items():
         _add(
             loads[(target, attribute)],
             key,
             kind,
-            units * lease_calls(requests, window, cap, population.containers),
+            units * lease_calls(requests, window, cap, population.containers, free),
         )
     for load in loads.values():
         load.hottest, (load.hottest_rcu, load.hottest_wcu) = max(
@@ -846,12 +857,17 @@ def model(
     return dict(loads)
 
 
-def lease_calls(requests_per_s: float, window_s: float, cap: float, containers: int) -> float:
+def lease_calls(
+    requests_per_s: float, window_s: float, cap: float, containers: int, unreserved: int = 0
+) -> float:
     """Calls per second to a counter (or a cached read) that `requests_per_s` make: one per `cap` requests
-    (a full lease), plus each container's first one in each window, whichever containers the window's
-    requests reach. Without leases it would be one per request."""
+    (a full lease), plus one for each container that gets more than `unreserved` of the window's requests
+    (Poisson per container: the requests spread evenly over the containers). Without leases it would be
+    one per request."""
     in_window = requests_per_s * window_s
-    reached = containers * (1 - math.exp(-in_window / containers))
+    each = in_window / containers
+    at_most_unreserved = sum(math.exp(-each) * each**k / math.factorial(k) for k in range(unreserved + 1))
+    reached = containers * (1 - at_most_unreserved)
     per_lease = 0.0 if math.isinf(cap) else in_window / cap
     return min(requests_per_s, (per_lease + reached) / window_s)
 

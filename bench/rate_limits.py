@@ -8,6 +8,7 @@ admitted request are the writes per request.
 
 from __future__ import annotations
 
+import random
 import statistics
 import threading
 import time
@@ -19,8 +20,9 @@ from chalicelib.ratelimit import Limiter, Window, burst_window, daily_window
 START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 
 
-def _windows(run: str, now: datetime) -> list[Window]:
+def _windows(run: str, now: datetime, unreserved: int | None = None) -> list[Window]:
     settings = config.settings
+    free = settings.rate_limit_unreserved if unreserved is None else unreserved
     return [
         burst_window(
             f"bench-{run}#l:loc-bench",
@@ -28,8 +30,11 @@ def _windows(run: str, now: datetime) -> list[Window]:
             settings.rate_limit_interval_ms,
             settings.rate_limit_burst_lease,
             now,
+            free,
         ),
-        daily_window(f"l:loc-bench-{run}", settings.rate_limit_daily, settings.rate_limit_daily_lease, now),
+        daily_window(
+            f"l:loc-bench-{run}", settings.rate_limit_daily, settings.rate_limit_daily_lease, now, free
+        ),
     ]
 
 
@@ -77,6 +82,27 @@ def steady_state(windows: int = 30, per_window: int = 100) -> tuple[float, list[
     return limiter.writes / admitted, times
 
 
+def thin_spread(
+    requests_per_window: int, containers: int = 200, windows: int = 4, unreserved: int | None = None
+) -> tuple[float, float]:
+    """A key whose traffic reaches each of `containers` less than a few times a window (how one
+    integration's requests spread over a large Lambda fleet): (admitted per window, writes per request)
+    over `windows` windows, each request sent to a container drawn at random."""
+    moment = START
+    clock.set_source(lambda: moment)
+    limiters = [Limiter() for _ in range(containers)]
+    run = f"thin-{requests_per_window}-{unreserved}-{time.monotonic_ns()}"
+    draw = random.Random(26)
+    admitted = 0
+    for _ in range(windows):
+        for _ in range(requests_per_window):
+            admitted += limiters[draw.randrange(containers)].check(_windows(run, moment, unreserved)).admitted
+        moment += timedelta(milliseconds=config.settings.rate_limit_interval_ms)
+    clock.reset()
+    writes = sum(limiter.writes for limiter in limiters)
+    return admitted / windows, writes / (requests_per_window * windows)
+
+
 def main() -> None:
     limit = config.settings.rate_limit_burst
     for containers in (1, 4, 16):
@@ -84,6 +110,20 @@ def main() -> None:
         print(
             f"ratelimit_over_admission_{containers}_containers: {admitted - limit}"
             f"  # admitted {admitted} of {containers * 150} against a burst limit of {limit}; {writes} writes"
+        )
+    free = config.settings.rate_limit_unreserved
+    for share, label in ((0.5, "half_its_limit"), (3.0, "three_times_its_limit")):
+        per_window = int(limit * share)
+        admitted_exact, writes_exact = thin_spread(per_window, unreserved=0)
+        admitted_free, writes_free = thin_spread(per_window)
+        print(
+            f"ratelimit_thin_key_{label}_writes_per_request: {writes_free:.3f}"
+            f"  # {per_window} requests per window over 200 containers; {writes_exact:.3f} reserving every"
+            f" request (PI_RATE_LIMIT_UNRESERVED=0), ratio {writes_free / writes_exact:.2f}"
+        )
+        print(
+            f"ratelimit_thin_key_{label}_admitted_per_window: {admitted_free:.0f}"
+            f"  # limit {limit}; {admitted_exact:.0f} reserving every request; bound limit + 200 x {free}"
         )
     writes_per_request, times = steady_state()
     print(f"ratelimit_writes_per_request_hot_key: {writes_per_request:.3f}  # burst and daily counters")

@@ -64,6 +64,9 @@ class Settings(NamedTuple):
     rate_limit_daily: int = 200_000
     rate_limit_burst_lease: int = 10
     rate_limit_daily_lease: int = 100
+    # Requests a container admits per key and window before reserving, when it found the key cold: no
+    # write for a key its container sees once a window; the bound: this many per container over the limit.
+    rate_limit_unreserved: int = 1
     # How long a container trusts the burst limit it read from an integration (an edit applies at once in
     # the container that made it, within this many seconds in every other).
     rate_limit_settings_seconds: int = 60
@@ -106,6 +109,7 @@ class Settings(NamedTuple):
             rate_limit_daily=_int(env, "PI_RATE_LIMIT_DAILY", 200_000),
             rate_limit_burst_lease=_int(env, "PI_RATE_LIMIT_BURST_LEASE", 10),
             rate_limit_daily_lease=_int(env, "PI_RATE_LIMIT_DAILY_LEASE", 100),
+            rate_limit_unreserved=_int(env, "PI_RATE_LIMIT_UNRESERVED", 1),
             rate_limit_settings_seconds=_int(env, "PI_RATE_LIMIT_SETTINGS_SECONDS", 60),
         )
 

@@ -57,8 +57,15 @@ def check(token: TokenContext, location_id: str | None = None) -> Decision:
             settings.rate_limit_interval_ms,
             settings.rate_limit_burst_lease,
             now,
+            settings.rate_limit_unreserved,
         ),
-        daily_window(counted, settings.rate_limit_daily, settings.rate_limit_daily_lease, now),
+        daily_window(
+            counted,
+            settings.rate_limit_daily,
+            settings.rate_limit_daily_lease,
+            now,
+            settings.rate_limit_unreserved,
+        ),
     ]
     decision = limiter.check(windows)
     if decision.refused_by is None:
@@ -148,8 +155,8 @@ def settings_view(lowered: int | None) -> dict[str, int]:
 def daily_usage(owner: Owner) -> list[dict[str, Any]]:
     """Each location's use of its daily limit today (a location owner: itself; an agency: every location
     of the agency), by one BatchGetItem of today's counters. Counted are requests admitted and budget
-    leased to containers and not yet used (this container's own unused lease is subtracted; another's
-    is at most its last lease: docs/rate-limits.md)."""
+    leased to containers and not yet used, less requests another container admitted unreserved (this
+    container corrects for its own: docs/rate-limits.md)."""
     if owner.type == OwnerType.LOCATION:
         locations = [LocationModel.get(owner.id)]
     else:
@@ -164,7 +171,7 @@ def daily_usage(owner: Owner) -> list[dict[str, Any]]:
         {
             "locationId": location.id,
             "name": location.name,
-            "used": min(max(0, used[keys[location.id]] - limiter.unused(keys[location.id])), limit),
+            "used": min(max(0, used[keys[location.id]] + limiter.own_correction(keys[location.id])), limit),
             "limit": limit,
             "resetsAt": resets,
         }

@@ -3,13 +3,19 @@
 A container that admits a request for a key (an integration at a location in this 10 s window; a
 location today) takes one unit from the lease it holds. With none left it reserves a new lease with one
 conditional UpdateItem (`ADD count :lease` only while `count <= limit - lease`): the counter never
-passes the limit, so N containers together never admit more than the limit in a window while the
-database answers. The price is on the other side: units leased to a container that then receives no
+passes the limit. The price is on the other side: units leased to a container that then receives no
 more requests for that key are not used by anyone until the window ends (at most one lease per
 container). A container's first lease of a key is 1 and each next one doubles up to the configured cap
 (10 burst, 100 daily; slow start: a key with little traffic strands little, a hot key writes once per
 cap requests); a key hot in the last window starts the next at its last size. When the counter has
 less left than asked, the container reads it and takes exactly what is left.
+
+Unreserved admissions (`Window.unreserved`, default 1): a key this container found cold (no lease
+larger than 1 in its last window, never refused) gets its first request(s) in a window admitted with
+no write at all; they are added to the container's next reservation of that key in that window. Why:
+at thousands of containers a key's traffic reaches each container less than once per window, and a
+lease per request is a write per request. The bound it costs: at most `unreserved` requests per
+container that served the key in the window beyond the limit (N containers: N times unreserved).
 
 A refused reservation tells the container the window is exhausted: it refuses locally, with no write,
 until the window ends. A database error does not serve unlimited traffic nor answer 500: the container
@@ -48,20 +54,29 @@ class Window(NamedTuple):
     ends_at: datetime
     length_ms: int  # the window's length
     lease_cap: int
+    unreserved: int = 0  # requests a container admits before reserving, when it found the key cold
 
 
-def burst_window(counted: str, limit: int, interval_ms: int, lease_cap: int, now: datetime) -> Window:
+def _base(key: str) -> str:
+    """A counter's key without its window: what a container remembers across windows."""
+    return key.rpartition("#")[0]
+
+
+def burst_window(
+    counted: str, limit: int, interval_ms: int, lease_cap: int, now: datetime, unreserved: int = 0
+) -> Window:
     """The fixed window (aligned to multiples of the interval since the epoch) that `now` falls in."""
     index = int(now.timestamp() * 1000) // interval_ms
     ends_at = datetime.fromtimestamp((index + 1) * interval_ms / 1000, tz=UTC)
-    return Window("burst", f"b#{counted}#{index}", limit, ends_at, interval_ms, lease_cap)
+    return Window("burst", f"b#{counted}#{index}", limit, ends_at, interval_ms, lease_cap, unreserved)
 
 
-def daily_window(counted: str, limit: int, lease_cap: int, now: datetime) -> Window:
+def daily_window(counted: str, limit: int, lease_cap: int, now: datetime, unreserved: int = 0) -> Window:
     """Today (UTC) for `counted`, ending at the next midnight UTC."""
     day = now.astimezone(UTC).date()
     ends_at = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-    return Window("daily", daily_key(counted, day.isoformat()), limit, ends_at, 86_400_000, lease_cap)
+    key = daily_key(counted, day.isoformat())
+    return Window("daily", key, limit, ends_at, 86_400_000, lease_cap, unreserved)
 
 
 def daily_key(counted: str, day: str) -> str:
@@ -72,6 +87,7 @@ def daily_key(counted: str, day: str) -> str:
 class _Lease:
     ends_at: datetime
     left: int = 0  # units this container holds and has not used
+    unreported: int = 0  # admitted without a reservation (the key was cold): added to the next one
     reserved: int = 0  # the counter's value after this container's last reservation
     exhausted: bool = False  # a reservation was refused: nothing left in this window
     own_word: int = 0  # admitted without the database (it failed)
@@ -156,10 +172,11 @@ class Limiter:
             remaining.append(count.remaining)
         return Decision(True, windows, remaining, None, now)
 
-    def unused(self, key: str) -> int:
-        """Units this container holds for `key` and has not admitted (the page subtracts its own)."""
+    def own_correction(self, key: str) -> int:
+        """What this container adds to `key`'s counter to count what it admitted: its unreserved
+        admissions, less the units it holds and has not used (the page corrects today's counter)."""
         lease = self._leases.get(key)
-        return 0 if lease is None else max(0, lease.left)
+        return 0 if lease is None else lease.unreported - max(0, lease.left)
 
     def peek(self, window: Window) -> int:
         lease = self._leases.get(window.key)
@@ -169,7 +186,7 @@ class Limiter:
     def _estimate(window: Window, lease: _Lease) -> int:
         if lease.exhausted:
             return lease.left
-        return max(0, window.limit - lease.reserved + lease.left)
+        return max(0, window.limit - lease.reserved - lease.unreported + lease.left)
 
     def _take(self, window: Window, now: datetime) -> Count:
         with self._lock:
@@ -182,12 +199,25 @@ class Limiter:
                 lease = self._leases[window.key] = _Lease(window.ends_at)
             if lease.limit != window.limit:  # an admin changed the integration's burst limit
                 lease.limit, lease.exhausted = window.limit, False
+            if lease.left <= 0 and not lease.exhausted and self._unreserved(window, lease):
+                lease.unreported += 1
+                return Count(True, self._estimate(window, lease))
             if lease.left <= 0 and not lease.exhausted:
                 self._refill(window, lease)
             if lease.left <= 0:
                 return Count(False, 0)
             lease.left -= 1
             return Count(True, self._estimate(window, lease))
+
+    def _unreserved(self, window: Window, lease: _Lease) -> bool:
+        """Admit without a write: the key is cold in this container (it took no lease larger than 1 in
+        its last window and was never refused), and it has not yet admitted `unreserved` this window."""
+        return (
+            lease.unreported < window.unreserved
+            and lease.grants == 0
+            and lease.own_word == 0
+            and self._last_lease.get(_base(window.key), 1) <= 1
+        )
 
     def _refill(self, window: Window, lease: _Lease) -> None:
         if time.monotonic() < lease.database_paused_until:
@@ -196,22 +226,25 @@ class Limiter:
         expires_at = clock.epoch(window.ends_at) + 3600  # the page reads today's counter until midnight
         # Slow start (1, 2, 4, ... up to the cap): a key with little traffic strands little budget.
         # A key this container found hot in its last window starts where that window ended.
-        base = window.key.rpartition("#")[0]
+        base = _base(window.key)
         want = min(window.lease_cap, max(2**lease.grants, self._last_lease.get(base, 1)))
         try:
             for _ in range(3):  # a refused lease is retried smaller, with what the counter has left
                 self.writes += 1
-                total = store.reserve(window.key, want, window.limit, expires_at)
+                # The unreserved admissions ride along: the counter counts every admitted request.
+                total = store.reserve(window.key, want + lease.unreported, window.limit, expires_at)
                 if total is not None:
-                    lease.left, lease.reserved = want, total
+                    lease.left, lease.reserved, lease.unreported = want, total, 0
                     lease.grants += 1
                     self._last_lease[base] = want
                     return
                 lease.reserved = store.used(window.key)
-                if lease.reserved >= window.limit:
+                want = window.limit - lease.reserved - lease.unreported
+                if want <= 0:
                     break
-                want = window.limit - lease.reserved
             lease.exhausted = True
+            # Refused: this key is not cold for this container, in this window or the next.
+            self._last_lease[base] = max(2, self._last_lease.get(base, 1))
         except (BotoCoreError, ClientError, PynamoDBException) as error:
             log.warning(
                 "rate limit counter unavailable (%s): admitting at most %d on this container's word for %s",

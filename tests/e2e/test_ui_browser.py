@@ -466,6 +466,48 @@ def test_time_left_comes_from_the_server_clock(page: Page, server: Server) -> No
         server.delete_all("locations/loc-uptown")
 
 
+def test_an_agency_admin_lowers_the_burst_limit_and_sees_todays_daily_use(page: Page, server: Server) -> None:
+    token = server.create("locations/loc-downtown", "Busy sync", ["locations.readonly"])["token"]
+    try:
+        for _ in range(3):
+            assert curl_status(server, token, "/locations/loc-downtown") == 200
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Downtown Dental")
+        usage = page.locator("#usage")
+        expect(usage).to_contain_text("API requests today")
+        expect(usage.locator('[data-location="loc-downtown"]')).to_have_text(
+            re.compile(r"Downtown Dental: 3 of 200,000$")
+        )
+        row = page.locator("tr", has_text="Busy sync")
+        expect(row.locator(".burst")).to_have_text("Burst limit: 100 per 10 s")
+        # A value the server refuses is shown next to the field, and the dialog keeps what was typed.
+        menu_action(page, "Busy sync", "Edit")
+        dialog = page.locator("#create-dialog")
+        dialog.get_by_label("Burst limit").fill("500")
+        dialog.get_by_role("button", name="Next").click()
+        dialog.get_by_role("button", name="Save").click()
+        expect(page.locator("#burstLimit-error")).to_contain_text("burstLimit")
+        expect(dialog).to_be_visible()  # back on the field's step, with what was typed
+        expect(dialog.get_by_label("Burst limit")).to_have_value("500")
+        dialog.get_by_label("Burst limit").fill("2")
+        dialog.get_by_role("button", name="Next").click()
+        dialog.get_by_role("button", name="Save").click()
+        success(page, "Saved")
+        expect(row.locator(".burst")).to_have_text("Burst limit: 2 per 10 s (lowered)")
+        # The lowered limit is what the integration's app meets next: five calls span at most two
+        # 10-second windows, so at most four are served.
+        statuses = [curl_status(server, token, "/locations/loc-downtown") for _ in range(5)]
+        assert 429 in statuses and set(statuses) <= {200, 429}, statuses
+        page.reload()
+        used = f"Downtown Dental: {3 + statuses.count(200)} of 200,000"
+        expect(page.locator("#usage").locator('[data-location="loc-downtown"]')).to_have_text(
+            re.compile(used + "$")
+        )
+        shot(page, "burst-limit.png")
+    finally:
+        server.delete_all("locations/loc-downtown")
+
+
 def test_usable_on_a_phone(phone: Page, server: Server) -> None:
     long_name = "Nightly export of every contact to the data warehouse"
     created = server.create("locations/loc-downtown", long_name, ["contacts.readonly", "contacts.write"])

@@ -237,3 +237,72 @@ def test_a_database_error_admits_a_bounded_local_budget_then_refuses_never_a_500
     # never unlimited, and never a 500.
     assert 10 <= served <= 20, statuses
     assert set(statuses) <= {200, 429}
+
+
+def _counter(key_prefix: str) -> list[int]:
+    from chalicelib.ratelimit.models import CounterModel
+
+    return [int(item.reserved) for item in CounterModel.scan() if item.key.startswith(key_prefix)]
+
+
+def test_a_key_its_container_sees_once_a_window_costs_no_write_and_the_next_request_counts_both(
+    api: Api,
+) -> None:
+    from chalicelib.integrations import rate_limits
+
+    integration_id, token = create(api, LOCATION_SCOPES)
+    rate_limits.limiter.reset()
+    assert call(api, token).status_code == 200
+    assert rate_limits.limiter.writes == 0
+    assert _counter(f"b#{integration_id}#") == []
+    assert call(api, token).status_code == 200
+    # One reservation for both windows' second request, counting the first one with it.
+    assert rate_limits.limiter.writes == 2
+    assert _counter(f"b#{integration_id}#") == [2]
+
+
+def test_a_key_hot_in_its_containers_last_window_is_reserved_from_the_first_request(
+    api: Api, frozen_clock: FakeClock
+) -> None:
+    from chalicelib.integrations import rate_limits
+
+    token = create(api, LOCATION_SCOPES).token
+    spend(api, token, 30)
+    frozen_clock.advance(seconds=10)
+    writes = rate_limits.limiter.writes
+    assert call(api, token).status_code == 200
+    assert rate_limits.limiter.writes == writes + 1  # the new burst window; today's lease still holds
+
+
+@pytest.mark.parametrize("unreserved", [0, 1, 2])
+def test_containers_together_admit_at_most_the_limit_plus_their_unreserved_requests(
+    api: Api, unreserved: int
+) -> None:
+    """Any interleaving of requests from several containers in one window: the counter never passes
+    the limit, and admitted requests pass it by at most `unreserved` per container (the stated bound)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from chalicelib.ratelimit import Limiter, burst_window
+    from chalicelib.ratelimit.models import CounterModel
+
+    limit, containers = 7, 4
+    runs = iter(range(10_000))
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.integers(0, containers - 1), min_size=1, max_size=30))
+    def interleaving(order: list[int]) -> None:
+        key = f"prop-{unreserved}-{next(runs)}"
+        limiters = [Limiter() for _ in range(containers)]
+        window = burst_window(key, limit, 10_000, 3, datetime(2026, 1, 15, 12, tzinfo=UTC), unreserved)
+        admitted = sum(limiters[index].check([window]).admitted for index in order)
+        try:
+            counted = int(CounterModel.get(window.key).reserved)
+        except CounterModel.DoesNotExist:
+            counted = 0
+        assert counted <= limit
+        assert admitted <= limit + unreserved * len(set(order))
+        if len(order) > limit + unreserved * containers:  # enough requests: the limit is reached
+            assert admitted >= limit - 3 * (containers - 1)  # less at most the leases stranded
+
+    interleaving()
