@@ -354,7 +354,7 @@ function countScopes() {
 function step(n) {
   $("step-1").hidden = n !== 1; $("step-2").hidden = n !== 2;
   $("create-next").hidden = n !== 1; $("create-back").hidden = n !== 2; $("create-submit").hidden = n !== 2;
-  $("create-step-label").textContent = n === 1 ? "Step 1 of 2: name and description" : "Step 2 of 2: scopes";
+  $("create-step-label").textContent = n === 1 ? "Step 1 of 2: name, description and addresses" : "Step 2 of 2: scopes";
   if (n === 2) renderScopes();
 }
 
