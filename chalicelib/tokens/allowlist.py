@@ -7,9 +7,10 @@ start): the authorizer imports this module on every cold start.
   host bits cleared (`10.1.2.3/8` is `10.0.0.0/8`), an IPv4-mapped IPv6 entry is its IPv4 form
   (`::ffff:192.0.2.0/120` is `192.0.2.0/24`), a single address without its `/32` or `/128`, duplicates
   dropped; or a problem naming each bad entry.
-- `pack` / `unpack`: the token item's copy, packed (mode byte, then per entry its version, prefix length
-  and network bytes: at most 18 bytes an entry, 901 for 50 IPv6 blocks), so the authorizer's one GetItem
-  carries it and matching is integer arithmetic, no parsing of the list.
+- `pack` / `unpack`: the token item's copy, packed (a mode byte, then per entry its version, its prefix
+  length and the network's leading bytes the prefix covers: 5 bytes for an IPv4 /24, 10 for an IPv6
+  /64, at most 18; 50 IPv6 /64 blocks take 501 bytes), so the authorizer's one GetItem carries it and
+  matching is integer arithmetic, no parsing of the list.
 - `outside`: whether a caller's address is outside the list (a mapped caller address is inside an IPv4
   entry holding its IPv4 address, as mapped entries are stored, or an IPv6 entry holding it).
 """
@@ -122,7 +123,8 @@ def pack(mode: str, entries: list[str]) -> bytes | None:
     packed = bytearray(_MODE_BYTES[mode])
     for entry in entries:
         network = ipaddress.ip_network(entry)
-        packed += bytes((network.version, network.prefixlen)) + network.network_address.packed
+        covered = (network.prefixlen + 7) // 8  # the bytes after these are zero (host bits cleared)
+        packed += bytes((network.version, network.prefixlen)) + network.network_address.packed[:covered]
     return bytes(packed)
 
 
@@ -136,11 +138,13 @@ def unpack(blob: bytes) -> Allowlist:
     while at < len(blob):
         version, prefix = blob[at], blob[at + 1] if at + 1 < len(blob) else -1
         width = 32 if version == 4 else 128 if version == 6 else 0
-        end = at + 2 + width // 8
+        end = at + 2 + (prefix + 7) // 8
         if not width or not 0 <= prefix <= width or end > len(blob):
             raise ValueError("not a packed allowlist")
         mask = ((1 << width) - 1) ^ ((1 << (width - prefix)) - 1)
-        networks.append((version, int.from_bytes(blob[at + 2 : end], "big") & mask, mask))
+        leading = blob[at + 2 : end]
+        network = int.from_bytes(leading, "big") << (width - 8 * len(leading))
+        networks.append((version, network & mask, mask))
         at = end
     return Allowlist(blob[:1] == b"r", tuple(networks))
 

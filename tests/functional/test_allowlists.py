@@ -16,10 +16,11 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.core import config
-from chalicelib.tokens import allowlist, authorizer, authorizer_cache, entry, token_text
+from chalicelib.tokens import allowlist, authorizer, authorizer_cache, catalog, entry, token_text
 from chalicelib.tokens.models import TokenModel
 from local import gateway, iam
 from local.dynamodb_calls import recording
+from local.item_size import item_bytes, read_units
 from tests.support.lifecycle_helpers import ARN, assert_consistent, cancel, rotate
 from tests.support.v2_client import LOCATION_SCOPES, V
 from tests.support.world import Api
@@ -292,3 +293,13 @@ def test_a_changed_list_flushes_api_gateways_authorizer_cache(
     monkeypatch.setattr(authorizer_cache, "flush", counted)
     assert api.patch(f"/private-integrations/{integration_id}", change).status_code == 200
     assert flushes == []
+
+
+def test_the_largest_token_item_with_fifty_ipv6_blocks_still_fits_one_read_unit(api: Api) -> None:
+    """Every scope of a location token and 50 IPv6 /64 blocks: one 4 KB read unit. (50 single IPv6
+    addresses with every scope take 2 units: still one GetItem; `make bench` prints both sizes.)"""
+    every = sorted(s for s, levels in catalog.scope_levels().items() if "location" in levels)
+    blocks = [f"2001:db8:{n:x}:{n:x}::/64" for n in range(allowlist.MAX_ENTRIES)]
+    _, token = create(api, scopes=every, allowedIps=blocks)
+    raw = TokenModel.get(token_text.digest(token)).serialize()
+    assert read_units(raw) == 1, item_bytes(raw)

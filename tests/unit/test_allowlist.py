@@ -121,13 +121,17 @@ def test_packing_keeps_the_mode_and_stays_small() -> None:
     assert allowlist.pack(allowlist.ENFORCE, []) is None
     assert listed(["10.0.0.1"], allowlist.REPORT).report is True
     assert listed(["10.0.0.1"]).report is False
-    widest = [f"2001:db8:{n:x}::/64" for n in range(50)]
-    packed = allowlist.pack(allowlist.ENFORCE, allowlist.normalise(widest)[0])
+    blocks = [f"2001:db8:{n:x}::/64" for n in range(50)]
+    packed = allowlist.pack(allowlist.ENFORCE, allowlist.normalise(blocks)[0])
+    assert packed is not None and len(packed) == 1 + 50 * 10  # version, prefix, the 8 bytes it covers
+    hosts = [f"2001:db8::{n:x}" for n in range(50)]
+    packed = allowlist.pack(allowlist.ENFORCE, allowlist.normalise(hosts)[0])
     assert packed is not None and len(packed) == 1 + 50 * 18
+    assert allowlist.pack(allowlist.ENFORCE, ["0.0.0.0/0"]) == b"e\x04\x00"
 
 
 @pytest.mark.parametrize(
-    "blob", [b"", b"x", b"e\x04", b"e\x04\x21\x00\x00\x00\x00", b"e\x05\x00", b"e\x04\x08\x0a"]
+    "blob", [b"", b"x", b"e\x04", b"e\x04\x21\x00\x00\x00\x00\x00", b"e\x05\x00", b"e\x04\x10\x0a"]
 )
 def test_bytes_it_did_not_write_are_refused(blob: bytes) -> None:
     with pytest.raises(ValueError, match="not a packed allowlist"):
