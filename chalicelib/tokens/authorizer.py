@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.core import clock, config, emf
 from chalicelib.core.vocabulary import OwnerType, TokenState
-from chalicelib.tokens import allowlist, stored_policy, token_text
+from chalicelib.tokens import address_match, stored_policy, token_text
 from chalicelib.tokens.context import TokenContext
 from chalicelib.tokens.models import TokenModel
 
@@ -104,11 +104,12 @@ def _outside_allowlist(item: TokenModel, source_ip: str | None) -> tuple[bool, b
     if item.allowlist is None:
         return False, False
     try:
-        listed = allowlist.unpack(bytes(item.allowlist))
+        listed = address_match.unpack(bytes(item.allowlist))
     except ValueError:
         log.error("token of integration %s has an unreadable allowlist", item.integration_id)
         raise AuthorizerUnavailable("unreadable allowlist") from None  # fail closed: 500, never Allow
-    return allowlist.outside(listed, source_ip), not listed.report
+    report, _ = listed
+    return address_match.outside(listed, source_ip), not report
 
 
 def _refused_address(
@@ -116,7 +117,7 @@ def _refused_address(
 ) -> dict[str, Any]:
     """A Deny of every route for this token from this address (API Gateway caches it per token and
     address), saying why in the context, and nothing about the list."""
-    known = source_ip if allowlist.caller(source_ip) is not None else UNKNOWN_ADDRESS
+    known = source_ip if address_match.caller(source_ip) is not None else UNKNOWN_ADDRESS
     return {
         "principalId": item.integration_id,
         "policyDocument": stored_policy.document(method_arn, (), ()),

@@ -303,3 +303,12 @@ def test_the_largest_token_item_with_fifty_ipv6_blocks_still_fits_one_read_unit(
     _, token = create(api, scopes=every, allowedIps=blocks)
     raw = TokenModel.get(token_text.digest(token)).serialize()
     assert read_units(raw) == 1, item_bytes(raw)
+
+
+def test_a_damaged_stored_list_fails_closed(api: Api) -> None:
+    """A token item whose packed list cannot be read is a 500 (retry), never an Allow."""
+    _, token = create(api, allowedIps=[OFFICE])
+    TokenModel(token_text.digest(token)).update(actions=[TokenModel.allowlist.set(b"e\x04\x21")])
+    for address in (OFFICE, ELSEWHERE):
+        response = call(api, token, address)
+        assert response.status_code == 500 and "could not be checked" in response.json_body["message"]

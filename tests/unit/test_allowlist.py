@@ -1,5 +1,5 @@
-"""The IP allowlist (chalicelib/tokens/allowlist.py): what an owner may send, how it is normalised, and
-the authorizer's matcher, checked against Python's `ipaddress` as the oracle."""
+"""The IP allowlist: what an owner may send and how it is normalised and packed (tokens/allowlist.py),
+and the authorizer's matcher (tokens/address_match.py), checked against Python's `ipaddress`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.tokens import allowlist
+from chalicelib.tokens import address_match, allowlist
 
 
-def listed(entries: list[str], mode: str = allowlist.ENFORCE) -> allowlist.Allowlist:
+def listed(entries: list[str], mode: str = allowlist.ENFORCE) -> address_match.Allowlist:
     normalised, problems = allowlist.normalise(entries)
     assert problems == []
     packed = allowlist.pack(mode, normalised)
     assert packed is not None
-    return allowlist.unpack(packed)
+    return address_match.unpack(packed)
 
 
 @pytest.mark.parametrize(
@@ -106,21 +106,21 @@ def test_modes() -> None:
 def test_matching(entries: list[str], inside: list[str], outside: list[str]) -> None:
     found = listed(entries)
     for address in inside:
-        assert not allowlist.outside(found, address), address
+        assert not address_match.outside(found, address), address
     for address in outside:
-        assert allowlist.outside(found, address), address
+        assert address_match.outside(found, address), address
 
 
 def test_no_or_a_bad_caller_address_is_outside_every_list() -> None:
     found = listed(["0.0.0.0/0", "::/0"])
     for address in (None, "", "unknown", "10.0.0.1, 10.0.0.2", "fe80::1%eth0x"):
-        assert allowlist.outside(found, address)
+        assert address_match.outside(found, address)
 
 
 def test_packing_keeps_the_mode_and_stays_small() -> None:
     assert allowlist.pack(allowlist.ENFORCE, []) is None
-    assert listed(["10.0.0.1"], allowlist.REPORT).report is True
-    assert listed(["10.0.0.1"]).report is False
+    assert listed(["10.0.0.1"], allowlist.REPORT)[0] is True
+    assert listed(["10.0.0.1"])[0] is False
     blocks = [f"2001:db8:{n:x}::/64" for n in range(50)]
     packed = allowlist.pack(allowlist.ENFORCE, allowlist.normalise(blocks)[0])
     assert packed is not None and len(packed) == 1 + 50 * 10  # version, prefix, the 8 bytes it covers
@@ -135,7 +135,7 @@ def test_packing_keeps_the_mode_and_stays_small() -> None:
 )
 def test_bytes_it_did_not_write_are_refused(blob: bytes) -> None:
     with pytest.raises(ValueError, match="not a packed allowlist"):
-        allowlist.unpack(blob)
+        address_match.unpack(blob)
 
 
 v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
@@ -173,7 +173,7 @@ def oracle(entry_texts: list[str], caller: ipaddress.IPv4Address | ipaddress.IPv
 @settings(max_examples=300, deadline=None)
 @given(st.lists(entries(), min_size=1, max_size=8), addresses)
 def test_the_matcher_agrees_with_ipaddress(sent: list[str], caller: Any) -> None:
-    assert allowlist.outside(listed(sent), str(caller)) is not oracle(sent, caller)
+    assert address_match.outside(listed(sent), str(caller)) is not oracle(sent, caller)
 
 
 @settings(max_examples=200, deadline=None)
@@ -182,7 +182,7 @@ def test_every_entry_admits_its_own_network(sent: list[str]) -> None:
     """An address written in an entry is always inside the stored list (normalising loses nothing)."""
     found = listed(sent)
     for text in sent:
-        assert not allowlist.outside(found, text.partition("/")[0])
+        assert not address_match.outside(found, text.partition("/")[0])
 
 
 @settings(max_examples=200, deadline=None)
