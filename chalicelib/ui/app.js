@@ -386,10 +386,11 @@ function chosenRestriction() {
 }
 
 // HOOK for issue 27 (usage per integration): the addresses that used this integration's token in the
-// last 7 days. Call it with those addresses (strings, as the usage data names them) after opening the
-// editor; it lists the ones not yet allowed and offers one button, "Allow these", that adds them to the
-// list being edited (saved with the rest of the form). An empty list hides the section. Not wired yet:
-// nothing in this branch knows which addresses were seen.
+// last 7 days. Call it with those addresses (strings, as the usage data names them; best those usage
+// counted as outsideAllowlist, since this only drops addresses written in the list as they are, not
+// those inside a listed CIDR block) after opening the editor; it lists the ones not yet in the list and
+// offers one button, "Allow these", that adds them to the list being edited (saved with the rest of the
+// form). An empty list hides the section. Not wired yet: nothing in this branch knows the addresses.
 export function showSeenAddresses(addresses) {
   const listed = new Set(typedAddresses());
   const missing = [...new Set(addresses)].filter((address) => !listed.has(address));
