@@ -20,6 +20,9 @@ app.log.setLevel(logging.INFO)
 logging.getLogger("private_integrations").setLevel(logging.INFO)
 
 
+# Declares the authorizer to Chalice (the routes behind it, the template). Deployed, the template makes it
+# REQUEST-typed and its Lambda runs chalicelib.tokens.entry.handler (infra/build.py); local/gateway.py
+# sends that handler the same REQUEST events. This TOKEN-shaped body carries no caller address.
 @app.authorizer(ttl_seconds=config.settings.authorizer_cache_ttl_seconds)
 def token_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     return authorizer.authorize(auth_request.token, auth_request.method_arn)

@@ -258,6 +258,54 @@ def write_path_planning(admin: Any) -> None:
         print(f"read_units_per_authorization_all_scopes_{level}: {read_units(raw)}")
 
 
+def allowlist_cost(admin: Any, owner: Any) -> None:
+    """Issue 28: what the IP allowlist adds to an authorization (the longest list: 50 IPv6 blocks, the
+    caller outside it in report mode, so the whole path runs), and the largest token item with it."""
+    from chalicelib.integrations import service
+    from chalicelib.tokens import address_match, allowlist, authorizer, catalog, token_text
+    from chalicelib.tokens.models import TokenModel
+    from local.item_size import item_bytes, read_units
+
+    widest = [f"2001:db8:{n:x}:{n:x}::/64" for n in range(allowlist.MAX_ENTRIES)]
+    packed = allowlist.pack(allowlist.REPORT, widest)
+    assert packed is not None
+    outsider = "2001:db9::1"
+    rounds = 20_000
+    started = time.perf_counter()
+    for _ in range(rounds):
+        address_match.outside(address_match.unpack(packed), outsider)
+    print(f"allowlist_check_us_50_ipv6: {(time.perf_counter() - started) / rounds * 1e6:.2f}")
+    scopes = ["contacts.readonly", "contacts.write", "locations.readonly"]
+    _, plain = service.create(admin, owner, {"name": "bench plain", "scopes": scopes})
+    _, listed = service.create(
+        admin, owner, {"name": "bench 50", "scopes": scopes, "allowedIps": widest, "ipRestriction": "report"}
+    )
+    for token in (plain, listed):
+        authorizer.authorize("Bearer " + token, ARN, outsider)  # warm; lastUsedAt fresh from here on
+    plain_times, listed_times = [], []
+    for _ in range(400):
+        t0 = time.perf_counter()
+        authorizer.authorize("Bearer " + plain, ARN, outsider)
+        t1 = time.perf_counter()
+        authorizer.authorize("Bearer " + listed, ARN, outsider)
+        t2 = time.perf_counter()
+        plain_times.append(t1 - t0)
+        listed_times.append(t2 - t1)
+    plain_ms, listed_ms = statistics.median(plain_times), statistics.median(listed_times)
+    without = f"# without a list {plain_ms * 1000:.3f}"
+    print(f"authorizer_median_ms_allowlist_50_ipv6: {listed_ms * 1000:.3f}  {without}")
+    print(f"authorizer_allowlist_ratio: {listed_ms / plain_ms:.3f}")
+    every = sorted(s for s, levels in catalog.scope_levels().items() if "location" in levels)
+    hosts = [f"2001:db8::{n:x}" for n in range(allowlist.MAX_ENTRIES)]
+    for label, entries in (("50_ipv6_64", widest), ("50_ipv6_128", hosts)):
+        biggest = {"name": f"bench largest {label}", "scopes": every, "allowedIps": entries}
+        _, largest = service.create(admin, owner, biggest)
+        raw = TokenModel.get(token_text.digest(largest)).serialize()
+        size = f"{item_bytes(raw)}  # the list: {len(raw['allowlist']['B'])} B"
+        print(f"token_item_bytes_all_scopes_location_{label}: {size}")
+        print(f"read_units_per_authorization_all_scopes_location_{label}: {read_units(raw)}")
+
+
 def models_all() -> tuple[Any, ...]:
     from chalicelib import tables
 
@@ -340,6 +388,7 @@ def main() -> None:
         arns = [arn for document in (biggest, agency) for s in document["Statement"] for arn in s["Resource"]]
         print(f"policy_longest_resource_arn_chars: {max(map(len, arns))}  # API Gateway's limit: 512")
         write_path_planning(admin)
+        allowlist_cost(admin, owner)
         cold_first_authorizations(cold_cases(admin))
         cleanup_items_read()
         from bench import rate_limits

@@ -5,7 +5,8 @@ script writes what Chalice does not know about and merges it in (`--merge-templa
   * the DynamoDB tables, derived from the PynamoDB models (keys and every GSI the code queries),
     on-demand, encrypted, with point-in-time recovery and the TTL attribute;
   * the session secret (Secrets Manager, generated), read at runtime and cached;
-  * the python3.12 runtime for every function, and the authorizer's ARN as an exported output;
+  * the python3.12 runtime for every function, the authorizer REQUEST-typed (Chalice's is TOKEN) with
+    the caller's address as an identity source, and the authorizer's ARN as an exported output;
   * one least-privilege IAM policy per function and stage in .chalice/ (Chalice's automatic policy
     cannot see PynamoDB's calls), referenced from .chalice/config.json: written by `make policies`
     (--write-policies), only verified when packaging.
@@ -35,6 +36,11 @@ from infra import operations  # noqa: E402
 CHALICE_DIR = ROOT / ".chalice"
 RUNTIME = "python3.12"
 AUTHORIZER_HANDLER = "chalicelib.tokens.entry.handler"
+# Chalice's built-in authorizer is TOKEN-typed, which gives the Lambda no caller address. REQUEST with
+# these identity sources: the token and the TCP peer API Gateway saw (never X-Forwarded-For), so API
+# Gateway caches one decision per token and address (an allowlist's Deny is for that address only).
+AUTHORIZER_NAME = "token_authorizer"
+AUTHORIZER_IDENTITY_SOURCES = "method.request.header.Authorization, context.identity.sourceIp"
 FUNCTIONS = {
     "api_handler": "APIHandler",
     "token_authorizer": "TokenAuthorizer",
@@ -290,10 +296,17 @@ def merge_template(stage: str) -> dict[str, Any]:
     # The authorizer's own lean entry module instead of `app.token_authorizer`, which would import the
     # whole app (Chalice, every route, JWT) on every cold start in front of every v2 request.
     resources["TokenAuthorizer"]["Properties"]["Handler"] = AUTHORIZER_HANDLER
+    request_authorizer = {"type": "request", "identitySource": AUTHORIZER_IDENTITY_SOURCES}
     # Whenever API Gateway answers itself, it answers in SPEC's JSON with a trace id, and never with
     # its own message (which echoes the Authorization header for an unknown route).
     resources["RestAPI"] = {
         "Properties": {
+            # Deep-merged into Chalice's definition: its URI and cache TTL stay, the type and sources change.
+            "DefinitionBody": {
+                "securityDefinitions": {
+                    AUTHORIZER_NAME: {"x-amazon-apigateway-authorizer": request_authorizer}
+                }
+            },
             "GatewayResponses": {
                 response_type: {
                     "StatusCode": str(gateway_responses.status(response_type)),
@@ -328,7 +341,10 @@ def merge_template(stage: str) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": {
             "TokenAuthorizerArn": {
-                "Description": "Lambda authorizer (TOKEN, header Authorization) for downstream APIs",
+                "Description": (
+                    "Lambda authorizer for downstream APIs: REQUEST, identity sources "
+                    + AUTHORIZER_IDENTITY_SOURCES
+                ),
                 "Value": {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]},
                 "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-TokenAuthorizerArn"}},
             },

@@ -10,21 +10,30 @@
    after the headers of a HEAD answer, which breaks the client's connection; no more.
 5. Our deployed API answers every case it decides itself with SPEC's JSON (infra's GatewayResponses):
    so does this, from the same templates, including 404 "no such route" where the emulation answers
-   403 and echoes the Authorization header.
+   403 and echoes the Authorization header, and the 403 for a caller's address outside an allowlist.
+6. The deployed authorizer is REQUEST-typed (infra/build.py) and its Lambda runs
+   chalicelib.tokens.entry.handler; the emulation knows only Chalice's TOKEN authorizer and calls the
+   app's function. Here the emulation sends that same handler the REQUEST event API Gateway sends
+   (headers, methodArn, requestContext.identity.sourceIp), and sourceIp is the TCP peer of the
+   connection (the emulation writes 127.0.0.1 for every request), never a header such as
+   X-Forwarded-For. In-process tests (chalice.test.Client) have no socket: `client_address` sets it.
 This patches only the emulation, for local runs and tests; deployed code never imports this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from chalice import local
 
 from chalicelib.http import gateway_responses
 from chalicelib.http.gateway_responses import Context
-from chalicelib.tokens import catalog
+from chalicelib.tokens import catalog, entry
+from chalicelib.tokens.authorizer import REFUSAL, SOURCE_IP
 from local import iam
 
 
@@ -37,6 +46,38 @@ class NoSuchRoute(local.LocalGatewayException):
 
 
 _last_auth = threading.local()  # the authorizer's answer for the request this thread serves
+_peer = threading.local()  # the address of the client whose request this thread serves
+
+
+@contextlib.contextmanager
+def client_address(address: str) -> Iterator[None]:
+    """Requests this thread makes through chalice.test.Client come from `address` (there is no socket
+    whose peer could say it): what API Gateway would put in `context.identity.sourceIp`."""
+    before = getattr(_peer, "address", None)
+    _peer.address = address
+    try:
+        yield
+    finally:
+        _peer.address = before
+
+
+def request_authorizer_event(method_arn: str, lambda_event: dict[str, Any]) -> dict[str, Any]:
+    """What API Gateway sends a REQUEST authorizer (REST API), from the request's own event."""
+    request = lambda_event["requestContext"]
+    query = lambda_event.get("multiValueQueryStringParameters") or {}
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "resource": request["resourcePath"],
+        "path": request["path"],
+        "httpMethod": request["httpMethod"],
+        "headers": dict(lambda_event.get("headers") or {}),
+        "queryStringParameters": {name: values[-1] for name, values in query.items()},
+        "multiValueQueryStringParameters": query,
+        "pathParameters": lambda_event.get("pathParameters") or {},
+        "stageVariables": lambda_event.get("stageVariables") or {},
+        "requestContext": request,
+    }
 
 
 def _headers(trace_id: str) -> dict[str, str]:
@@ -47,7 +88,6 @@ def install_api_gateway_behaviour() -> None:
     emulator = local.LocalGatewayAuthorizer
     if getattr(emulator.authorize, "_api_gateway_behaviour", False):
         return
-    original = emulator.authorize
     original_event = local.LocalGateway._generate_lambda_event
     original_options = local.LocalGateway._autogen_options_headers
 
@@ -55,20 +95,13 @@ def install_api_gateway_behaviour() -> None:
         trace_id = lambda_context.aws_request_id
         headers = _headers(trace_id)
         request = lambda_event["requestContext"]
-        _last_auth.context = {}
+        route_entry = self._route_for_event(lambda_event)
+        if route_entry is None or route_entry.authorizer is None:
+            return lambda_event, lambda_context
+        arn = self._arn_builder.build_arn(request["httpMethod"], raw_path)
         try:
-            return original(self, raw_path, lambda_event, lambda_context)
-        except local.ForbiddenError:
-            method, route = request["httpMethod"], request["resourcePath"]
-            scopes = _last_auth.context.get("scopes", "")
-            opening = gateway_responses.needs(catalog.scopes_opening(method, route), scopes)
-            context = Context(method, route, scopes, trace_id, opening)
-            raise local.ForbiddenError(headers, gateway_responses.body("ACCESS_DENIED", context)) from None
-        except local.NotAuthorizedError:
-            context = Context(trace_id=trace_id)
-            raise local.NotAuthorizedError(headers, gateway_responses.body("UNAUTHORIZED", context)) from None
-        except local.LocalGatewayException:
-            raise
+            # As deployed: the authorizer Lambda's own handler, given API Gateway's REQUEST event.
+            answer = entry.handler(request_authorizer_event(arn, lambda_event), lambda_context)
         except Exception as error:
             context = Context(trace_id=trace_id)
             if str(error) == "Unauthorized":
@@ -77,14 +110,23 @@ def install_api_gateway_behaviour() -> None:
                 ) from None
             # Any other authorizer failure is a 500 on API Gateway: never an Allow.
             raise AuthorizerFailure(headers, gateway_responses.body("AUTHORIZER_FAILURE", context)) from None
-
-    def check_can_invoke(self: Any, arn: str, auth_result: dict[str, Any]) -> bool:
-        _last_auth.context = auth_result.get("context") or {}
-        return iam.evaluate(auth_result.get("policyDocument") or {"Statement": []}, arn)
+        found = answer.get("context") or {}
+        if not iam.evaluate(answer.get("policyDocument") or {"Statement": []}, arn):
+            method, route = request["httpMethod"], request["resourcePath"]
+            scopes = str(found.get("scopes", ""))
+            opening = gateway_responses.needs(catalog.scopes_opening(method, route), scopes)
+            refusal, source_ip = str(found.get(REFUSAL, "")), str(found.get(SOURCE_IP, ""))
+            context = Context(method, route, scopes, trace_id, opening, refusal, source_ip)
+            raise local.ForbiddenError(headers, gateway_responses.body("ACCESS_DENIED", context))
+        return self._update_lambda_event(lambda_event, answer), lambda_context
 
     def generate_event(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
         try:
-            return original_event(self, method, path, headers, body)
+            event = original_event(self, method, path, headers, body)
+            peer = getattr(_peer, "address", None)
+            if peer:
+                event["requestContext"]["identity"]["sourceIp"] = peer
+            return event
         except ValueError:
             # API Gateway's MISSING_AUTHENTICATION_TOKEN, with or without a token: never echo it.
             trace_id = self._generate_lambda_context().aws_request_id
@@ -102,6 +144,14 @@ def install_api_gateway_behaviour() -> None:
         raise AttributeError(name)
 
     original_send = local.ChaliceRequestHandler._send_http_response_with_body
+    original_handle = local.ChaliceRequestHandler._generic_handle
+
+    def handle_from_peer(self: Any) -> None:
+        _peer.address = self.client_address[0]  # the socket's peer, whatever the headers claim
+        try:
+            original_handle(self)
+        finally:
+            _peer.address = None
 
     def send_with_body(self: Any, code: int, headers: Any, body: str | bytes) -> None:
         if self.command != "HEAD":
@@ -116,7 +166,9 @@ def install_api_gateway_behaviour() -> None:
     local.ChaliceRequestHandler._send_http_response_with_body = send_with_body  # type: ignore[method-assign]
     local.LocalGateway._autogen_options_headers = options_headers  # type: ignore[method-assign]
     local.ChaliceRequestHandler.__getattr__ = any_method
+    local.ChaliceRequestHandler._generic_handle = handle_from_peer  # type: ignore[method-assign]
+    for verb in ("GET", "PUT", "POST", "HEAD", "DELETE", "PATCH", "OPTIONS"):  # aliases of the original
+        setattr(local.ChaliceRequestHandler, f"do_{verb}", handle_from_peer)
     authorize._api_gateway_behaviour = True  # type: ignore[attr-defined]
     emulator.authorize = authorize  # type: ignore[method-assign]
-    emulator._check_can_invoke_view_function = check_can_invoke  # type: ignore[method-assign]
     local.LocalGateway._generate_lambda_event = generate_event  # type: ignore[method-assign]

@@ -40,6 +40,7 @@ ALLOW = "allow"
 DENY_MALFORMED = "deny-malformed"
 DENY_UNKNOWN = "deny-unknown"
 DENY_REVOKED_OR_EXPIRED = "deny-revoked-or-expired"
+DENY_ADDRESS = "deny-address"  # a live token from outside its integration's enforced IP allowlist
 ERROR = "error"
 
 

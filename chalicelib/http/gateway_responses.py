@@ -25,6 +25,12 @@ class Context(NamedTuple):
     scopes: str = "$context.authorizer.scopes"
     trace_id: str = "$context.requestId"
     needs: str = "#if($needs != ''): it needs $needs#end"  # locally: ": it needs contacts.write" or ""
+    # Set by the authorizer's context on a Deny for the caller's address (tokens/authorizer.py).
+    refusal: str = "$context.authorizer.refusal"
+    source_ip: str = "$context.authorizer.sourceIp"
+
+
+ADDRESS_REFUSAL = "address"  # the context's `refusal` when the caller's address is outside the list
 
 
 def needs(opening: list[str], held: str) -> str:
@@ -73,6 +79,16 @@ def access_denied(c: Context) -> dict[str, object]:
         f"This token may not call {c.method} {c.route}{c.needs}. It holds the scopes [{c.scopes}]; "
         f"{SCOPES_HINT}. A sub-account (location) token reaches only its own location, and some routes "
         "only agency tokens may call.",
+    )
+
+
+def address_refused(c: Context) -> dict[str, object]:
+    # Names the caller's address and why, never the list (a leaked token must not learn where to go).
+    return _error(
+        403,
+        f"This request came from {c.source_ip}, and this token's integration restricts the addresses "
+        "its token may be used from. Call from an allowed address, or ask the integration's owner to "
+        "allow this one (Settings > Private Integrations).",
     )
 
 
@@ -128,12 +144,21 @@ def status(response_type: str) -> int:
 
 
 def template(response_type: str, routes: dict[tuple[str, str], list[str]] | None = None) -> str:
-    """The GatewayResponses entry's template: the body with `$context` variables in it, after the VTL
-    that names the missing scopes (ACCESS_DENIED; `routes` as for `needs_prelude`)."""
+    """The GatewayResponses entry's template: the body with `$context` variables in it. ACCESS_DENIED
+    has two: the caller's address refused (the authorizer's context says so), else the route refused,
+    after the VTL that names the missing scopes (`routes` as for `needs_prelude`)."""
     text = json.dumps(BY_TYPE[response_type](Context()), ensure_ascii=False)
-    return needs_prelude(routes or {}) + text if response_type == "ACCESS_DENIED" else text
+    if response_type != "ACCESS_DENIED":
+        return text
+    address = json.dumps(address_refused(Context()), ensure_ascii=False)
+    return (
+        f"#if($context.authorizer.refusal == '{ADDRESS_REFUSAL}'){address}"
+        f"#{{else}}{needs_prelude(routes or {})}{text}#{{end}}"
+    )
 
 
 def body(response_type: str, context: Context) -> bytes:
     """The body the local emulation answers with, the same template filled from the request."""
+    if response_type == "ACCESS_DENIED" and context.refusal == ADDRESS_REFUSAL:
+        return json.dumps(address_refused(context), ensure_ascii=False).encode()
     return json.dumps(BY_TYPE[response_type](context), ensure_ascii=False).encode()

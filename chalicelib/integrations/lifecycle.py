@@ -43,7 +43,7 @@ from chalicelib.integrations.changes import (
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.validation import EXPIRY_FIELDS, token_expiry
 from chalicelib.integrations.views import last_used, rotation_pending, view
-from chalicelib.tokens import authorizer_cache, token_text
+from chalicelib.tokens import allowlist, authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
 from chalicelib.tokens.issuing import new_token_item
 from chalicelib.tokens.models import TokenModel, due_bucket, next_due, pending_notices
@@ -136,6 +136,9 @@ def _rotate_once(
         scopes=[str(scope) for scope in integration.scopes],
         created_at=now,
         expires_at=expires_at,
+        # The new token is restricted as the integration is (an edit copies it to every live token).
+        allowed_ips=[str(entry) for entry in integration.allowed_ips or []],
+        ip_restriction=integration.ip_restriction or allowlist.ENFORCE,
     )
     changes: dict[str, Any] = {
         "token_hash": new_item.token_hash,

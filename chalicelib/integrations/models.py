@@ -61,6 +61,11 @@ class IntegrationModel(Model):
     # The integration's own burst limit (requests per interval), lowered by an agency admin; None: the
     # configured default (chalicelib/integrations/rate_limits.py).
     burst_limit = NumberAttribute(attr_name="burstLimit", null=True)
+    # The addresses the tokens may be used from (normalised IPv4/IPv6 addresses and CIDR blocks; empty
+    # or absent: any address) and whether a caller outside them is refused ("enforce", also when
+    # absent) or let in and marked ("report"). Each live token item carries a packed copy.
+    allowed_ips = ListAttribute(of=UnicodeAttribute, attr_name="allowedIps", null=True)
+    ip_restriction = UnicodeAttribute(attr_name="ipRestriction", null=True)
     # Optimistic concurrency: every write is conditioned on the version it read.
     version = NumberAttribute(default=1)
     by_owner = OwnerIndex()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
@@ -28,9 +29,9 @@ from chalicelib.integrations.changes import (
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.integrations.validation import API_NAMES, validate
 from chalicelib.integrations.views import last_used, live_hashes, rotation_pending, view, views
-from chalicelib.tokens import authorizer_cache, token_text
+from chalicelib.tokens import allowlist, authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.issuing import new_token_item, scope_actions
+from chalicelib.tokens.issuing import allowlist_actions, new_token_item, scope_actions
 from chalicelib.tokens.models import TokenModel
 
 
@@ -52,12 +53,16 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         scopes=fields["scopes"],
         created_at=integration.created_at,
         expires_at=fields["expires_at"],
+        allowed_ips=fields["allowed_ips"],
+        ip_restriction=fields["ip_restriction"],
     )
     details = {
         "name": integration.name,
         "scopes": integration.scopes,
         "tokenHint": integration.token_hint,
         "tokenExpiresAt": clock.iso(fields["expires_at"]),
+        "allowedIps": fields["allowed_ips"],
+        "ipRestriction": fields["ip_restriction"],
     }
     event = audit.new_event("integration.created", actor.id, owner, details, integration.id)
     owner_model = _owner_model(owner)
@@ -105,6 +110,8 @@ def _new_integration(
         token_created_at=now,
         token_expires_at=fields["expires_at"],
         burst_limit=fields.get("burst_limit"),
+        allowed_ips=fields["allowed_ips"],
+        ip_restriction=fields["ip_restriction"],
         version=1,
     )
 
@@ -125,9 +132,9 @@ def update(
     integration = target.integration
     fields = validate(body, integration.owner_type, partial=True)
     changes = {
-        name: {"before": getattr(integration, name), "after": value}
+        name: {"before": current(integration, name), "after": value}
         for name, value in fields.items()
-        if getattr(integration, name) != value
+        if current(integration, name) != value
     }
     if not changes:
         return views([integration])[0]
@@ -146,14 +153,20 @@ def update(
 
     def operations(tx: TransactWrite) -> None:
         finish_ended_rotation(tx, integration, new_values, now)
-        if "scopes" not in changes:
+        # Scopes with their planned policy, and the IP allowlist, also live on each token item (the
+        # authorizer's one read): same transaction.
+        actions: list[Action] = []
+        if "scopes" in changes:
+            actions += scope_actions(changes["scopes"]["after"], integration.owner_type, integration.owner_id)
+        if TOKEN_ALLOWLIST_FIELDS & changes.keys():
+            mode = new_values.get("ip_restriction", current(integration, "ip_restriction"))
+            entries = new_values.get("allowed_ips", current(integration, "allowed_ips"))
+            actions += allowlist_actions(mode, entries)
+        if not actions:
             return
-        # Scopes and their planned policy also live on each token item (the authorizer's one read):
-        # same transaction.
         live = [] if token_expired(integration, now) else [integration.token_hash]
         if rotation_pending(integration, now):
             live.append(integration.previous_token_hash)
-        actions = scope_actions(changes["scopes"]["after"], integration.owner_type, integration.owner_id)
         for token_hash in live:
             tx.update(
                 TokenModel(token_hash),
@@ -165,11 +178,27 @@ def update(
         updated = write_change(integration, new_values, event, operations)
     except db.LostRace:
         raise concurrent_change(integration.id) from None
-    if "scopes" in changes:
-        authorizer_cache.flush(own_api)  # cached policies still carry the old scopes
+    if "scopes" in changes or TOKEN_ALLOWLIST_FIELDS & changes.keys():
+        # Cached decisions still carry the old scopes, or were made against the old list (a Deny for
+        # an address now allowed too: a changed list applies at the next request either way).
+        authorizer_cache.flush(own_api)
     if "burst_limit" in changes:
         rate_limits.forget(integration.id)  # other containers: within rate_limit_settings_seconds
     return view(updated, used)
+
+
+TOKEN_ALLOWLIST_FIELDS = frozenset({"allowed_ips", "ip_restriction"})
+
+
+def current(integration: IntegrationModel, name: str) -> Any:
+    """A field as an edit compares it: an integration written before allowlists has none (any
+    address, enforce)."""
+    value = getattr(integration, name)
+    if name == "allowed_ips":
+        return [str(entry) for entry in value or []]
+    if name == "ip_restriction":
+        return value or allowlist.ENFORCE
+    return value
 
 
 def _require_admin_for_limits(actor: UserModel) -> None:

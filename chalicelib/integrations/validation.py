@@ -7,13 +7,13 @@ from typing import Any
 
 from chalicelib.core import clock, config
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.tokens import catalog
+from chalicelib.tokens import allowlist, catalog
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
-EDITABLE_FIELDS = ("name", "description", "scopes", "burstLimit")
+EDITABLE_FIELDS = ("name", "description", "scopes", "burstLimit", "allowedIps", "ipRestriction")
 # Fields whose model attribute is named differently (audit events and problems use the API's names).
-ATTRIBUTES = {"burstLimit": "burst_limit"}
+ATTRIBUTES = {"burstLimit": "burst_limit", "allowedIps": "allowed_ips", "ipRestriction": "ip_restriction"}
 API_NAMES = {attribute: name for name, attribute in ATTRIBUTES.items()}
 # A token's expiry is chosen when it is made (create, rotate), never edited afterwards.
 EXPIRY_FIELDS = ("expiresInDays", "expiresAt")
@@ -66,6 +66,17 @@ def validate(body: dict[str, Any], level: str, *, partial: bool) -> dict[str, An
         problems.extend(limit_problems)
         if not limit_problems:
             cleaned["burst_limit"] = limit
+    if "allowedIps" in body or not partial:
+        entries, ip_problems = allowlist.normalise(body.get("allowedIps", []))
+        problems.extend(ip_problems)
+        if not ip_problems:
+            cleaned["allowed_ips"] = entries
+    if "ipRestriction" in body or not partial:
+        mode = body.get("ipRestriction", allowlist.ENFORCE)
+        mode_problems = allowlist.mode_problems(mode)
+        problems.extend(mode_problems)
+        if not mode_problems:
+            cleaned["ip_restriction"] = mode
     if partial and not body:
         problems.append(f"send at least one of {', '.join(EDITABLE_FIELDS)}")
     if problems:

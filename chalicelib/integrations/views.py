@@ -9,6 +9,7 @@ from chalicelib.core import clock
 from chalicelib.core.vocabulary import Owner
 from chalicelib.integrations import rate_limits
 from chalicelib.integrations.models import IntegrationModel
+from chalicelib.tokens import allowlist
 from chalicelib.tokens.models import TokenModel, rotation_recommended_at
 
 
@@ -82,6 +83,8 @@ def view(integration: IntegrationModel, last_used_by_hash: dict[str, int] | None
         "revocation": revocation(integration),
         "burstLimit": lowered,
         "rateLimits": rate_limits.settings_view(lowered),
+        "allowedIps": [str(entry) for entry in integration.allowed_ips or []],
+        "ipRestriction": integration.ip_restriction or allowlist.ENFORCE,
     }
 
 

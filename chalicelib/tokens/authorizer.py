@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.core import clock, config, emf
 from chalicelib.core.vocabulary import OwnerType, TokenState
-from chalicelib.tokens import stored_policy, token_text
+from chalicelib.tokens import address_match, stored_policy, token_text
 from chalicelib.tokens.context import TokenContext
 from chalicelib.tokens.models import TokenModel
 
@@ -74,13 +74,15 @@ def _globs(
     return policy.globs(scopes, item.owner_type, own_location), True
 
 
-def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
-    """The decision, and one EMF metric line saying which outcome it was and how long it took."""
+def authorize(authorization: str | None, method_arn: str, source_ip: str | None = None) -> dict[str, Any]:
+    """The decision for a caller at `source_ip` (API Gateway's `context.identity.sourceIp`; None when
+    the event carries none, e.g. a TOKEN-typed attachment: outside every allowlist), and one EMF metric
+    line saying which outcome it was and how long it took."""
     started = time.perf_counter()
     outcome, wrote, planned = emf.ERROR, False, False
     try:
-        answer, wrote, planned = _decide(authorization, method_arn)
-        outcome = emf.ALLOW
+        answer, wrote, planned = _decide(authorization, method_arn, source_ip)
+        outcome = emf.DENY_ADDRESS if REFUSAL in answer["context"] else emf.ALLOW
         return answer
     except Unauthorized as denied:
         outcome = denied.outcome
@@ -89,7 +91,43 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         emf.authorization(outcome, (time.perf_counter() - started) * 1000, wrote, planned)
 
 
-def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any], bool, bool]:
+# Context keys. On a Deny for an address, REFUSAL is "address" and SOURCE_IP the caller's address: the
+# ACCESS_DENIED gateway response reads them ($context.authorizer.refusal / .sourceIp) to say why, instead
+# of naming a scope. On an Allow, OUTSIDE_ALLOWLIST is "true" when the caller was outside a list in
+# report mode, else "false" (usage counting reads it).
+REFUSAL, SOURCE_IP, OUTSIDE_ALLOWLIST = "refusal", "sourceIp", "outsideAllowlist"
+UNKNOWN_ADDRESS = "unknown"
+
+
+def _outside_allowlist(item: TokenModel, source_ip: str | None) -> tuple[bool, bool]:
+    """(the caller is outside the token's list, the list is enforced); (False, False) without a list."""
+    if item.allowlist is None:
+        return False, False
+    try:
+        listed = address_match.unpack(bytes(item.allowlist))
+    except ValueError:
+        log.error("token of integration %s has an unreadable allowlist", item.integration_id)
+        raise AuthorizerUnavailable("unreadable allowlist") from None  # fail closed: 500, never Allow
+    report, _ = listed
+    return address_match.outside(listed, source_ip), not report
+
+
+def _refused_address(
+    item: TokenModel, caller: TokenContext, method_arn: str, source_ip: str | None
+) -> dict[str, Any]:
+    """A Deny of every route for this token from this address (API Gateway caches it per token and
+    address), saying why in the context, and nothing about the list."""
+    known = source_ip if address_match.caller(source_ip) is not None else UNKNOWN_ADDRESS
+    return {
+        "principalId": item.integration_id,
+        "policyDocument": stored_policy.document(method_arn, (), ()),
+        "context": {**caller.encode(), REFUSAL: "address", SOURCE_IP: str(known)},
+    }
+
+
+def _decide(
+    authorization: str | None, method_arn: str, source_ip: str | None
+) -> tuple[dict[str, Any], bool, bool]:
     """(the policy and context, whether lastUsedAt was written, whether the policy was planned now), or
     Unauthorized saying why."""
     token = _bearer(authorization)
@@ -106,15 +144,18 @@ def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any],
     if item.state not in LIVE_STATES or (item.expires_at is not None and item.expires_at <= now):
         # Revoked, or rotated out and past its overlap (TTL deletion may lag 48h).
         raise Unauthorized(emf.DENY_REVOKED_OR_EXPIRED)
-    wrote = _touch_last_used(item, int(now.timestamp()))
     scopes = frozenset(str(scope) for scope in item.scopes or [])
+    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
+    outside, enforced = _outside_allowlist(item, source_ip)
+    if outside and enforced:
+        return _refused_address(item, caller, method_arn, source_ip), False, False  # not a use
+    wrote = _touch_last_used(item, int(now.timestamp()))
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
-    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
     (allow, deny), planned = _globs(item, scopes, own_location)
     answer = {
         "principalId": item.integration_id,
         "policyDocument": stored_policy.document(method_arn, allow, deny),
-        "context": caller.encode(),
+        "context": {**caller.encode(), OUTSIDE_ALLOWLIST: "true" if outside else "false"},
     }
     return answer, wrote, planned

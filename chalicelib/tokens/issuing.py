@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
-from chalicelib.tokens import policy, stored_policy, token_text
+from chalicelib.tokens import allowlist, policy, stored_policy, token_text
 from chalicelib.tokens.models import TokenModel, due_bucket, next_due, pending_notices
 
 
@@ -34,6 +34,12 @@ def scope_actions(scopes: list[str], owner_type: str, owner_id: str) -> list[Act
     ]
 
 
+def allowlist_actions(mode: str, entries: list[str]) -> list[Action]:
+    """The update of a live token item whose integration's IP allowlist or its mode changes."""
+    packed = allowlist.pack(mode, entries)
+    return [TokenModel.allowlist.remove() if packed is None else TokenModel.allowlist.set(packed)]
+
+
 def new_token_item(
     plaintext: str,
     *,
@@ -42,9 +48,12 @@ def new_token_item(
     scopes: list[str],
     created_at: datetime,
     expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
+    ip_restriction: str = allowlist.ENFORCE,
 ) -> TokenModel:
     """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
-    `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on)."""
+    `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on);
+    `allowed_ips` (normalised) and `ip_restriction`: the integration's allowlist, copied."""
     token_hash = token_text.digest(plaintext)
     stored, version = planned_policy(list(scopes), owner.type, owner.id)
     return TokenModel(
@@ -62,4 +71,5 @@ def new_token_item(
         due_at=next_due(pending_notices(created_at, expires_at, False, None)),
         policy=stored,
         policy_version=version,
+        allowlist=allowlist.pack(ip_restriction, allowed_ips or []),
     )

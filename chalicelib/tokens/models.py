@@ -84,6 +84,9 @@ class TokenModel(Model):
     # planner version it was planned under: the authorizer plans nothing while the version is current.
     policy = BinaryAttribute(null=True, legacy_encoding=False)
     policy_version = UnicodeAttribute(attr_name="policyVersion", null=True)
+    # The integration's IP allowlist and its mode, packed (tokens/address_match.py), copied from the
+    # integration at issue and on every edit of it; absent: any address.
+    allowlist = BinaryAttribute(attr_name="allowlist", null=True, legacy_encoding=False)
     by_due = DueIndex()
 
 

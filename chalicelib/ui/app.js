@@ -180,7 +180,8 @@ function row(item) {
   return el("tr", { "data-id": item.id },
     nameCell,
     el("td", { "data-label": "Scopes" }, el("div", { class: "scopes" }, ...item.scopes.map((s) => el("span", { class: "chip", text: s }))),
-      el("div", { class: "muted burst", text: `Burst limit: ${item.rateLimits.burstMax} per ${item.rateLimits.burstIntervalMilliseconds / 1000} s${item.burstLimit === null ? "" : " (lowered)"}` })),
+      el("div", { class: "muted burst", text: `Burst limit: ${item.rateLimits.burstMax} per ${item.rateLimits.burstIntervalMilliseconds / 1000} s${item.burstLimit === null ? "" : " (lowered)"}` }),
+      el("div", { class: "muted ips", text: addressesSummary(item) })),
     tokenCell,
     el("td", { "data-label": "Created", text: formatTime(item.createdAt) }),
     el("td", { "data-label": "Last used", text: formatTime(item.lastUsedAt) }),
@@ -353,14 +354,56 @@ function countScopes() {
 function step(n) {
   $("step-1").hidden = n !== 1; $("step-2").hidden = n !== 2;
   $("create-next").hidden = n !== 1; $("create-back").hidden = n !== 2; $("create-submit").hidden = n !== 2;
-  $("create-step-label").textContent = n === 1 ? "Step 1 of 2: name and description" : "Step 2 of 2: scopes";
+  $("create-step-label").textContent = n === 1 ? "Step 1 of 2: name, description and addresses" : "Step 2 of 2: scopes";
   if (n === 2) renderScopes();
 }
 
-const FIELDS = ["name", "description", "scopes", "expiry", "burstLimit"];
-// The API names the expiry's fields; the page has one "expiry" control for both.
+const FIELDS = ["name", "description", "scopes", "expiry", "burstLimit", "allowedIps", "ipRestriction"];
+// The API names the expiry's fields; the page has one "expiry" control for both. A list's entries are
+// named by position: "allowedIps[2] ('10.0.0.0/33'): …".
 const fieldOf = (problem) => /^(send )?expires(InDays|At)\b/.test(problem) ? "expiry"
-  : FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`));
+  : FIELDS.find((f) => problem.startsWith(`${f} `) || problem.startsWith(`${f}:`) || problem.startsWith(`${f}[`));
+
+// --- the IP allowlist (issue 28): one address or CIDR block per line; the server normalises and checks ---
+function addressesSummary(item) {
+  const count = item.allowedIps.length;
+  if (!count) return "IP addresses: any";
+  const mode = item.ipRestriction === "report" ? "report only" : "enforced";
+  return `IP addresses: ${count} allowed (${mode})`;
+}
+function typedAddresses() {
+  return $("allowed-ips").value.split(/[\s,]+/).map((entry) => entry.trim()).filter(Boolean);
+}
+function resetAddresses(item) {
+  $("allowed-ips").value = item ? item.allowedIps.join("\n") : "";
+  const mode = item ? item.ipRestriction : "enforce";
+  $("ip-enforce").checked = mode === "enforce";
+  $("ip-report").checked = mode === "report";
+  showSeenAddresses([]);
+}
+function chosenRestriction() {
+  return $("ip-report").checked ? "report" : "enforce";
+}
+
+// HOOK for issue 27 (usage per integration): the addresses that used this integration's token in the
+// last 7 days. Call it with those addresses (strings, as the usage data names them; best those usage
+// counted as outsideAllowlist, since this only drops addresses written in the list as they are, not
+// those inside a listed CIDR block) after opening the editor; it lists the ones not yet in the list and
+// offers one button, "Allow these", that adds them to the list being edited (saved with the rest of the
+// form). An empty list hides the section. Not wired yet: nothing in this branch knows the addresses.
+export function showSeenAddresses(addresses) {
+  const listed = new Set(typedAddresses());
+  const missing = [...new Set(addresses)].filter((address) => !listed.has(address));
+  $("seen-ips").hidden = missing.length === 0;
+  $("seen-ips-text").textContent = missing.length
+    ? `${missing.length} address${missing.length === 1 ? "" : "es"} used this token in the last 7 days and ${missing.length === 1 ? "is" : "are"} not on the list:`
+    : "";
+  $("seen-ips-list").replaceChildren(...missing.map((address) => el("span", { class: "chip", text: address })));
+  $("seen-ips-allow").onclick = () => {
+    $("allowed-ips").value = [...typedAddresses(), ...missing].join("\n");
+    showSeenAddresses(addresses);
+  };
+}
 function clearProblems() {
   $("dialog-error").hidden = true;
   for (const field of FIELDS) { $(`${field}-error`).hidden = true; $(`${field}-error`).textContent = ""; }
@@ -399,6 +442,7 @@ function openDialog(item) {
   const admin = state.me.user.type === "agency" && state.me.user.role === "admin";
   $("burst-box").hidden = !(item && admin);
   $("burst-limit").value = item && item.burstLimit !== null ? String(item.burstLimit) : "";
+  resetAddresses(item);
   clearProblems();
   step(1);
   $("create-dialog").showModal();
@@ -421,7 +465,11 @@ $("create-next").addEventListener("click", () => {
 $("scope-search").addEventListener("input", renderScopes);
 $("create-submit").addEventListener("click", async () => {
   const editing = state.editing;
-  const body = { name: $("name").value, description: $("description").value, scopes: [...chosen], ...(editing ? {} : createExpiry.body()) };
+  const body = {
+    name: $("name").value, description: $("description").value, scopes: [...chosen],
+    allowedIps: typedAddresses(), ipRestriction: chosenRestriction(),
+    ...(editing ? {} : createExpiry.body()),
+  };
   if (editing && !$("burst-box").hidden) {
     const typed = $("burst-limit").value.trim();
     const limit = typed === "" ? null : Number(typed);
@@ -435,7 +483,7 @@ $("create-submit").addEventListener("click", async () => {
     $("create-dialog").close();
     await load();
     if (editing) {
-      succeeded(`Saved "${data.privateIntegration.name}": its token is unchanged and the new scopes apply to its next request.`);
+      succeeded(`Saved "${data.privateIntegration.name}": its token is unchanged and the changes apply to its next request.`);
     } else {
       const name = data.privateIntegration.name;
       succeeded(`Created "${name}". Copy its token now: it is shown only once.`);

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.dev_server import ROOT, DevServer
 
@@ -262,3 +265,47 @@ def test_make_session_links_to_the_port_make_run_serves_on(tmp_path: Path) -> No
     finally:
         server.stop()
     assert not (tmp_path / "serving-port").exists()  # gone with the server
+
+
+def test_make_run_passes_the_clients_own_address_to_the_authorizer() -> None:
+    """Issue 28: `make run` emulates API Gateway's REQUEST authorizer, whose `context.identity.sourceIp`
+    is the TCP peer: a client connecting from 127.0.0.2 is that address, whatever X-Forwarded-For says."""
+    server = DevServer()
+    try:
+        session = server.printed_session()
+        status, created = server.call(
+            "POST",
+            "/locations/loc-downtown/private-integrations",
+            session,
+            {"name": "office only", "scopes": ["locations.readonly"], "allowedIps": ["127.0.0.2"]},
+        )
+        assert status == 201, created
+        token = created["token"]
+
+        def get(source: str, forwarded: str | None = None) -> tuple[int, dict[str, Any]]:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", server.port, timeout=10, source_address=(source, 0)
+            )
+            headers = {"Authorization": f"Bearer {token}", "Version": "2021-07-28"}
+            if forwarded:
+                headers["X-Forwarded-For"] = forwarded
+            try:
+                connection.request("GET", "/locations/loc-downtown", headers=headers)
+                response = connection.getresponse()
+                return response.status, json.loads(response.read())
+            finally:
+                connection.close()
+
+        status, body = get("127.0.0.1", forwarded="127.0.0.2")
+        assert status == 403, body
+        assert "127.0.0.1" in body["message"] and "restricts the addresses" in body["message"]
+        status, body = get("127.0.0.2")
+        assert status == 200 and body["location"]["id"] == "loc-downtown"
+        # Report mode: the same outsider is let in.
+        integration = created["privateIntegration"]["id"]
+        change = {"ipRestriction": "report"}
+        assert server.call("PATCH", f"/private-integrations/{integration}", session, change)[0] == 200
+        assert get("127.0.0.1")[0] == 200
+    finally:
+        returncode, output = server.stop()
+    assert returncode == 0, output

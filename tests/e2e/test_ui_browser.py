@@ -698,3 +698,59 @@ def test_choosing_an_expiry_at_create_and_rotate_and_the_near_expiry_warning(
         expect(soon).to_contain_text(re.compile(r"Expires soon: (3 days|2 days 23 h) left"))
     finally:
         server.delete_all("locations/loc-uptown")
+
+
+def test_the_ip_allowlist_editor_the_mode_switch_and_the_addresses_seen_hook(
+    page: Page, server: Server
+) -> None:
+    """Issue 28: the owner edits the addresses and switches enforce / report; curl (from 127.0.0.1) sees
+    each change at once. The 'addresses seen' data comes from issue 27: its hook is called here by hand."""
+    token = server.create("locations/loc-downtown", "Office app", ["locations.readonly"])["token"]
+    open_as(page, server, "user-admin")
+    page.select_option("#owner", label="Sub-account: Downtown Dental")
+    row = page.locator("tr", has_text="Office app")
+    expect(row).to_contain_text("IP addresses: any")
+
+    def save() -> None:
+        page.get_by_role("button", name="Next", exact=True).click()
+        page.get_by_role("button", name="Save", exact=True).click()
+
+    # A bad entry: the server's problem next to the list, naming the entry; the dialog stays open.
+    menu_action(page, "Office app", "Edit")
+    expect(page.locator("#ip-enforce")).to_be_checked()
+    page.fill("#allowed-ips", "203.0.113.0/24\n10.0.0.0/33")
+    save()
+    expect(page.locator("#allowedIps-error")).to_contain_text("allowedIps[1] ('10.0.0.0/33')")
+    expect(page.locator("#allowedIps-error")).to_contain_text("longer than an IPv4 address")
+    expect(page.locator("#step-1")).to_be_visible()
+    page.fill("#allowed-ips", "203.0.113.9/24")  # host bits: stored as the block
+    save()
+    success(page, 'Saved "Office app"')
+    expect(row).to_contain_text("IP addresses: 1 allowed (enforced)")
+    assert curl_status(server, token, "/locations/loc-downtown") == 403  # curl calls from 127.0.0.1
+
+    # Report only: the same caller is let in.
+    menu_action(page, "Office app", "Edit")
+    expect(page.locator("#allowed-ips")).to_have_value("203.0.113.0/24")
+    page.check("#ip-report")
+    save()
+    expect(row).to_contain_text("IP addresses: 1 allowed (report only)")
+    assert curl_status(server, token, "/locations/loc-downtown") == 200
+
+    # The hook: addresses seen (from usage, issue 27) that the list lacks, allowed in one click.
+    menu_action(page, "Office app", "Edit")
+    expect(page.locator("#seen-ips")).to_be_hidden()
+    seen_by_usage = ["127.0.0.1", "203.0.113.0/24", "2001:db8::5"]
+    page.evaluate("(seen) => import('/assets/app.js').then((m) => m.showSeenAddresses(seen))", seen_by_usage)
+    seen = page.locator("#seen-ips")
+    expect(seen).to_be_visible()
+    expect(seen).to_contain_text("2 addresses used this token in the last 7 days")
+    expect(page.locator("#seen-ips-list .chip")).to_have_text(["127.0.0.1", "2001:db8::5"])
+    shot(page, "allowlist-editor.png")
+    seen.get_by_role("button", name="Allow these", exact=True).click()
+    expect(page.locator("#allowed-ips")).to_have_value("203.0.113.0/24\n127.0.0.1\n2001:db8::5")
+    expect(seen).to_be_hidden()
+    page.check("#ip-enforce")
+    save()
+    expect(row).to_contain_text("IP addresses: 3 allowed (enforced)")
+    assert curl_status(server, token, "/locations/loc-downtown") == 200

@@ -179,6 +179,14 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     assert (
         security["token_authorizer"]["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == ttl
     )
+    # REQUEST-typed (Chalice's is TOKEN), keyed on the token and the caller's address as API Gateway saw
+    # it (never X-Forwarded-For): one cached decision per token and address; the function's URI stays.
+    declared = security["token_authorizer"]["x-amazon-apigateway-authorizer"]
+    assert declared["type"] == "request"
+    sources = [source.strip() for source in declared["identitySource"].split(",")]
+    assert sources == ["method.request.header.Authorization", "context.identity.sourceIp"]
+    assert "TokenAuthorizer" in json.dumps(declared["authorizerUri"])
+    assert not any("forwarded" in source.lower() for source in sources)
     responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
     unauthorized = json.loads(responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"])
     assert unauthorized["statusCode"] == 401 and unauthorized["error"] == "Unauthorized"
@@ -217,6 +225,13 @@ def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], s
     # The VTL before the body names the scope each of this API's token routes needs.
     assert "($route == 'POST /contacts')#set($needs = 'contacts.write')" in denied_template
     assert "($route == 'PUT /locations/{location_id}')#set($needs = 'locations.write')" in denied_template
+    # The caller's address refused (issue 28): the authorizer's Deny says so in its context, and the
+    # 403 names the address, not a scope.
+    refusal = "#if($context.authorizer.refusal == 'address')"
+    assert denied_template.startswith(refusal)
+    address = json.loads(denied_template.removeprefix(refusal).split("#{else}")[0])
+    assert address["statusCode"] == 403 and "$context.authorizer.sourceIp" in address["message"]
+    assert "restricts the addresses" in address["message"] and "$needs" not in address["message"]
     output = template["Outputs"]["TokenAuthorizerArn"]
     assert output["Value"] == {"Fn::GetAtt": ["TokenAuthorizer", "Arn"]} and "Export" in output
     secret = of_type(template, "AWS::SecretsManager::Secret")["SessionSecret"]
@@ -290,7 +305,8 @@ def test_the_deployed_authorizer_imports_only_its_own_path(
     templates: dict[str, Path], tmp_path: Path
 ) -> None:
     """The Handler the template names, imported from the built deployment.zip in a fresh interpreter:
-    it loads without Chalice's app, JWT or boto3, and answers a TOKEN event (401 for a bad token)."""
+    it loads without Chalice's app, JWT or boto3, and answers the REQUEST event API Gateway sends it (401
+    for a bad token)."""
     template = load(templates["prod"])
     handler = template["Resources"]["TokenAuthorizer"]["Properties"]["Handler"]
     assert handler == build.AUTHORIZER_HANDLER
@@ -301,7 +317,8 @@ def test_the_deployed_authorizer_imports_only_its_own_path(
         f"handler = getattr(importlib.import_module({module!r}), {function!r})\n"
         "loaded = sorted(m for m in ('boto3', 'jwt', 'chalice', 'app') if m in sys.modules)\n"
         "try:\n"
-        "    handler({'type': 'TOKEN', 'authorizationToken': 'Bearer pit-nope',"
+        "    handler({'type': 'REQUEST', 'headers': {'Authorization': 'Bearer pit-nope'},"
+        " 'requestContext': {'identity': {'sourceIp': '203.0.113.7'}},"
         " 'methodArn': 'arn:aws:execute-api:us-east-1:1:api/prod/GET/locations/x'}, None)\n"
         "except Exception as error:\n"
         "    print(loaded, str(error))\n"
@@ -455,8 +472,9 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
 
 
 def json_part(template: str) -> str:
-    """A gateway response template without its leading VTL directives (ACCESS_DENIED has some)."""
-    return template[template.index("{\"statusCode\"") :]
+    """A gateway response template without its VTL directives: ACCESS_DENIED has some, and two bodies
+    (the address refused, else the route refused): this is the last."""
+    return template[template.rindex("{\"statusCode\"") :].removesuffix("#{end}")
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

@@ -230,7 +230,8 @@ def test_validation_lists_every_problem(api: Api) -> None:
     assert body["error"] == "Unprocessable Entity"
     assert body["message"] == [
         "'extra' is not a field of a private integration "
-        "(allowed: name, description, scopes, burstLimit, expiresInDays, expiresAt)",
+        "(allowed: name, description, scopes, burstLimit, allowedIps, ipRestriction, expiresInDays, "
+        "expiresAt)",
         "name is required: a string of 1 to 100 characters (after trimming)",
         "description must be a string of at most 500 characters",
         "scopes: 'nope' is not a known scope (see GET /scopes)",
@@ -256,7 +257,7 @@ def test_validation_lists_every_problem(api: Api) -> None:
     )
     integration_id = api.get("/locations/loc1/private-integrations").json_body["privateIntegrations"][0]["id"]
     assert assert_error(api.patch(f"/private-integrations/{integration_id}", {}), 422)["message"] == [
-        "send at least one of name, description, scopes, burstLimit"
+        "send at least one of name, description, scopes, burstLimit, allowedIps, ipRestriction"
     ]
     assert assert_error(
         api.patch(f"/private-integrations/{integration_id}", {"scopes": "contacts.readonly"}), 422

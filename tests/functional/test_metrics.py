@@ -171,3 +171,20 @@ def test_metric_lines_can_be_switched_off_for_local_consoles(
     assert authorizes(token)
     assert api.get("/me").status_code == 200
     assert emitted(capsys) == []
+
+
+def test_an_address_refusal_is_its_own_outcome(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 28: a live token from outside its enforced allowlist counts as `deny-address`, no write."""
+    response = api.post(
+        "/locations/loc1/private-integrations",
+        {"name": "office", "scopes": ["contacts.readonly"], "allowedIps": ["203.0.113.0/24"]},
+    )
+    token = response.json_body["token"]
+    arn = "arn:aws:execute-api:us-east-1:123456789012:api0000001/api/GET/contacts/x1"
+    emitted(capsys)
+    authorizer.authorize(f"Bearer {token}", arn, "198.51.100.20")
+    authorizer.authorize(f"Bearer {token}", arn, "203.0.113.7")
+    metrics = emitted(capsys)
+    assert value(metrics, "Authorizations", Outcome="deny-address") == 1
+    assert value(metrics, "LastUsedWrites", Outcome="deny-address") == 0
+    assert value(metrics, "Authorizations", Outcome="allow") == 1

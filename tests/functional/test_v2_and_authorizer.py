@@ -337,6 +337,12 @@ def test_authorizer_import_path_is_lean() -> None:
     assert imported_in_a_fresh_interpreter("import chalicelib.tokens.entry", heavy) == []
 
 
+def test_the_allowlist_adds_no_library_to_the_authorizers_cold_start() -> None:
+    """Issue 28: `ipaddress`, the one library the allowlist matcher imports, is loaded by PynamoDB's own
+    import (botocore's urllib3) already: the check adds only its own small module to the cold path."""
+    assert imported_in_a_fresh_interpreter("import pynamodb.models", ("ipaddress",)) == ["ipaddress"]
+
+
 def test_api_handler_imports_no_jwt_or_cryptography_until_needed() -> None:
     """A cold API handler pays for PyJWT (which imports `cryptography`, packaged for secret scanning) only
     when a session is checked: v2 requests never are."""

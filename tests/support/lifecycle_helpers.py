@@ -9,7 +9,7 @@ import pytest
 from chalicelib.core import clock
 from chalicelib.directory.models import AgencyModel, LocationModel
 from chalicelib.integrations.models import IntegrationModel
-from chalicelib.tokens import authorizer, token_text
+from chalicelib.tokens import allowlist, authorizer, token_text
 from chalicelib.tokens.models import TokenModel
 from tests.support.faults import install
 from tests.support.world import Api
@@ -50,6 +50,12 @@ def expire_now(api: Api, integration_id: str) -> Any:
     return api.post(f"/private-integrations/{integration_id}/rotation/expire-now", {})
 
 
+def _packed_allowlist(integration: IntegrationModel) -> bytes | None:
+    """What every live token item of the integration must carry: its IP allowlist, packed."""
+    mode = integration.ip_restriction or allowlist.ENFORCE
+    return allowlist.pack(mode, [str(entry) for entry in integration.allowed_ips or []])
+
+
 def assert_consistent() -> None:
     """Invariants of the tables, whatever happened: no orphan, no third live token, no disagreement."""
     integrations = {i.id: i for i in IntegrationModel.scan(consistent_read=True)}
@@ -72,12 +78,14 @@ def assert_consistent() -> None:
             assert (current.revoked_reason is None) == (not leaked)
             assert current.integration_id == integration.id
             assert ended or current.scopes == integration.scopes
+            assert ended or current.allowlist == _packed_allowlist(integration)
         if integration.previous_token_hash:
             previous = token_items.get(integration.previous_token_hash)
             assert previous is not None, "rotating token item missing"
             assert previous.state == "rotating"
             assert previous.expires_at == integration.rotation_expires_at
             assert previous.scopes == integration.scopes
+            assert previous.allowlist == _packed_allowlist(integration)
             referenced.add(integration.previous_token_hash)
         else:
             assert integration.rotation_expires_at is None and integration.rotation_started_at is None
