@@ -50,6 +50,9 @@ def check(token: TokenContext, location_id: str | None = None) -> Decision:
     counted = _counted_against(token, location_id)
     now = clock.now()
     burst_max = burst_limit(token.integration_id)
+    # Unreserved admissions (docs/rate-limits.md) only under the platform's default burst limit: a
+    # limit an admin lowered is exact, and so is the daily count (its leases last the day: cheap).
+    unreserved = settings.rate_limit_unreserved if burst_max == settings.rate_limit_burst else 0
     windows = [
         burst_window(
             f"{token.integration_id}#{counted}",
@@ -57,15 +60,9 @@ def check(token: TokenContext, location_id: str | None = None) -> Decision:
             settings.rate_limit_interval_ms,
             settings.rate_limit_burst_lease,
             now,
-            settings.rate_limit_unreserved,
+            unreserved,
         ),
-        daily_window(
-            counted,
-            settings.rate_limit_daily,
-            settings.rate_limit_daily_lease,
-            now,
-            settings.rate_limit_unreserved,
-        ),
+        daily_window(counted, settings.rate_limit_daily, settings.rate_limit_daily_lease, now),
     ]
     decision = limiter.check(windows)
     if decision.refused_by is None:
@@ -155,8 +152,8 @@ def settings_view(lowered: int | None) -> dict[str, int]:
 def daily_usage(owner: Owner) -> list[dict[str, Any]]:
     """Each location's use of its daily limit today (a location owner: itself; an agency: every location
     of the agency), by one BatchGetItem of today's counters. Counted are requests admitted and budget
-    leased to containers and not yet used, less requests another container admitted unreserved (this
-    container corrects for its own: docs/rate-limits.md)."""
+    leased to containers and not yet used (this container's own unused lease is subtracted;
+    docs/rate-limits.md)."""
     if owner.type == OwnerType.LOCATION:
         locations = [LocationModel.get(owner.id)]
     else:

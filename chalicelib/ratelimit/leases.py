@@ -228,6 +228,11 @@ class Limiter:
         # A key this container found hot in its last window starts where that window ended.
         base = _base(window.key)
         want = min(window.lease_cap, max(2**lease.grants, self._last_lease.get(base, 1)))
+        # Never more than the limit leaves (a limit lowered below the lease this key grew to).
+        want = min(want, window.limit - lease.unreported)
+        if want <= 0:
+            lease.exhausted = True
+            return
         try:
             for _ in range(3):  # a refused lease is retried smaller, with what the counter has left
                 self.writes += 1

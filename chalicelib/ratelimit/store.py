@@ -14,6 +14,8 @@ def _condition_failed(error: UpdateError) -> bool:
 def reserve(key: str, amount: int, limit: int, expires_at: int) -> int | None:
     """Adds `amount` to the counter unless that would pass `limit`; returns the new count, or None when
     it would (nothing written). One write."""
+    if amount > limit:  # the condition alone would let a first reservation of a window pass the limit
+        return None
     counter = CounterModel(key)
     try:
         counter.update(

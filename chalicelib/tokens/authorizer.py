@@ -112,16 +112,15 @@ def _outside_allowlist(item: TokenModel, source_ip: str | None) -> tuple[bool, b
     return address_match.outside(listed, source_ip), not report
 
 
-def _refused_address(
-    item: TokenModel, caller: TokenContext, method_arn: str, source_ip: str | None
-) -> dict[str, Any]:
+def _refused_address(item: TokenModel, method_arn: str, source_ip: str | None) -> dict[str, Any]:
     """A Deny of every route for this token from this address (API Gateway caches it per token and
-    address), saying why in the context, and nothing about the list."""
+    address), saying why in the context, and nothing about the list nor the token's owner or scopes
+    (a downstream API's 403 template may render the context to whoever holds the token)."""
     known = source_ip if address_match.caller(source_ip) is not None else UNKNOWN_ADDRESS
     return {
         "principalId": item.integration_id,
         "policyDocument": stored_policy.document(method_arn, (), ()),
-        "context": {**caller.encode(), REFUSAL: "address", SOURCE_IP: str(known)},
+        "context": {"integrationId": item.integration_id, REFUSAL: "address", SOURCE_IP: str(known)},
     }
 
 
@@ -148,7 +147,7 @@ def _decide(
     caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
     outside, enforced = _outside_allowlist(item, source_ip)
     if outside and enforced:
-        return _refused_address(item, caller, method_arn, source_ip), False, False  # not a use
+        return _refused_address(item, method_arn, source_ip), False, False  # not a use
     wrote = _touch_last_used(item, int(now.timestamp()))
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None

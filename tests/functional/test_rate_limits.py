@@ -253,11 +253,10 @@ def test_a_key_its_container_sees_once_a_window_costs_no_write_and_the_next_requ
     integration_id, token = create(api, LOCATION_SCOPES)
     rate_limits.limiter.reset()
     assert call(api, token).status_code == 200
-    assert rate_limits.limiter.writes == 0
-    assert _counter(f"b#{integration_id}#") == []
+    assert _counter(f"b#{integration_id}#") == []  # the burst window: no write
+    assert _counter("d#l:loc1#") == [1]  # the daily count is exact (its leases last the day)
     assert call(api, token).status_code == 200
-    # One reservation for both windows' second request, counting the first one with it.
-    assert rate_limits.limiter.writes == 2
+    # The second request's reservation counts the first one with it.
     assert _counter(f"b#{integration_id}#") == [2]
 
 
@@ -306,3 +305,41 @@ def test_containers_together_admit_at_most_the_limit_plus_their_unreserved_reque
             assert admitted >= limit - 3 * (containers - 1)  # less at most the leases stranded
 
     interleaving()
+
+
+def test_a_limit_below_the_lease_size_holds_and_the_counter_never_passes_it(api: Api) -> None:
+    """A container hot under the default limit, then the integration lowered to 1 (or 3): every window
+    admits at most the limit and the counter never passes it (a reservation never asks for more)."""
+    from datetime import timedelta
+
+    from chalicelib.ratelimit import Limiter, burst_window
+    from chalicelib.ratelimit.models import CounterModel
+
+    start = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    for lowered in (1, 3):
+        limiter = Limiter()
+        key = f"lowered-{lowered}#l:loc1"
+        hot = burst_window(key, BURST, INTERVAL_MS, 10, start, 1)
+        assert sum(limiter.check([hot]).admitted for _ in range(BURST)) == BURST
+        for n in range(1, 4):
+            window = burst_window(key, lowered, INTERVAL_MS, 10, start + timedelta(seconds=10 * n), 0)
+            assert sum(limiter.check([window]).admitted for _ in range(30)) == lowered
+            assert int(CounterModel.get(window.key).reserved) == lowered
+        cold = burst_window(f"cold-{lowered}#l:loc1", lowered, INTERVAL_MS, 10, start, 1)
+        fresh = Limiter()
+        assert sum(fresh.check([cold]).admitted for _ in range(30)) == lowered
+        assert _counter(cold.key) in ([], [lowered])  # a limit used up unreserved is never written
+
+
+def test_a_lowered_burst_limit_and_the_daily_limit_admit_nothing_unreserved(api: Api) -> None:
+    """Unreserved admissions are for the platform's default burst limit only: an admin's lowered limit
+    is exact, and so is the daily count the page shows (one request: counted at once)."""
+    from chalicelib.integrations import rate_limits
+    from chalicelib.ratelimit.models import CounterModel
+
+    integration_id, token = create(api, LOCATION_SCOPES)
+    assert api.patch(f"/private-integrations/{integration_id}", {"burstLimit": 5}).status_code == 200
+    rate_limits.limiter.reset()
+    assert call(api, token).status_code == 200
+    keys = {item.key.split("#")[0]: int(item.reserved) for item in CounterModel.scan()}
+    assert keys == {"b": 1, "d": 1}
