@@ -14,6 +14,7 @@ from chalicelib.http import web
 from chalicelib.http.routes import management, secret_scanning, ui, v2
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
+from chalicelib.usage import aggregator
 
 app = Chalice(app_name="private-integrations")
 app.log.setLevel(logging.INFO)
@@ -39,6 +40,12 @@ def scheduled_cleanup(event: Any) -> dict[str, int]:
 )
 def publish_audit_events(event: DynamoDBEvent) -> dict[str, Any]:
     return outbox.handle(event.to_dict())
+
+
+# Usage per integration: the API's access log group's subscription filter (infra/) delivers its lines here.
+@app.lambda_function(name="aggregate_usage")
+def aggregate_usage(event: dict[str, Any], context: Any) -> dict[str, int]:
+    return aggregator.handle_log_subscription(event)
 
 
 app.register_middleware(web.handle_http, "http")

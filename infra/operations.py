@@ -15,35 +15,17 @@ docs/operations.md "Runbook" says what each alarm means and what to check first.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalicelib.core.emf import NAMESPACE, service_name
+from chalicelib.usage import access_log
 
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
 FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
 
-# The API's access log: one JSON line per request. Only $context variables: no header, no body, so the
-# Authorization header (and a token in it) can never be logged. requestId is also the X-Trace-Id.
-ACCESS_LOG_FORMAT = {
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "xrayTraceId": "$context.xrayTraceId",
-    "requestTime": "$context.requestTime",
-    "ip": "$context.identity.sourceIp",
-    "userAgent": "$context.identity.userAgent",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationLatency": "$context.integrationLatency",
-    "integrationStatus": "$context.integrationStatus",
-    "authorizerStatus": "$context.authorizer.status",
-    "authorizerLatency": "$context.authorizer.latency",
-    "principalId": "$context.authorizer.principalId",
-    "errorType": "$context.error.responseType",
-}
+# The API's access log: one JSON line per request, in the format defined once in
+# chalicelib/usage/access_log.py (make run's gateway writes the same lines). requestId is the X-Trace-Id.
+ACCESS_LOG_FORMAT = access_log.FORMAT
 
 
 def parameters(stage: str) -> dict[str, Any]:
@@ -355,7 +337,7 @@ def resources(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
 
 
 def access_log_format() -> str:
-    return json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))
+    return access_log.format_text()
 
 
 def api_name_of(stage: str) -> str:

@@ -25,15 +25,17 @@ from chalice import local
 from chalicelib.http import gateway_responses
 from chalicelib.http.gateway_responses import Context
 from chalicelib.tokens import catalog
-from local import iam
+from local import access_log, iam
 
 
 class AuthorizerFailure(local.LocalGatewayException):
     CODE = 500
+    RESPONSE_TYPE = "AUTHORIZER_FAILURE"
 
 
 class NoSuchRoute(local.LocalGatewayException):
     CODE = 404
+    RESPONSE_TYPE = "MISSING_AUTHENTICATION_TOKEN"
 
 
 _last_auth = threading.local()  # the authorizer's answer for the request this thread serves
@@ -80,6 +82,7 @@ def install_api_gateway_behaviour() -> None:
 
     def check_can_invoke(self: Any, arn: str, auth_result: dict[str, Any]) -> bool:
         _last_auth.context = auth_result.get("context") or {}
+        access_log.note_authorizer(auth_result)
         return iam.evaluate(auth_result.get("policyDocument") or {"Statement": []}, arn)
 
     def generate_event(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
@@ -118,5 +121,6 @@ def install_api_gateway_behaviour() -> None:
     local.ChaliceRequestHandler.__getattr__ = any_method
     authorize._api_gateway_behaviour = True  # type: ignore[attr-defined]
     emulator.authorize = authorize  # type: ignore[method-assign]
+    access_log.install()  # one access-log line per request, as the deployed stage writes
     emulator._check_can_invoke_view_function = check_can_invoke  # type: ignore[method-assign]
     local.LocalGateway._generate_lambda_event = generate_event  # type: ignore[method-assign]

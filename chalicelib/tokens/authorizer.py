@@ -110,7 +110,8 @@ def _decide(authorization: str | None, method_arn: str) -> tuple[dict[str, Any],
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
-    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
+    role = "previous" if item.state == TokenState.ROTATING else "current"
+    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role)
     (allow, deny), planned = _globs(item, scopes, own_location)
     answer = {
         "principalId": item.integration_id,

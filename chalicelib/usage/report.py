@@ -1,0 +1,102 @@
+"""GET /private-integrations/{id}/usage: an integration's requests per hour or day, by token and outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.core import clock
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.usage.access_log import OUTCOMES, ROLES
+from chalicelib.usage.models import SUMMARY, UsageModel, attribute_name, hour_key
+
+DEFAULT_DAYS, MAX_DAYS = 7, 90
+HOURLY_UP_TO_DAYS = 7  # up to a week: 24 buckets a day; longer: one a day (at most 90)
+
+
+def parse_days(query: Mapping[str, str]) -> int:
+    """`days` from the query string: a whole number 1..90, default 7; else 422 saying what to send."""
+    problems = [
+        f"'{name}' is not a parameter of this route (allowed: days)" for name in query if name != "days"
+    ]
+    raw = query.get("days")
+    days = DEFAULT_DAYS
+    if raw is not None:
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+            problems.append(f"days must be a whole number from 1 to {MAX_DAYS} (e.g. ?days=7); got '{raw}'")
+        else:
+            days = int(raw)
+    if problems:
+        raise ValidationFailed(problems)
+    return days
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(OUTCOMES, 0)
+
+
+def _counts(item: UsageModel, role: str) -> dict[str, int]:
+    return {outcome: int(getattr(item, attribute_name(role, outcome)) or 0) for outcome in OUTCOMES}
+
+
+def last_use(summary: UsageModel | None, role: str) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    at, ip, agent = (getattr(summary, f"{role}_last_{part}") for part in ("at", "ip", "user_agent"))
+    if at is None:
+        return None
+    moment = datetime.fromtimestamp(int(at) / 1000, tz=UTC)
+    return {"at": clock.iso(moment), "ip": ip, "userAgent": agent, "token": role}
+
+
+def summary_of(integration_id: str) -> UsageModel | None:
+    try:
+        return UsageModel.get(integration_id, SUMMARY)
+    except UsageModel.DoesNotExist:
+        return None
+
+
+def report(integration_id: str, days: int) -> dict[str, Any]:
+    now = clock.now()
+    hourly = days <= HOURLY_UP_TO_DAYS
+    if hourly:
+        step = timedelta(hours=1)
+        first = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
+            hours=days * 24 - 1
+        )
+    else:
+        step = timedelta(days=1)
+        first = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+            days=days - 1
+        )
+    starts: list[datetime] = []
+    moment = first
+    while moment <= now:
+        starts.append(moment)
+        moment += step
+    buckets = {start: {role: _zero() for role in ROLES} for start in starts}
+    totals = {role: _zero() for role in ROLES}
+    low, high = hour_key(first.strftime("%Y-%m-%dT%H")), hour_key(now.astimezone(UTC).strftime("%Y-%m-%dT%H"))
+    for item in UsageModel.query(integration_id, UsageModel.sk.between(low, high)):
+        hour = datetime.strptime(item.sk[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
+        start = hour if hourly else hour.replace(hour=0)
+        if start not in buckets:
+            continue
+        for role in ROLES:
+            for outcome, n in _counts(item, role).items():
+                buckets[start][role][outcome] += n
+                totals[role][outcome] += n
+    summary = summary_of(integration_id)
+    by_token = {role: last_use(summary, role) for role in ROLES}
+    used = [use for use in by_token.values() if use is not None]
+    return {
+        "integrationId": integration_id,
+        "from": clock.iso(first),
+        "to": clock.iso(now),
+        "granularity": "hour" if hourly else "day",
+        "buckets": [{"start": clock.iso(start), **counts} for start, counts in buckets.items()],
+        "totals": totals,
+        "lastUsed": max(used, key=lambda use: str(use["at"])) if used else None,
+        "lastUsedByToken": by_token,
+    }
