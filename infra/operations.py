@@ -21,7 +21,10 @@ from chalicelib.core.emf import NAMESPACE, service_name
 from chalicelib.usage import access_log
 
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents", "AggregateUsage")
+# The access log's lines the usage aggregator reads: only requests of an integration (API Gateway
+# writes "-" for a $context variable without a value).
+USAGE_FILTER_PATTERN = '{ $.integrationId != "-" }'
 
 # The API's access log: one JSON line per request, in the format defined once in
 # chalicelib/usage/access_log.py (make run's gateway writes the same lines). requestId is the X-Trace-Id.
@@ -69,6 +72,10 @@ def parameters(stage: str) -> dict[str, Any]:
             300_000, "Age (ms) of the oldest audit event not yet published, 3 minutes of 5", 1000
         ),
         "OutboxErrorThreshold": number(1, "Failed outbox invocations per 5 minutes, 3 of 5", 1),
+        "UsageReservedConcurrency": number(
+            20, "Concurrent usage aggregators at most (never the API's or the authorizer's concurrency)", 1
+        ),
+        "UsageErrorThreshold": number(5, "Failed usage-aggregator invocations per 5 minutes, 3 of 5", 1),
         "EventArchiveRetentionDays": number(
             365, "Days the EventBridge archive keeps published events for replays (0: forever)"
         ),
@@ -225,6 +232,40 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
                 ),
             )
         },
+        **{
+            f"AlarmUsage{name}": _alarm(
+                description,
+                threshold,
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=_dimensions(FunctionName={"Ref": "AggregateUsage"}),
+                Statistic="Sum",
+                Period=300,
+            )
+            for name, description, threshold, metric in (
+                (
+                    "Errors",
+                    "The usage aggregator fails: counts are retried, then lost (requests are not). "
+                    "See docs/operations.md.",
+                    {"Ref": "UsageErrorThreshold"},
+                    "Errors",
+                ),
+                (
+                    "EventsDropped",
+                    "Access-log batches were dropped after the aggregator's retries: usage undercounts. "
+                    "See docs/operations.md.",
+                    1,
+                    "AsyncEventsDropped",
+                ),
+                (
+                    "Throttles",
+                    "The usage aggregator is at its reserved concurrency: counts arrive late, then may be "
+                    "dropped. See docs/operations.md.",
+                    1,
+                    "Throttles",
+                ),
+            )
+        },
         "AlarmOutboxFailuresQueued": _queue_alarm(
             "Audit events were given up after the outbox's retries: republish them. See docs/operations.md.",
             "OutboxFailureQueue",
@@ -314,6 +355,35 @@ def resources(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             },
         }
     )
+    found["AggregateUsage"]["Properties"].update(
+        {
+            # Its own concurrency: a burst of log batches never takes the API's or the authorizer's.
+            "ReservedConcurrentExecutions": {"Ref": "UsageReservedConcurrency"},
+            # A failed batch is retried twice (at least once: see chalicelib/usage/aggregator.py), and
+            # a batch older than an hour is dropped (AsyncEventsDropped, alarmed): counts, not requests.
+            "EventInvokeConfig": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+        }
+    )
+    # The access log group delivers the lines of integrations' requests to the aggregator.
+    found["UsageLogPermission"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "AggregateUsage"},
+            "Principal": "logs.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+        },
+    }
+    found["UsageSubscription"] = {
+        "Type": "AWS::Logs::SubscriptionFilter",
+        "DependsOn": "UsageLogPermission",
+        "Properties": {
+            "LogGroupName": {"Ref": "ApiAccessLogGroup"},
+            "FilterPattern": USAGE_FILTER_PATTERN,
+            "DestinationArn": {"Fn::GetAtt": ["AggregateUsage", "Arn"]},
+        },
+    }
     found["RestAPI"] = {
         "Properties": {
             "Name": api_name_of(stage),  # the ApiName the 5xx alarm watches

@@ -34,7 +34,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.audit import trail as audit
 from chalicelib.core import clock, config, db, handler_metrics
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
-from chalicelib.integrations import lifecycle
+from chalicelib.integrations import lifecycle, usage_notices
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens.models import (
     DUE_SHARDS,
@@ -125,8 +125,9 @@ def _process(token: TokenModel, now: datetime) -> Counter[str]:
     """One due token -> what happened to it (keys of the run's summary)."""
     try:
         if token.state == TokenState.ROTATING:
-            done = lifecycle.finish_expired_rotation(token, now)
-            return Counter(["rotationsCompleted" if done else "skipped"])
+            if lifecycle.finish_expired_rotation(token, now):
+                return Counter(["rotationsCompleted"])
+            return usage_notices.check_unused(token, now)
         if token.state == TokenState.ACTIVE:
             return _notify(token, now) or Counter(["skipped"])
     except Exception:
@@ -173,12 +174,25 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
     else:
         results = [drain(bucket) for bucket in due_buckets()]
     total: Counter[str] = sum((r for r in results if isinstance(r, Counter)), Counter())
+    try:
+        total.update(usage_notices.idle_integrations(now))
+    except Exception as error:
+        log.exception("cleanup could not read the usage index for idle integrations")
+        results.append(error)
     if total["rotationsCompleted"]:
         authorizer_cache.flush()
     summary = {
         key: total[key]
-        for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "expiryNoticesSent", "failed")
+        for key in (
+            "itemsRead",
+            "rotationsCompleted",
+            "rotationRemindersSent",
+            "expiryNoticesSent",
+            "failed",
+        )
     }
+    # The usage notices (issue 27), when a run sent any.
+    summary.update({key: total[key] for key in ("unusedNoticesSent", "idleNoticesSent") if total[key]})
     if total["stoppedEarly"]:
         summary["stoppedEarly"] = 1
     log.info("cleanup %s", json.dumps(summary))

@@ -70,6 +70,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
             "contacts",
             "contact-keys",
             "rate-limits",
+            "usage",
         ]
     }
     indexes = set()
@@ -82,7 +83,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
         assert props["DeletionProtectionEnabled"] is (stage == "prod")
         assert table["DeletionPolicy"] == "Retain"
         indexes |= {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
-    assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency"}
+    assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency", "by-quiet"}
     tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
@@ -91,6 +92,13 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     counters = named[f"pi-{stage}-rate-limits"]
     ttl = counters["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expiresAt", "Enabled": True}
+    # Usage counters expire 90 days after their hour.
+    usage = named[f"pi-{stage}-usage"]["Properties"]
+    assert usage["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert usage["KeySchema"] == [
+        {"AttributeName": "integrationId", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,6 +114,7 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
         "TokenAuthorizerRole",
         "ScheduledCleanupRole",
         "PublishAuditEventsRole",
+        "AggregateUsageRole",
     }
     for role in roles.values():
         for statement in _statements(role):
@@ -165,7 +174,13 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
 def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], stage: str, ttl: int) -> None:
     template = load(templates[stage])
     functions = of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents"}
+    assert set(functions) == {
+        "APIHandler",
+        "TokenAuthorizer",
+        "ScheduledCleanup",
+        "PublishAuditEvents",
+        "AggregateUsage",
+    }
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     schedule = next(iter(functions["ScheduledCleanup"]["Properties"]["Events"].values()))
     assert schedule["Properties"]["Schedule"] == "rate(15 minutes)"
@@ -340,8 +355,9 @@ TABLE_IDS = {
     "TableContacts",
     "TableContactKeys",
     "TableRateLimits",
+    "TableUsage",
 }
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents", "AggregateUsage")
 
 
 def transformed(path: Path) -> dict[str, Any]:
@@ -376,7 +392,7 @@ def test_log_group_per_function_with_retention_parameter(templates: dict[str, Pa
         assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert groups["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert len(groups) == 5
+    assert len(groups) == 6
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -433,9 +449,9 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
 ) -> None:
     template = load(templates[stage])
     deployed = transformed(templates[stage])
-    (invoke_config,) = of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()
+    configs = of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()
+    (invoke_config,) = [c for c in configs if c["Properties"]["FunctionName"] == {"Ref": "ScheduledCleanup"}]
     props = invoke_config["Properties"]
-    assert props["FunctionName"] == {"Ref": "ScheduledCleanup"}
     assert props["DestinationConfig"] == {
         "OnFailure": {"Destination": {"Fn::GetAtt": ["CleanupFailureQueue", "Arn"]}}
     }
@@ -456,7 +472,7 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
 
 def json_part(template: str) -> str:
     """A gateway response template without its leading VTL directives (ACCESS_DENIED has some)."""
-    return template[template.index("{\"statusCode\"") :]
+    return template[template.index('{"statusCode"') :]
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -480,6 +496,9 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
         "AlarmOutboxIteratorAge",
         "AlarmOutboxFailuresQueued",
         "AlarmGitHubKeysUnreadable",
+        "AlarmUsageErrors",
+        "AlarmUsageEventsDropped",
+        "AlarmUsageThrottles",
     } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
@@ -559,3 +578,61 @@ def test_the_outbox_reads_the_events_stream_with_retries_bisecting_and_a_dead_le
     assert dead["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["OutboxFailureQueue", "QueueName"]}}
     ]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_the_access_log_feeds_the_usage_aggregator_with_least_privilege_and_alarms(
+    templates: dict[str, Path], stage: str
+) -> None:
+    """The access log group's subscription filter invokes the aggregator with integrations' lines only;
+    the aggregator may only UpdateItem the usage table; it cannot take the API's concurrency; its
+    failures, throttles and dropped batches alarm."""
+    from chalicelib.usage import access_log
+
+    template = load(templates[stage])
+    (subscription,) = of_type(template, "AWS::Logs::SubscriptionFilter").values()
+    props = subscription["Properties"]
+    assert props["LogGroupName"] == {"Ref": "ApiAccessLogGroup"}
+    assert props["DestinationArn"] == {"Fn::GetAtt": ["AggregateUsage", "Arn"]}
+    assert props["FilterPattern"] == '{ $.integrationId != "-" }'
+    assert subscription["DependsOn"] == "UsageLogPermission"
+    permission = template["Resources"]["UsageLogPermission"]["Properties"]
+    assert permission["Principal"] == "logs.amazonaws.com"
+    assert permission["FunctionName"] == {"Ref": "AggregateUsage"}
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    # The stage writes the fields the aggregator reads, from the one definition.
+    (api_stage,) = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage").values()
+    fields = json.loads(api_stage["Properties"]["AccessLogSetting"]["Format"])
+    assert fields == access_log.FORMAT
+    assert fields["integrationId"] == "$context.authorizer.integrationId"
+    assert fields["tokenRole"] == "$context.authorizer.tokenRole"
+    assert fields["outsideAllowlist"] == "$context.authorizer.outsideAllowlist"
+    function = of_type(template, "AWS::Serverless::Function")["AggregateUsage"]["Properties"]
+    assert function["Handler"] == "app.aggregate_usage"
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "UsageReservedConcurrency"}
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    role = of_type(template, "AWS::IAM::Role")["AggregateUsageRole"]
+    dynamodb = [s for s in _statements(role) if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-usage"],
+        }
+    ]
+    others = {a for s in _statements(role) for a in s["Action"] if not a.startswith("dynamodb:")}
+    assert others == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+    alarms = {name: a["Properties"] for name, a in of_type(template, "AWS::CloudWatch::Alarm").items()}
+    aggregator = [{"Name": "FunctionName", "Value": {"Ref": "AggregateUsage"}}]
+    assert alarms["AlarmUsageErrors"]["MetricName"] == "Errors"
+    assert alarms["AlarmUsageEventsDropped"]["MetricName"] == "AsyncEventsDropped"
+    assert alarms["AlarmUsageThrottles"]["MetricName"] == "Throttles"
+    for name in ("AlarmUsageErrors", "AlarmUsageEventsDropped", "AlarmUsageThrottles"):
+        assert alarms[name]["Dimensions"] == aggregator and alarms[name]["Namespace"] == "AWS/Lambda"
+    assert "AlarmThrottlesTableUsage" in alarms
