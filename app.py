@@ -42,10 +42,10 @@ def publish_audit_events(event: DynamoDBEvent) -> dict[str, Any]:
     return outbox.handle(event.to_dict())
 
 
-# Usage per integration: the API's access log group's subscription filter (infra/) delivers its lines here.
+# Usage per integration: the processor of the API's access-log Firehose stream (infra/) counts its lines.
 @app.lambda_function(name="aggregate_usage")
-def aggregate_usage(event: dict[str, Any], context: Any) -> dict[str, int]:
-    return aggregator.handle_log_subscription(event)
+def aggregate_usage(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return aggregator.handle_firehose(event)
 
 
 app.register_middleware(web.handle_http, "http")

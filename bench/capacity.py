@@ -979,6 +979,149 @@ def print_model(
     return worst
 
 
+# --- usage per integration (issue 27): how the access log reaches the aggregator, chosen by cost ---------
+
+# Prices, us-east-1, as published (not fetched by this script): CloudWatch Logs ingestion (standard
+# class; API Gateway's access log is billed as custom logs), and Amazon Data Firehose Direct PUT
+# ingestion (API Gateway's access log is a Direct PUT source), tiered per GB a month, each record billed
+# in 5 KB increments.
+PRICE_PER_GB_CLOUDWATCH_LOGS = 0.50
+FIREHOSE_TIERS_GB = ((500_000, 0.029), (1_500_000, 0.025), (3_000_000, 0.020), (math.inf, 0.015))
+FIREHOSE_RECORD_BYTES = 5 * 1024
+PRICE_PER_GB_MONTH_S3 = 0.023  # Firehose must deliver somewhere: the log kept in S3 (gzip, ~10x)
+AGGREGATOR_MEMORY_GB = 0.125  # Chalice's default 128 MB
+DYNAMODB_WRITE_MS = 10.0  # one UpdateItem, as the aggregator waits for it (assumed, not measured here)
+
+
+@dataclass(frozen=True)
+class UsagePipeline:
+    """What one delivery of access-log lines to the aggregator costs, per transport."""
+
+    lines_per_batch: int  # subscription: what CloudWatch Logs hands one invocation (assumed); Firehose:
+    # its processor's 3 MB buffer (infra/operations.py) divided by the measured line size
+    rotating_share: float = 0.05  # requests made by a rotating-out token (a second last-use write)
+
+
+def access_log_line_bytes() -> int:
+    """One access-log line as the stage writes it, with realistic values (measured, not assumed)."""
+    from chalicelib.usage import access_log
+
+    line = access_log.render(
+        {
+            "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "$context.extendedRequestId": "Rb3eXGj8IAMFvLA=",
+            "$context.xrayTraceId": "Root=1-67891233-abcdef012345678912345678",
+            "$context.requestTime": "15/Jan/2026:12:00:00 +0000",
+            "$context.requestTimeEpoch": 1768478400000,
+            "$context.identity.sourceIp": "203.0.113.200",
+            "$context.identity.userAgent": "@gohighlevel/api-client/2.2.0 node/20.11.1 crm-sync/4.1",
+            "$context.httpMethod": "GET",
+            "$context.resourcePath": "/contacts/{contact_id}",
+            "$context.status": 200,
+            "$context.responseLength": 1536,
+            "$context.responseLatency": 48,
+            "$context.integrationLatency": 41,
+            "$context.integrationStatus": 200,
+            "$context.authorizer.status": 200,
+            "$context.authorizer.latency": 0,
+            "$context.authorizer.principalId": "5f0c6a2e9b8d4c1e7a3b2c1d",
+            "$context.authorizer.integrationId": "5f0c6a2e9b8d4c1e7a3b2c1d",
+            "$context.authorizer.tokenRole": "current",
+            "$context.authorizer.outsideAllowlist": None,
+            "$context.error.responseType": None,
+        }
+    )
+    return len(line.encode()) + 1  # and its newline
+
+
+def _firehose_dollars(gb: float) -> float:
+    dollars, below = 0.0, 0.0
+    for ceiling, price in FIREHOSE_TIERS_GB:
+        dollars += max(0.0, min(gb, ceiling) - below) * price
+        below = ceiling
+        if gb <= ceiling:
+            break
+    return dollars
+
+
+def usage_batch_writes(pipeline: UsagePipeline, population: Population, batches: int = 2) -> float:
+    """Usage-table writes per batch, measured: batches of lines drawn from the generated population's
+    traffic are run through the aggregator against moto and its own count of writes is averaged."""
+    from chalicelib.usage import access_log, aggregator
+
+    people = Generated(population, seed=27)
+    written = 0
+    with world():
+        for _ in range(batches):
+            lines = []
+            for n in range(pipeline.lines_per_batch):
+                member = people.by_traffic()
+                role = "previous" if people.rng.random() < pipeline.rotating_share else "current"
+                variables = {
+                    "$context.requestTimeEpoch": 1768478400000 + n,
+                    "$context.status": 200,
+                    "$context.authorizer.integrationId": member.integration,
+                    "$context.authorizer.tokenRole": role,
+                }
+                lines.append((access_log.render(variables), 0))
+            written += aggregator.apply(lines)["writes"]
+    return written / batches
+
+
+def usage_pipeline_costs(
+    workload: Workload, population: Population = Population()
+) -> dict[str, dict[str, float]]:
+    """Monthly dollars of getting every request's line to the counters, per transport, at the workload's
+    request rate. Both end in the same aggregator code and the same DynamoDB writes per batch."""
+    from chalicelib.usage import aggregator
+
+    requests = workload.authorizations_per_s * SECONDS_PER_MONTH
+    line = access_log_line_bytes()
+    found: dict[str, dict[str, float]] = {}
+    for transport, pipeline in (
+        ("CloudWatch Logs subscription -> Lambda", UsagePipeline(lines_per_batch=500)),
+        ("Firehose (Lambda processor) -> S3", UsagePipeline(lines_per_batch=(3 << 20) // line)),
+    ):
+        per_batch = usage_batch_writes(pipeline, replace(population, samples=1))
+        batches_per_s = workload.authorizations_per_s / pipeline.lines_per_batch
+        seconds = per_batch / aggregator.WRITERS * DYNAMODB_WRITE_MS / 1000 + 0.05  # + parsing ~50 ms
+        lambda_dollars = (batches_per_s * SECONDS_PER_MONTH) * (
+            PRICE_PER_MILLION_LAMBDA_REQUESTS / 1e6 + seconds * AGGREGATOR_MEMORY_GB * PRICE_PER_GB_SECOND
+        )
+        costs = {
+            "lines per batch": pipeline.lines_per_batch,
+            "writes per batch (measured)": per_batch,
+            "usage-table writes/s": batches_per_s * per_batch,
+            "aggregator concurrency": batches_per_s * seconds,
+            "transport $": (
+                requests * line / 1e9 * PRICE_PER_GB_CLOUDWATCH_LOGS
+                if transport.startswith("CloudWatch")
+                else _firehose_dollars(requests * FIREHOSE_RECORD_BYTES / 1e9)
+                + requests * line / 1e9 / 10 * PRICE_PER_GB_MONTH_S3
+            ),
+            "aggregator Lambda $": lambda_dollars,
+            "DynamoDB writes $": batches_per_s * per_batch * SECONDS_PER_MONTH / 1e6 * PRICE_PER_MILLION_WRU,
+        }
+        costs["total $"] = costs["transport $"] + costs["aggregator Lambda $"] + costs["DynamoDB writes $"]
+        found[transport] = costs
+    return found
+
+
+def print_usage_pipeline(workload: Workload, population: Population = Population()) -> None:
+    line = access_log_line_bytes()
+    rate = workload.authorizations_per_s
+    print(f"usage per integration at {rate:,.0f} requests/s (access-log line {line} B):")
+    for transport, costs in usage_pipeline_costs(workload, population).items():
+        print(
+            f"  {transport}: {costs['lines per batch']:,.0f} lines/batch, "
+            f"{costs['writes per batch (measured)']:,.0f} writes/batch, "
+            f"{costs['usage-table writes/s']:,.0f} writes/s, "
+            f"concurrency {costs['aggregator concurrency']:,.1f}; "
+            f"monthly: transport ${costs['transport $']:,.0f} + Lambda ${costs['aggregator Lambda $']:,.0f} "
+            f"+ DynamoDB ${costs['DynamoDB writes $']:,.0f} = ${costs['total $']:,.0f}"
+        )
+
+
 # --- the small-scale check ---------------------------------------------------------------------------
 
 
@@ -1068,6 +1211,8 @@ def main() -> int:
     workload = Workload()
     patterns = record_patterns()
     worst = print_model(patterns, workload)
+    print()
+    print_usage_pipeline(workload)
     breaking_point(*hottest(patterns, workload), workload)
     problems = small_scale_check(patterns)
     print()

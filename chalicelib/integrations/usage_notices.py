@@ -6,7 +6,8 @@
   token item: `unusedNotified`, with the audit event in one transaction) or moves the token's `dueAt` to
   24 hours after its last use. The end of the overlap stays its last due time.
 - `integration.idle`: 30 days without a request by either token. The aggregator keeps each integration's
-  usage summary in the sparse index `by-quiet` at `quietAt` = last use + 30 days; the cleanup records
+  usage summary in the sparse index `by-quiet` at `quietAt` = the end of the hour of its last use + 30
+  days (never early); the cleanup records
   the notice and takes the summary out of the index in one transaction, conditioned on the `quietAt` it
   read (a request counted meanwhile moved it: no notice). The next request puts it back, so each quiet
   stretch is reported once. An integration that was never used is not reported (nothing went quiet).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
@@ -29,6 +30,7 @@ from chalicelib.core.vocabulary import TokenState
 from chalicelib.integrations.access import find, owner_of
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.tokens.models import TokenModel
+from chalicelib.usage import report
 from chalicelib.usage.models import QUIET_SHARDS, SUMMARY, QuietIndex, UsageModel
 
 log = logging.getLogger("private_integrations.cleanup")
@@ -40,10 +42,6 @@ SYSTEM_ACTOR = "system:cleanup"
 def unused_due(rotation_started: datetime, expires: datetime) -> int:
     """The rotating-out token's first `dueAt`: 24 hours into the rotation (or its end, if sooner)."""
     return clock.epoch(min(rotation_started + UNUSED_AFTER, expires))
-
-
-def _from_ms(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def _summary(integration_id: str) -> UsageModel | None:
@@ -65,9 +63,8 @@ def check_unused(token: TokenModel, now: datetime) -> Counter[str]:
     if integration is None or integration.previous_token_hash != token.token_hash or expires is None:
         return Counter(["skipped"])  # the rotation ended in a user action meanwhile
     started = integration.rotation_started_at or now
-    summary = _summary(integration.id)
-    last = _from_ms(summary.previous_last_at if summary else None)
-    quiet_since = max(started, last) if last else started
+    last = report.last_use_since(integration.id, "previous", started)
+    quiet_since = last or started
     due = quiet_since + UNUSED_AFTER
     if due > now:
         _move_due(token, min(due, expires))
@@ -97,7 +94,7 @@ def _record_unused(
         "noticeId": _notice_id("unused", token.token_hash),
         "tokenHint": token.hint,
         "rotationStartedAt": clock.iso(started),
-        "lastUsedAt": clock.iso(last) if last and last >= started else None,
+        "lastUsedAt": clock.iso(last),
         "expiresAt": clock.iso(expires),
     }
     event = audit.new_event("token.unused", SYSTEM_ACTOR, owner_of(integration), details, integration.id)
@@ -151,8 +148,7 @@ def _idle(integration_id: str, now: datetime) -> Counter[str]:
             if db.is_unavailable(error):
                 raise
         return Counter(["skipped"])
-    uses = [at for at in (summary.current_last_at, summary.previous_last_at) if at is not None]
-    last = _from_ms(max(uses)) if uses else None
+    last = report.newest_use(integration_id)
     details = {
         "noticeId": _notice_id("idle", f"{integration_id}:{read_quiet_at}"),
         "lastUsedAt": clock.iso(last),

@@ -4,14 +4,18 @@ Items (key `integrationId` + `sk`):
 - `h#<YYYY-MM-DDTHH>`: one hour's counters, per token role (`current`, `previous`: the token that was
   current or rotating out when the request was authorized) and outcome, and that hour's last use per
   role. TTL `expiresAt`: 90 days after the hour ends.
-- `last`: the integration's last use per role (at, address, user agent), never expiring while the
-  integration lives; what `lastUsed`, the page's Expire Now hint, `token.unused` and `integration.idle`
-  read. `idleNoticeFor`/`unusedNoticeFor`: the last use each notice was recorded for (the cleanup's claim).
+- `last`: the integration's last use per role (at, address, user agent) as of the first batch of its
+  latest hour, never expiring; where `lastUsed` comes from when no hour item is left, and, through the
+  sparse index `by-quiet` (`quietAt` = the end of that hour + 30 days), what `integration.idle` reads.
+  The exact last use is the newest hour item's (report.py, and `token.unused`). `idleNoticeFor`: the
+  `quietAt` the idle notice was recorded for (the cleanup's claim).
 
 Access patterns:
-- UpdateItem ADD counters (the aggregator, one per integration and hour per batch of log lines), and a
-  conditional SET of the last use (only if newer than the one stored);
-- Query `integrationId` with `sk` between two hours (GET .../usage), GetItem `last`;
+- UpdateItem ADD counters (the aggregator, one per integration and hour per batch of log lines) with
+  that hour's last use per role SET when newer; the summary is written only by the first batch of each
+  hour (so writes follow the integrations active in a batch, plus one per integration and hour);
+- Query `integrationId` with `sk` between two hours (GET .../usage), newest first for the last use
+  (also the cleanup's `token.unused`), GetItem `last`;
 - Query the sparse GSI `by-quiet` (`quietBucket` = `quiet#00`..`quiet#15`, `quietAt`): summaries whose
   next notice may be due (the cleanup).
 """
@@ -59,6 +63,8 @@ class UsageModel(Model):
     previous_last_at = NumberAttribute(attr_name="previousLastAt", null=True)
     previous_last_ip = UnicodeAttribute(attr_name="previousLastIp", null=True)
     previous_last_user_agent = UnicodeAttribute(attr_name="previousLastUserAgent", null=True)
+    # Hour items: how many batches wrote this hour (the first one also records the hour in the summary).
+    writes = NumberAttribute(null=True)
     # The summary's notices (epoch ms of the last use each was recorded for), and its place in by-quiet.
     idle_notice_for = NumberAttribute(attr_name="idleNoticeFor", null=True)
     quiet_bucket = UnicodeAttribute(attr_name="quietBucket", null=True)

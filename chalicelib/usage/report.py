@@ -40,14 +40,41 @@ def _counts(item: UsageModel, role: str) -> dict[str, int]:
     return {outcome: int(getattr(item, attribute_name(role, outcome)) or 0) for outcome in OUTCOMES}
 
 
-def last_use(summary: UsageModel | None, role: str) -> dict[str, Any] | None:
-    if summary is None:
+def last_use(item: UsageModel | None, role: str) -> dict[str, Any] | None:
+    """The last use by `role` an hour item (exact for its hour) or the summary records, or None."""
+    if item is None:
         return None
-    at, ip, agent = (getattr(summary, f"{role}_last_{part}") for part in ("at", "ip", "user_agent"))
+    at, ip, agent = (getattr(item, f"{role}_last_{part}") for part in ("at", "ip", "user_agent"))
     if at is None:
         return None
     moment = datetime.fromtimestamp(int(at) / 1000, tz=UTC)
     return {"at": clock.iso(moment), "ip": ip, "userAgent": agent, "token": role}
+
+
+def _hour_range(since: datetime, until: datetime) -> Any:
+    low = hour_key(since.astimezone(UTC).strftime("%Y-%m-%dT%H"))
+    return UsageModel.sk.between(low, hour_key(until.astimezone(UTC).strftime("%Y-%m-%dT%H")))
+
+
+def newest_use(integration_id: str) -> datetime | None:
+    """The integration's last request by either token, exactly, while its hour item lives (90 days)."""
+    newest = UsageModel.query(
+        integration_id, UsageModel.sk.startswith("h#"), scan_index_forward=False, limit=1
+    )
+    for item in newest:
+        uses = [at for at in (item.current_last_at, item.previous_last_at) if at is not None]
+        return datetime.fromtimestamp(int(max(uses)) / 1000, tz=UTC) if uses else None
+    return None
+
+
+def last_use_since(integration_id: str, role: str, since: datetime) -> datetime | None:
+    """When `role`'s token last made a request at or after `since`, exactly (newest hour items first)."""
+    for item in UsageModel.query(integration_id, _hour_range(since, clock.now()), scan_index_forward=False):
+        at = getattr(item, f"{role}_last_at")
+        if at is not None:
+            moment = datetime.fromtimestamp(int(at) / 1000, tz=UTC)
+            return moment if moment >= since else None
+    return None
 
 
 def summary_of(integration_id: str) -> UsageModel | None:
@@ -77,8 +104,8 @@ def report(integration_id: str, days: int) -> dict[str, Any]:
         moment += step
     buckets = {start: {role: _zero() for role in ROLES} for start in starts}
     totals = {role: _zero() for role in ROLES}
-    low, high = hour_key(first.strftime("%Y-%m-%dT%H")), hour_key(now.astimezone(UTC).strftime("%Y-%m-%dT%H"))
-    for item in UsageModel.query(integration_id, UsageModel.sk.between(low, high)):
+    newest: dict[str, UsageModel] = {}  # per role, the newest hour item it was used in
+    for item in UsageModel.query(integration_id, _hour_range(first, now)):
         hour = datetime.strptime(item.sk[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
         start = hour if hourly else hour.replace(hour=0)
         if start not in buckets:
@@ -87,8 +114,11 @@ def report(integration_id: str, days: int) -> dict[str, Any]:
             for outcome, n in _counts(item, role).items():
                 buckets[start][role][outcome] += n
                 totals[role][outcome] += n
-    summary = summary_of(integration_id)
-    by_token = {role: last_use(summary, role) for role in ROLES}
+            if getattr(item, f"{role}_last_at") is not None:
+                newest[role] = item  # ascending: the last one seen is the newest
+    # Exact from the window's hour items; older than the window, the summary's (its hour's first batch).
+    summary = None if len(newest) == len(ROLES) else summary_of(integration_id)
+    by_token = {role: last_use(newest.get(role) or summary, role) for role in ROLES}
     used = [use for use in by_token.values() if use is not None]
     return {
         "integrationId": integration_id,

@@ -617,9 +617,10 @@ def test_every_call_of_the_usage_aggregator_can_fail(
             try:
                 aggregator.apply(lines)
             except Exception as error:
+                # Only a counter write fails the batch (a summary is written again by the next hour).
                 assert kind != COMMIT_THEN_TIMEOUT and db.is_unavailable(error)
                 faults.armed.clear()
-                aggregator.apply(lines)  # Lambda's asynchronous retry
+                aggregator.apply(lines)  # the retry (Lambda's, or Firehose's for its processor)
             calls = faults.operations()
             monkeypatch.undo()
             first, second = (report.report(i, 1) for i in ids)
@@ -638,6 +639,6 @@ def test_every_call_of_the_usage_aggregator_can_fail(
             return calls
 
     calls = world_calls(None)
-    assert calls == ["dynamodb.UpdateItem"] * 5  # 2 integrations' counters, 3 last uses
+    assert calls == ["dynamodb.UpdateItem"] * 5  # 2 integrations' counters, their 3 summaries (new hour)
     for index in range(len(calls)):
         world_calls(index)

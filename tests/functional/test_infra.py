@@ -115,6 +115,7 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
         "ScheduledCleanupRole",
         "PublishAuditEventsRole",
         "AggregateUsageRole",
+        "AccessLogDeliveryRole",  # Firehose's: the access-log bucket and the aggregator, nothing else
     }
     for role in roles.values():
         for statement in _statements(role):
@@ -391,8 +392,7 @@ def test_log_group_per_function_with_retention_parameter(templates: dict[str, Pa
         # The log group Lambda writes to (/aws/lambda/<function name>), created with retention.
         assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert groups["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert len(groups) == 6
+    assert len(groups) == 5  # the API's access log goes to S3 through Firehose (its own test below)
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -402,7 +402,7 @@ def test_access_log_is_json_with_the_request_id_and_never_a_header(
     stages = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage")
     (api_stage,) = stages.values()
     setting = api_stage["Properties"]["AccessLogSetting"]
-    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLogStream", "Arn"]}
     fields = json.loads(setting["Format"])
     assert fields["requestId"] == "$context.requestId"  # also X-Trace-Id of every answer
     assert {"status", "httpMethod", "resourcePath", "authorizerStatus"} <= set(fields)
@@ -497,8 +497,9 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
         "AlarmOutboxFailuresQueued",
         "AlarmGitHubKeysUnreadable",
         "AlarmUsageErrors",
-        "AlarmUsageEventsDropped",
         "AlarmUsageThrottles",
+        "AlarmUsageProcessingFailed",
+        "AlarmAccessLogLate",
     } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
@@ -581,28 +582,40 @@ def test_the_outbox_reads_the_events_stream_with_retries_bisecting_and_a_dead_le
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_the_access_log_feeds_the_usage_aggregator_with_least_privilege_and_alarms(
+def test_the_access_log_feeds_the_usage_aggregator_through_firehose_with_least_privilege_and_alarms(
     templates: dict[str, Path], stage: str
 ) -> None:
-    """The access log group's subscription filter invokes the aggregator with integrations' lines only;
-    the aggregator may only UpdateItem the usage table; it cannot take the API's concurrency; its
-    failures, throttles and dropped batches alarm."""
+    """The stage writes its access log to a Firehose stream whose Lambda processor is the aggregator
+    (retried twice), delivered to an encrypted, private S3 bucket kept LogRetentionDays; Firehose's
+    role may only write that bucket and invoke the aggregator; the aggregator may only UpdateItem the
+    usage table and cannot take the API's concurrency; its failures, throttles, failed processing and
+    a late log alarm."""
     from chalicelib.usage import access_log
 
     template = load(templates[stage])
-    (subscription,) = of_type(template, "AWS::Logs::SubscriptionFilter").values()
-    props = subscription["Properties"]
-    assert props["LogGroupName"] == {"Ref": "ApiAccessLogGroup"}
-    assert props["DestinationArn"] == {"Fn::GetAtt": ["AggregateUsage", "Arn"]}
-    assert props["FilterPattern"] == '{ $.integrationId != "-" }'
-    assert subscription["DependsOn"] == "UsageLogPermission"
-    permission = template["Resources"]["UsageLogPermission"]["Properties"]
-    assert permission["Principal"] == "logs.amazonaws.com"
-    assert permission["FunctionName"] == {"Ref": "AggregateUsage"}
-    assert permission["SourceArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    stream = template["Resources"]["AccessLogStream"]
+    assert stream["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    props = stream["Properties"]
+    assert props["DeliveryStreamName"] == f"amazon-apigateway-pi-{stage}-access-log"  # API Gateway's rule
+    assert props["DeliveryStreamType"] == "DirectPut"
+    destination = props["ExtendedS3DestinationConfiguration"]
+    assert destination["BucketARN"] == {"Fn::GetAtt": ["AccessLogBucket", "Arn"]}
+    assert destination["ErrorOutputPrefix"].startswith("access-log-errors/")
+    (processor,) = destination["ProcessingConfiguration"]["Processors"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert processor["Type"] == "Lambda"
+    assert parameters["LambdaArn"] == {"Fn::GetAtt": ["AggregateUsage", "Arn"]}
+    assert parameters["NumberOfRetries"] == "2"
+    bucket = template["Resources"]["AccessLogBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert "BucketEncryption" in bucket
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": "LogRetentionDays"}
     # The stage writes the fields the aggregator reads, from the one definition.
     (api_stage,) = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage").values()
-    fields = json.loads(api_stage["Properties"]["AccessLogSetting"]["Format"])
+    setting = api_stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLogStream", "Arn"]}
+    fields = json.loads(setting["Format"])
     assert fields == access_log.FORMAT
     assert fields["integrationId"] == "$context.authorizer.integrationId"
     assert fields["tokenRole"] == "$context.authorizer.tokenRole"
@@ -610,9 +623,9 @@ def test_the_access_log_feeds_the_usage_aggregator_with_least_privilege_and_alar
     function = of_type(template, "AWS::Serverless::Function")["AggregateUsage"]["Properties"]
     assert function["Handler"] == "app.aggregate_usage"
     assert function["ReservedConcurrentExecutions"] == {"Ref": "UsageReservedConcurrency"}
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
-    role = of_type(template, "AWS::IAM::Role")["AggregateUsageRole"]
-    dynamodb = [s for s in _statements(role) if any(a.startswith("dynamodb:") for a in s["Action"])]
+    roles = of_type(template, "AWS::IAM::Role")
+    aggregator_role = _statements(roles["AggregateUsageRole"])
+    dynamodb = [s for s in aggregator_role if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert dynamodb == [
         {
             "Effect": "Allow",
@@ -620,7 +633,7 @@ def test_the_access_log_feeds_the_usage_aggregator_with_least_privilege_and_alar
             "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-usage"],
         }
     ]
-    others = {a for s in _statements(role) for a in s["Action"] if not a.startswith("dynamodb:")}
+    others = {a for s in aggregator_role for a in s["Action"] if not a.startswith("dynamodb:")}
     assert others == {
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
@@ -628,11 +641,35 @@ def test_the_access_log_feeds_the_usage_aggregator_with_least_privilege_and_alar
         "xray:PutTelemetryRecords",
         "xray:PutTraceSegments",
     }
+    delivery = roles["AccessLogDeliveryRole"]["Properties"]
+    (trust,) = delivery["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    granted = {a: s["Resource"] for s in _statements(roles["AccessLogDeliveryRole"]) for a in s["Action"]}
+    assert granted["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["AggregateUsage", "Arn"]}]
+    assert granted["s3:PutObject"] == [
+        {"Fn::GetAtt": ["AccessLogBucket", "Arn"]},
+        {"Fn::Sub": "${AccessLogBucket.Arn}/*"},
+    ]
+    assert set(granted) == {
+        "s3:AbortMultipartUpload",
+        "s3:GetBucketLocation",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:PutObject",
+        "lambda:GetFunctionConfiguration",
+        "lambda:InvokeFunction",
+    }
     alarms = {name: a["Properties"] for name, a in of_type(template, "AWS::CloudWatch::Alarm").items()}
     aggregator = [{"Name": "FunctionName", "Value": {"Ref": "AggregateUsage"}}]
     assert alarms["AlarmUsageErrors"]["MetricName"] == "Errors"
-    assert alarms["AlarmUsageEventsDropped"]["MetricName"] == "AsyncEventsDropped"
     assert alarms["AlarmUsageThrottles"]["MetricName"] == "Throttles"
-    for name in ("AlarmUsageErrors", "AlarmUsageEventsDropped", "AlarmUsageThrottles"):
+    for name in ("AlarmUsageErrors", "AlarmUsageThrottles"):
         assert alarms[name]["Dimensions"] == aggregator and alarms[name]["Namespace"] == "AWS/Lambda"
+    firehose = [{"Name": "DeliveryStreamName", "Value": {"Ref": "AccessLogStream"}}]
+    failed = alarms["AlarmUsageProcessingFailed"]
+    assert failed["MetricName"] == "ExecuteProcessing.Success" and failed["Dimensions"] == firehose
+    assert failed["ComparisonOperator"] == "LessThanThreshold"
+    late = alarms["AlarmAccessLogLate"]
+    assert late["MetricName"] == "DeliveryToS3.DataFreshness" and late["Dimensions"] == firehose
+    assert default(template, late["Threshold"]) == 900
     assert "AlarmThrottlesTableUsage" in alarms

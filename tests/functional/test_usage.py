@@ -9,8 +9,6 @@ controllable one. Conditional writes (the last use, newer only): both engines.
 from __future__ import annotations
 
 import base64
-import gzip
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,9 +153,12 @@ def test_a_batch_costs_writes_per_integration_not_per_request(api: Api, lines: L
     for _ in range(40):
         call(api, first.token)
         call(api, second.token)
-    written = lines.count()
-    # one counter write per integration and hour, one last-use write per integration and token role
-    assert written == {"requests": 80, "keys": 2, "writes": 4, "failed": 0}
+    # One counter write per integration and hour; the hour's first batch also writes each summary.
+    assert lines.count() == {"requests": 80, "keys": 2, "writes": 4, "failed": 0}
+    for _ in range(40):
+        call(api, first.token)
+        call(api, second.token)
+    assert lines.count() == {"requests": 80, "keys": 2, "writes": 2, "failed": 0}
 
 
 def test_days_choose_the_window_and_bad_values_are_422_saying_what_to_send(
@@ -203,20 +204,25 @@ def test_a_failing_sink_or_aggregator_never_fails_a_request(
         access_log.remove_sink(broken)
 
 
-def test_the_subscription_event_is_decoded_and_a_control_message_ignored(api: Api) -> None:
+def test_the_firehose_processor_counts_and_hands_every_line_back_unchanged(api: Api) -> None:
     issued = create(api, READ_ONLY)
     line = log_format.render(
         {"$context.status": 200, "$context.authorizer.integrationId": issued.integration_id}
     )
-
-    def event(message_type: str) -> dict[str, Any]:
-        payload = {
-            "messageType": message_type,
-            "logEvents": [{"id": "1", "timestamp": 1768478400000, "message": line}],
+    management = log_format.render({"$context.status": 200, "$context.resourcePath": "/me"})
+    records = [
+        {
+            "recordId": str(n),
+            "approximateArrivalTimestamp": 1768478400000,
+            "data": base64.b64encode(text.encode()).decode(),
         }
-        return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}
-
-    assert aggregator.handle_log_subscription(event("CONTROL_MESSAGE"))["requests"] == 0
-    assert aggregator.handle_log_subscription(event("DATA_MESSAGE"))["requests"] == 1
+        for n, text in enumerate([line, management])
+    ]
+    answer = aggregator.handle_firehose({"records": records})
+    assert [r["recordId"] for r in answer["records"]] == ["0", "1"]
+    assert {r["result"] for r in answer["records"]} == {"Ok"}
+    kept = [base64.b64decode(r["data"]).decode() for r in answer["records"]]
+    assert kept == [line + "\n", management + "\n"]  # what S3 keeps: every line, one per line
     body = usage(api, issued.integration_id).json_body
-    assert body["lastUsed"]["at"] == "2026-01-15T12:00:00.000Z"  # the log event's time when the line has none
+    assert body["totals"]["current"]["allowed"] == 1  # the management request is nobody's usage
+    assert body["lastUsed"]["at"] == "2026-01-15T12:00:00.000Z"  # the arrival time when the line has none
