@@ -3,8 +3,8 @@
 Every request the emulation answers becomes one line in the deployed stage's format
 (chalicelib/usage/access_log.py: rendered from the same `$context` variables), handed to the sinks
 registered here: `make run` appends them to a file (`<PI_DATA_DIR>/access-log.jsonl`) that its usage
-poller tails (local/usage_poller.py), as the deployed log group feeds the aggregator; functional tests
-collect them in a list. With no sink nothing is rendered.
+poller tails (local/usage_poller.py), as the deployed Firehose stream feeds the aggregator; functional
+tests collect them in a list. With no sink nothing is rendered.
 
 Writing a line never fails a request: a sink's error is printed and the line dropped.
 """

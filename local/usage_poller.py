@@ -1,4 +1,4 @@
-"""The deployed subscription filter's stand-in for `make run`: the access-log file to the aggregator."""
+"""The deployed Firehose stream's stand-in for `make run`: the access-log file to the aggregator."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 class UsagePoller(threading.Thread):
     """Reads the lines appended to the access-log file (local/access_log.py) every `interval` seconds and
-    runs the aggregator on them, as the deployed log group's subscription runs the aggregator Lambda.
+    runs the aggregator on them, as the deployed Firehose stream runs it as its Lambda processor.
 
-    A failing batch is tried again twice (Lambda's asynchronous retries), then dropped with a warning:
+    A failing batch is tried again twice (Firehose's processor retries), then dropped with a warning:
     counts may be lost or, for the keys written before a failure, counted twice; requests never fail."""
 
     RETRIES = 2
