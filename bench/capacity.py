@@ -1044,54 +1044,90 @@ def _firehose_dollars(gb: float) -> float:
     return dollars
 
 
-def usage_batch_writes(pipeline: UsagePipeline, population: Population, batches: int = 2) -> float:
-    """Usage-table writes per batch, measured: batches of lines drawn from the generated population's
-    traffic are run through the aggregator against moto and its own count of writes is averaged."""
+def usage_batch(pipeline: UsagePipeline, population: Population) -> tuple[int, int]:
+    """(keys, writes) of one batch of lines drawn from the generated population's traffic, run through
+    the aggregator against moto: keys are the batch's integration-hours (one counter write each), writes
+    also count the summaries (written by an hour's first batch: here every key's)."""
     from chalicelib.usage import access_log, aggregator
 
     people = Generated(population, seed=27)
-    written = 0
+    lines = []
+    for n in range(pipeline.lines_per_batch):
+        member = people.by_traffic()
+        role = "previous" if people.rng.random() < pipeline.rotating_share else "current"
+        variables = {
+            "$context.requestTimeEpoch": 1768478400000 + n,
+            "$context.status": 200,
+            "$context.authorizer.integrationId": member.integration,
+            "$context.authorizer.tokenRole": role,
+        }
+        lines.append((access_log.render(variables), 0))
     with world():
-        for _ in range(batches):
-            lines = []
-            for n in range(pipeline.lines_per_batch):
-                member = people.by_traffic()
-                role = "previous" if people.rng.random() < pipeline.rotating_share else "current"
-                variables = {
-                    "$context.requestTimeEpoch": 1768478400000 + n,
-                    "$context.status": 200,
-                    "$context.authorizer.integrationId": member.integration,
-                    "$context.authorizer.tokenRole": role,
-                }
-                lines.append((access_log.render(variables), 0))
-            written += aggregator.apply(lines)["writes"]
-    return written / batches
+        written = aggregator.apply(lines)
+    return written["keys"], written["writes"]
+
+
+def integrations_seen(population: Population, requests: float) -> float:
+    """How many distinct integrations `requests` requests drawn from the population's traffic reach
+    (expected value, summed over every generated integration: 1 - (1 - p)^n)."""
+    people = generated(population)
+    s = population.s
+    location_share = 1 - population.agency_token_share
+    totals = people.location_traffic[-1], people.agency_traffic[-1]
+    seen = 0.0
+    zipf_cache: dict[int, list[float]] = {}
+
+    def within(count: int) -> list[float]:
+        if count not in zipf_cache:
+            weights = [(k + 1) ** -s for k in range(count)]
+            total = sum(weights)
+            zipf_cache[count] = [w / total for w in weights]
+        return zipf_cache[count]
+
+    previous = 0.0
+    for (_, _, count), cumulative in zip(people.locations, people.location_traffic, strict=True):
+        share = (cumulative - previous) / totals[0] * location_share
+        previous = cumulative
+        seen += sum(1 - math.exp(-requests * share * w) for w in within(count))
+    previous = 0.0
+    for count, cumulative in zip(people.agency_integrations, people.agency_traffic, strict=True):
+        share = (cumulative - previous) / totals[1] * population.agency_token_share
+        previous = cumulative
+        seen += sum(1 - math.exp(-requests * share * w) for w in within(count))
+    return seen
 
 
 def usage_pipeline_costs(
     workload: Workload, population: Population = Population()
 ) -> dict[str, dict[str, float]]:
     """Monthly dollars of getting every request's line to the counters, per transport, at the workload's
-    request rate. Both end in the same aggregator code and the same DynamoDB writes per batch."""
+    request rate. Both end in the same aggregator code: per batch one counter write per integration-hour
+    in it (measured), plus one summary write per integration and hour it is active (the population's
+    distinct integrations in an hour of traffic, with a second role's for rotating tokens)."""
     from chalicelib.usage import aggregator
 
     requests = workload.authorizations_per_s * SECONDS_PER_MONTH
     line = access_log_line_bytes()
+    hourly = integrations_seen(population, workload.authorizations_per_s * 3600)
+    summaries_per_s = hourly * (1 + UsagePipeline(1).rotating_share) / 3600
     found: dict[str, dict[str, float]] = {}
     for transport, pipeline in (
         ("CloudWatch Logs subscription -> Lambda", UsagePipeline(lines_per_batch=500)),
         ("Firehose (Lambda processor) -> S3", UsagePipeline(lines_per_batch=(3 << 20) // line)),
     ):
-        per_batch = usage_batch_writes(pipeline, replace(population, samples=1))
+        keys, _ = usage_batch(pipeline, population)
         batches_per_s = workload.authorizations_per_s / pipeline.lines_per_batch
+        writes_per_s = batches_per_s * keys + summaries_per_s
+        per_batch = writes_per_s / batches_per_s
         seconds = per_batch / aggregator.WRITERS * DYNAMODB_WRITE_MS / 1000 + 0.05  # + parsing ~50 ms
         lambda_dollars = (batches_per_s * SECONDS_PER_MONTH) * (
             PRICE_PER_MILLION_LAMBDA_REQUESTS / 1e6 + seconds * AGGREGATOR_MEMORY_GB * PRICE_PER_GB_SECOND
         )
         costs = {
             "lines per batch": pipeline.lines_per_batch,
-            "writes per batch (measured)": per_batch,
-            "usage-table writes/s": batches_per_s * per_batch,
+            "keys per batch (measured)": keys,
+            "integrations per hour": hourly,
+            "usage-table writes/s": writes_per_s,
             "aggregator concurrency": batches_per_s * seconds,
             "transport $": (
                 requests * line / 1e9 * PRICE_PER_GB_CLOUDWATCH_LOGS
@@ -1100,7 +1136,7 @@ def usage_pipeline_costs(
                 + requests * line / 1e9 / 10 * PRICE_PER_GB_MONTH_S3
             ),
             "aggregator Lambda $": lambda_dollars,
-            "DynamoDB writes $": batches_per_s * per_batch * SECONDS_PER_MONTH / 1e6 * PRICE_PER_MILLION_WRU,
+            "DynamoDB writes $": writes_per_s * SECONDS_PER_MONTH / 1e6 * PRICE_PER_MILLION_WRU,
         }
         costs["total $"] = costs["transport $"] + costs["aggregator Lambda $"] + costs["DynamoDB writes $"]
         found[transport] = costs
@@ -1114,7 +1150,8 @@ def print_usage_pipeline(workload: Workload, population: Population = Population
     for transport, costs in usage_pipeline_costs(workload, population).items():
         print(
             f"  {transport}: {costs['lines per batch']:,.0f} lines/batch, "
-            f"{costs['writes per batch (measured)']:,.0f} writes/batch, "
+            f"{costs['keys per batch (measured)']:,.0f} integration-hours/batch (measured), "
+            f"{costs['integrations per hour']:,.0f} integrations active per hour, "
             f"{costs['usage-table writes/s']:,.0f} writes/s, "
             f"concurrency {costs['aggregator concurrency']:,.1f}; "
             f"monthly: transport ${costs['transport $']:,.0f} + Lambda ${costs['aggregator Lambda $']:,.0f} "

@@ -71,7 +71,7 @@ def parameters(stage: str) -> dict[str, Any]:
         ),
         "OutboxErrorThreshold": number(1, "Failed outbox invocations per 5 minutes, 3 of 5", 1),
         "UsageReservedConcurrency": number(
-            50, "Concurrent usage aggregators at most (never the API's or the authorizer's concurrency)", 1
+            100, "Concurrent usage aggregators at most (never the API's or the authorizer's concurrency)", 1
         ),
         "UsageErrorThreshold": number(5, "Failed usage-aggregator invocations per 5 minutes, 3 of 5", 1),
         "AccessLogFreshnessThresholdSeconds": number(

@@ -9,6 +9,7 @@ controllable one. Conditional writes (the last use, newer only): both engines.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +76,9 @@ def test_requests_are_counted_for_the_token_that_made_them_around_a_rotation(
     assert call(api, old.token, agent="old-app/2").status_code == 200
     frozen_clock.advance(minutes=1)
     assert call(api, new, agent="new-app/3").status_code == 200
+    # The emulated gateway writes the deployed stage's format: the same fields, in the same order.
+    assert all(list(json.loads(line)) == list(log_format.FORMAT) for line in lines)
+    assert {json.loads(line)["tokenRole"] for line in lines} == {"current", "previous", "-"}  # "-": no token
     lines.count()
 
     body = usage(api, old.integration_id).json_body
