@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from chalicelib.usage.access_log import OUTCOMES, ROLES
 from chalicelib.usage.models import SUMMARY, UsageModel, attribute_name, hour_key
 
 DEFAULT_DAYS, MAX_DAYS = 7, 90
+ASCII_DAYS = re.compile(r"[0-9]{1,2}")
 HOURLY_UP_TO_DAYS = 7  # up to a week: 24 buckets a day; longer: one a day (at most 90)
 
 
@@ -23,8 +25,10 @@ def parse_days(query: Mapping[str, str]) -> int:
     raw = query.get("days")
     days = DEFAULT_DAYS
     if raw is not None:
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_DAYS:
-            problems.append(f"days must be a whole number from 1 to {MAX_DAYS} (e.g. ?days=7); got '{raw}'")
+        # ASCII digits only ("²".isdigit() is true, and int() refuses it), at most 2 of them.
+        if not ASCII_DAYS.fullmatch(raw) or not 1 <= int(raw) <= MAX_DAYS:
+            shown = raw if len(raw) <= 16 else raw[:16] + "…"
+            problems.append(f"days must be a whole number from 1 to {MAX_DAYS} (e.g. ?days=7); got '{shown}'")
         else:
             days = int(raw)
     if problems:

@@ -179,7 +179,7 @@ def test_days_choose_the_window_and_bad_values_are_422_saying_what_to_send(
     assert month["granularity"] == "day" and len(month["buckets"]) == 30
     assert month["totals"]["current"]["allowed"] == 2
     assert month["from"] == "2025-12-27T00:00:00.000Z"
-    for bad in ("0", "91", "seven", "7.5"):
+    for bad in ("0", "91", "seven", "7.5", "²", " 7", "007"):
         answer = usage(api, issued.integration_id, f"?days={bad}")
         assert answer.status_code == 422, bad
         assert "days must be a whole number from 1 to 90" in answer.json_body["message"][0]
