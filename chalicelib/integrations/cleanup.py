@@ -5,6 +5,8 @@
 2. Records the notices an active token is due for, each once: `token.rotation_recommended` (90 days),
    and for a token with a chosen expiry `token.expiring` (7 days and 1 day before) and
    `token.expired` (at its expiry).
+3. Records what the gateway's counts say (usage_notices.py): `token.unused` when a rotating-out token has
+   made no request for 24 hours, `integration.idle` after 30 days without one; once each.
 
 Reads are proportional to the work due: it queries the sparse GSI `by-due`, which holds only tokens
 with a pending task, spread over DUE_SHARDS partition keys; each query reads only what is due; it never
@@ -183,13 +185,7 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
         authorizer_cache.flush()
     summary = {
         key: total[key]
-        for key in (
-            "itemsRead",
-            "rotationsCompleted",
-            "rotationRemindersSent",
-            "expiryNoticesSent",
-            "failed",
-        )
+        for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "expiryNoticesSent", "failed")
     }
     # The usage notices (issue 27), when a run sent any.
     summary.update({key: total[key] for key in ("unusedNoticesSent", "idleNoticesSent") if total[key]})
