@@ -272,7 +272,8 @@ $("token-dialog").addEventListener("close", () => {
   if (tokenKept) succeeded(tokenKept);
   tokenKept = "";
 });
-$("token-close").addEventListener("click", () => $("token-dialog").close());
+// The token leaves the page as the dialog closes (the "close" event comes a task later).
+$("token-close").addEventListener("click", () => { $("token-value").textContent = ""; $("token-dialog").close(); });
 $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
 
 // --- actions ---
