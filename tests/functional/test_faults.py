@@ -642,3 +642,46 @@ def test_every_call_of_the_usage_aggregator_can_fail(
     assert calls == ["dynamodb.UpdateItem"] * 5  # 2 integrations' counters, their 3 summaries (new hour)
     for index in range(len(calls)):
         world_calls(index)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_of_the_usage_notices_can_fail(
+    kind: str, frozen_clock: FakeClock, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cleanup's token.unused and integration.idle, each call faulted: afterwards (the next run)
+    each notice is recorded exactly once, and the rotation it concerns is untouched."""
+    from chalicelib.usage import aggregator
+
+    start = frozen_clock.current
+
+    def world_calls(index: int | None) -> list[str]:
+        frozen_clock.current = start
+        with seeded_world():
+            api = Api(client)
+            idle, _ = create(api)
+            aggregator.apply(_usage_lines([idle, idle])[:1])  # one request, then nothing
+            frozen_clock.advance(days=30)
+            rotating, _ = create(api)
+            rotate(api, rotating, "later")
+            frozen_clock.advance(hours=25)
+            faults = install(monkeypatch)
+            if index is not None:
+                faults.arm(index, kind)
+            try:
+                _run_cleanup()
+            except Exception as error:
+                assert db.is_unavailable(error)  # an unreadable index fails the run; the next reads it
+            calls = faults.operations()
+            faults.armed.clear()
+            _run_cleanup()
+            monkeypatch.undo()
+            assert _recorded(idle, "integration.idle") == 1, "an idle notice was lost or repeated"
+            assert _recorded(rotating, "token.unused") == 1, "an unused notice was lost or repeated"
+            assert IntegrationModel.get(rotating).previous_token_hash is not None  # still in its overlap
+            assert_consistent()
+            return calls
+
+    calls = world_calls(None)
+    assert "dynamodb.TransactWriteItems" in calls
+    for index in range(len(calls)):
+        world_calls(index)
