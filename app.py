@@ -14,6 +14,7 @@ from chalicelib.http import web
 from chalicelib.http.routes import management, secret_scanning, ui, v2
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
+from chalicelib.usage import aggregator
 
 app = Chalice(app_name="private-integrations")
 app.log.setLevel(logging.INFO)
@@ -42,6 +43,12 @@ def scheduled_cleanup(event: Any) -> dict[str, int]:
 )
 def publish_audit_events(event: DynamoDBEvent) -> dict[str, Any]:
     return outbox.handle(event.to_dict())
+
+
+# Usage per integration: the processor of the API's access-log Firehose stream (infra/) counts its lines.
+@app.lambda_function(name="aggregate_usage")
+def aggregate_usage(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return aggregator.handle_firehose(event)
 
 
 app.register_middleware(web.handle_http, "http")

@@ -995,6 +995,186 @@ def print_model(
     return worst
 
 
+# --- usage per integration (issue 27): how the access log reaches the aggregator, chosen by cost ---------
+
+# Prices, us-east-1, as published (not fetched by this script): CloudWatch Logs ingestion (standard
+# class; API Gateway's access log is billed as custom logs), and Amazon Data Firehose Direct PUT
+# ingestion (API Gateway's access log is a Direct PUT source), tiered per GB a month, each record billed
+# in 5 KB increments.
+PRICE_PER_GB_CLOUDWATCH_LOGS = 0.50
+FIREHOSE_TIERS_GB = ((500_000, 0.029), (1_500_000, 0.025), (3_000_000, 0.020), (math.inf, 0.015))
+FIREHOSE_RECORD_BYTES = 5 * 1024
+PRICE_PER_GB_MONTH_S3 = 0.023  # Firehose must deliver somewhere: the log kept in S3 (gzip, ~10x)
+AGGREGATOR_MEMORY_GB = 0.125  # Chalice's default 128 MB
+DYNAMODB_WRITE_MS = 10.0  # one UpdateItem, as the aggregator waits for it (assumed, not measured here)
+
+
+@dataclass(frozen=True)
+class UsagePipeline:
+    """What one delivery of access-log lines to the aggregator costs, per transport."""
+
+    lines_per_batch: int  # subscription: what CloudWatch Logs hands one invocation (assumed); Firehose:
+    # its processor's 3 MB buffer (infra/operations.py) divided by the measured line size
+    rotating_share: float = 0.05  # requests made by a rotating-out token (a second last-use write)
+
+
+def access_log_line_bytes() -> int:
+    """One access-log line as the stage writes it, with realistic values (measured, not assumed)."""
+    from chalicelib.usage import access_log
+
+    line = access_log.render(
+        {
+            "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "$context.extendedRequestId": "Rb3eXGj8IAMFvLA=",
+            "$context.xrayTraceId": "Root=1-67891233-abcdef012345678912345678",
+            "$context.requestTime": "15/Jan/2026:12:00:00 +0000",
+            "$context.requestTimeEpoch": 1768478400000,
+            "$context.identity.sourceIp": "203.0.113.200",
+            "$context.identity.userAgent": "@gohighlevel/api-client/2.2.0 node/20.11.1 crm-sync/4.1",
+            "$context.httpMethod": "GET",
+            "$context.resourcePath": "/contacts/{contact_id}",
+            "$context.status": 200,
+            "$context.responseLength": 1536,
+            "$context.responseLatency": 48,
+            "$context.integrationLatency": 41,
+            "$context.integrationStatus": 200,
+            "$context.authorizer.status": 200,
+            "$context.authorizer.latency": 0,
+            "$context.authorizer.principalId": "5f0c6a2e9b8d4c1e7a3b2c1d",
+            "$context.authorizer.integrationId": "5f0c6a2e9b8d4c1e7a3b2c1d",
+            "$context.authorizer.tokenRole": "current",
+            "$context.authorizer.outsideAllowlist": None,
+            "$context.error.responseType": None,
+        }
+    )
+    return len(line.encode()) + 1  # and its newline
+
+
+def _firehose_dollars(gb: float) -> float:
+    dollars, below = 0.0, 0.0
+    for ceiling, price in FIREHOSE_TIERS_GB:
+        dollars += max(0.0, min(gb, ceiling) - below) * price
+        below = ceiling
+        if gb <= ceiling:
+            break
+    return dollars
+
+
+def usage_batch(pipeline: UsagePipeline, population: Population) -> tuple[int, int]:
+    """(keys, writes) of one batch of lines drawn from the generated population's traffic, run through
+    the aggregator against moto: keys are the batch's integration-hours (one counter write each), writes
+    also count the summaries (written by an hour's first batch: here every key's)."""
+    from chalicelib.usage import access_log, aggregator
+
+    people = Generated(population, seed=27)
+    lines = []
+    for n in range(pipeline.lines_per_batch):
+        member = people.by_traffic()
+        role = "previous" if people.rng.random() < pipeline.rotating_share else "current"
+        variables = {
+            "$context.requestTimeEpoch": 1768478400000 + n,
+            "$context.status": 200,
+            "$context.authorizer.integrationId": member.integration,
+            "$context.authorizer.tokenRole": role,
+        }
+        lines.append((access_log.render(variables), 0))
+    with world():
+        written = aggregator.apply(lines)
+    return written["keys"], written["writes"]
+
+
+def integrations_seen(population: Population, requests: float) -> float:
+    """How many distinct integrations `requests` requests drawn from the population's traffic reach
+    (expected value, summed over every generated integration: 1 - (1 - p)^n)."""
+    people = generated(population)
+    s = population.s
+    location_share = 1 - population.agency_token_share
+    totals = people.location_traffic[-1], people.agency_traffic[-1]
+    seen = 0.0
+    zipf_cache: dict[int, list[float]] = {}
+
+    def within(count: int) -> list[float]:
+        if count not in zipf_cache:
+            weights = [(k + 1) ** -s for k in range(count)]
+            total = sum(weights)
+            zipf_cache[count] = [w / total for w in weights]
+        return zipf_cache[count]
+
+    previous = 0.0
+    for (_, _, count), cumulative in zip(people.locations, people.location_traffic, strict=True):
+        share = (cumulative - previous) / totals[0] * location_share
+        previous = cumulative
+        seen += sum(1 - math.exp(-requests * share * w) for w in within(count))
+    previous = 0.0
+    for count, cumulative in zip(people.agency_integrations, people.agency_traffic, strict=True):
+        share = (cumulative - previous) / totals[1] * population.agency_token_share
+        previous = cumulative
+        seen += sum(1 - math.exp(-requests * share * w) for w in within(count))
+    return seen
+
+
+def usage_pipeline_costs(
+    workload: Workload, population: Population = Population()
+) -> dict[str, dict[str, float]]:
+    """Monthly dollars of getting every request's line to the counters, per transport, at the workload's
+    request rate. Both end in the same aggregator code: per batch one counter write per integration-hour
+    in it (measured), plus one summary write per integration and hour it is active (the population's
+    distinct integrations in an hour of traffic, with a second role's for rotating tokens)."""
+    from chalicelib.usage import aggregator
+
+    requests = workload.authorizations_per_s * SECONDS_PER_MONTH
+    line = access_log_line_bytes()
+    hourly = integrations_seen(population, workload.authorizations_per_s * 3600)
+    summaries_per_s = hourly * (1 + UsagePipeline(1).rotating_share) / 3600
+    found: dict[str, dict[str, float]] = {}
+    for transport, pipeline in (
+        ("CloudWatch Logs subscription -> Lambda", UsagePipeline(lines_per_batch=500)),
+        ("Firehose (Lambda processor) -> S3", UsagePipeline(lines_per_batch=(3 << 20) // line)),
+    ):
+        keys, _ = usage_batch(pipeline, population)
+        batches_per_s = workload.authorizations_per_s / pipeline.lines_per_batch
+        writes_per_s = batches_per_s * keys + summaries_per_s
+        per_batch = writes_per_s / batches_per_s
+        seconds = per_batch / aggregator.WRITERS * DYNAMODB_WRITE_MS / 1000 + 0.05  # + parsing ~50 ms
+        lambda_dollars = (batches_per_s * SECONDS_PER_MONTH) * (
+            PRICE_PER_MILLION_LAMBDA_REQUESTS / 1e6 + seconds * AGGREGATOR_MEMORY_GB * PRICE_PER_GB_SECOND
+        )
+        costs = {
+            "lines per batch": pipeline.lines_per_batch,
+            "keys per batch (measured)": keys,
+            "integrations per hour": hourly,
+            "usage-table writes/s": writes_per_s,
+            "aggregator concurrency": batches_per_s * seconds,
+            "transport $": (
+                requests * line / 1e9 * PRICE_PER_GB_CLOUDWATCH_LOGS
+                if transport.startswith("CloudWatch")
+                else _firehose_dollars(requests * FIREHOSE_RECORD_BYTES / 1e9)
+                + requests * line / 1e9 / 10 * PRICE_PER_GB_MONTH_S3
+            ),
+            "aggregator Lambda $": lambda_dollars,
+            "DynamoDB writes $": writes_per_s * SECONDS_PER_MONTH / 1e6 * PRICE_PER_MILLION_WRU,
+        }
+        costs["total $"] = costs["transport $"] + costs["aggregator Lambda $"] + costs["DynamoDB writes $"]
+        found[transport] = costs
+    return found
+
+
+def print_usage_pipeline(workload: Workload, population: Population = Population()) -> None:
+    line = access_log_line_bytes()
+    rate = workload.authorizations_per_s
+    print(f"usage per integration at {rate:,.0f} requests/s (access-log line {line} B):")
+    for transport, costs in usage_pipeline_costs(workload, population).items():
+        print(
+            f"  {transport}: {costs['lines per batch']:,.0f} lines/batch, "
+            f"{costs['keys per batch (measured)']:,.0f} integration-hours/batch (measured), "
+            f"{costs['integrations per hour']:,.0f} integrations active per hour, "
+            f"{costs['usage-table writes/s']:,.0f} writes/s, "
+            f"concurrency {costs['aggregator concurrency']:,.1f}; "
+            f"monthly: transport ${costs['transport $']:,.0f} + Lambda ${costs['aggregator Lambda $']:,.0f} "
+            f"+ DynamoDB ${costs['DynamoDB writes $']:,.0f} = ${costs['total $']:,.0f}"
+        )
+
+
 # --- the small-scale check ---------------------------------------------------------------------------
 
 
@@ -1084,6 +1264,8 @@ def main() -> int:
     workload = Workload()
     patterns = record_patterns()
     worst = print_model(patterns, workload)
+    print()
+    print_usage_pipeline(workload)
     breaking_point(*hottest(patterns, workload), workload)
     problems = small_scale_check(patterns)
     print()

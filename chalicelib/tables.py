@@ -14,6 +14,7 @@ from chalicelib.directory.models import AgencyModel, LocationModel, UserModel
 from chalicelib.integrations.models import IntegrationModel
 from chalicelib.ratelimit.models import CounterModel
 from chalicelib.tokens.models import TokenModel
+from chalicelib.usage.models import UsageModel
 from chalicelib.v2.models import ContactKeyModel, ContactModel
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -26,7 +27,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ContactModel,
     ContactKeyModel,
     CounterModel,
+    UsageModel,
 )
 
 # Tables whose items expire by DynamoDB TTL on `expiresAt` (infra/build.py gives them the same setting).
-TTL_MODELS: tuple[type[Model], ...] = (TokenModel, CounterModel)
+TTL_MODELS: tuple[type[Model], ...] = (TokenModel, CounterModel, UsageModel)

@@ -46,6 +46,7 @@ FUNCTIONS = {
     "token_authorizer": "TokenAuthorizer",
     "scheduled_cleanup": "ScheduledCleanup",
     "publish_audit_events": "PublishAuditEvents",
+    "aggregate_usage": "AggregateUsage",
 }
 
 # What each function does to which table (the code's own calls; transactions need the item actions).
@@ -65,6 +66,8 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         # The rate limiter: a lease is one conditional UpdateItem; GetItem after a refused one; the page's
         # daily use is one BatchGetItem.
         "rate-limits": ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+        # GET .../usage: the hours of a window (Query) and the last use (GetItem).
+        "usage": ["dynamodb:GetItem", "dynamodb:Query"],
     },
     "token_authorizer": {"tokens": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
     "scheduled_cleanup": {
@@ -72,9 +75,13 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "tokens": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
         "integrations": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "events": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        # token.unused and integration.idle: the last use (GetItem), the quiet index (Query), the claim.
+        "usage": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
     },
     # The outbox reads no table: Lambda reads the events table's stream for it (STREAM_READ below).
     "publish_audit_events": {},
+    # The usage aggregator only adds to counters and sets last uses (UpdateItem), and reads nothing.
+    "aggregate_usage": {"usage": ["dynamodb:UpdateItem"]},
 }
 # What Lambda's event source mapping needs, with the function's role, to read a DynamoDB stream.
 STREAM_READ = [

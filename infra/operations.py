@@ -8,6 +8,7 @@
 - Alarms to an SNS topic (the operator subscribes): authorizer errors and p99 latency, DynamoDB
   throttles per table, the API's 5xx rate, cleanup errors, missing cleanup runs, failed cleanup runs,
   and the outbox's errors, iterator age and dead letters; GitHub's keys unreadable for over an hour.
+- The access log through Firehose to S3, its Lambda processor the usage aggregator (access_log_delivery()).
 - The outbox (outbox()): the events stream's mapping (retry limit, bisecting, partial batch failures,
   on-failure queue) and an EventBridge archive of every published event, for replays.
 docs/operations.md "Runbook" says what each alarm means and what to check first.
@@ -15,35 +16,17 @@ docs/operations.md "Runbook" says what each alarm means and what to check first.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalicelib.core.emf import NAMESPACE, service_name
+from chalicelib.usage import access_log
 
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents", "AggregateUsage")
 
-# The API's access log: one JSON line per request. Only $context variables: no header, no body, so the
-# Authorization header (and a token in it) can never be logged. requestId is also the X-Trace-Id.
-ACCESS_LOG_FORMAT = {
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "xrayTraceId": "$context.xrayTraceId",
-    "requestTime": "$context.requestTime",
-    "ip": "$context.identity.sourceIp",
-    "userAgent": "$context.identity.userAgent",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationLatency": "$context.integrationLatency",
-    "integrationStatus": "$context.integrationStatus",
-    "authorizerStatus": "$context.authorizer.status",
-    "authorizerLatency": "$context.authorizer.latency",
-    "principalId": "$context.authorizer.principalId",
-    "errorType": "$context.error.responseType",
-}
+# The API's access log: one JSON line per request, in the format defined once in
+# chalicelib/usage/access_log.py (make run's gateway writes the same lines). requestId is the X-Trace-Id.
+ACCESS_LOG_FORMAT = access_log.FORMAT
 
 
 def parameters(stage: str) -> dict[str, Any]:
@@ -57,7 +40,7 @@ def parameters(stage: str) -> dict[str, Any]:
             "Type": "Number",
             "Default": 30,
             "AllowedValues": LOG_RETENTION_DAYS,
-            "Description": "Days CloudWatch Logs keeps every function's log and the API's access log",
+            "Description": "Days CloudWatch Logs keeps every function's log, and S3 the API's access log",
         },
         "TracingEnabled": {
             "Type": "String",
@@ -87,6 +70,13 @@ def parameters(stage: str) -> dict[str, Any]:
             300_000, "Age (ms) of the oldest audit event not yet published, 3 minutes of 5", 1000
         ),
         "OutboxErrorThreshold": number(1, "Failed outbox invocations per 5 minutes, 3 of 5", 1),
+        "UsageReservedConcurrency": number(
+            100, "Concurrent usage aggregators at most (never the API's or the authorizer's concurrency)", 1
+        ),
+        "UsageErrorThreshold": number(5, "Failed usage-aggregator invocations per 5 minutes, 3 of 5", 1),
+        "AccessLogFreshnessThresholdSeconds": number(
+            900, "Age (s) of the oldest access-log line not yet in S3 (usage shows late), 3 of 5", 60
+        ),
         "EventArchiveRetentionDays": number(
             365, "Days the EventBridge archive keeps published events for replays (0: forever)"
         ),
@@ -243,6 +233,48 @@ def alarms(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
                 ),
             )
         },
+        # Usage counting (issue 27): the access log's Firehose stream and its processor, the aggregator.
+        "AlarmUsageErrors": _alarm(
+            "The usage aggregator fails: Firehose retries, then keeps the lines unprocessed in S3 and "
+            "their counts are lost (requests are not). See docs/operations.md.",
+            {"Ref": "UsageErrorThreshold"},
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=_dimensions(FunctionName={"Ref": "AggregateUsage"}),
+            Statistic="Sum",
+            Period=300,
+        ),
+        "AlarmUsageThrottles": _alarm(
+            "The usage aggregator is at its reserved concurrency: counts arrive late, then may be lost. "
+            "See docs/operations.md.",
+            1,
+            Namespace="AWS/Lambda",
+            MetricName="Throttles",
+            Dimensions=_dimensions(FunctionName={"Ref": "AggregateUsage"}),
+            Statistic="Sum",
+            Period=300,
+        ),
+        "AlarmUsageProcessingFailed": _alarm(
+            "Access-log batches failed processing after Firehose's retries: kept in S3 under "
+            "access-log-errors/, not counted. See docs/operations.md.",
+            1,
+            Namespace="AWS/Firehose",
+            MetricName="ExecuteProcessing.Success",
+            Dimensions=_dimensions(DeliveryStreamName={"Ref": "AccessLogStream"}),
+            Statistic="Minimum",  # 1 when every processing call of the period succeeded
+            Period=300,
+            ComparisonOperator="LessThanThreshold",
+        ),
+        "AlarmAccessLogLate": _alarm(
+            "The access log reaches S3 late (processing or delivery stuck): usage shows late. "
+            "See docs/operations.md.",
+            {"Ref": "AccessLogFreshnessThresholdSeconds"},
+            Namespace="AWS/Firehose",
+            MetricName="DeliveryToS3.DataFreshness",
+            Dimensions=_dimensions(DeliveryStreamName={"Ref": "AccessLogStream"}),
+            Statistic="Maximum",
+            Period=300,
+        ),
         "AlarmOutboxFailuresQueued": _queue_alarm(
             "Audit events were given up after the outbox's retries: republish them. See docs/operations.md.",
             "OutboxFailureQueue",
@@ -287,10 +319,6 @@ def log_groups() -> dict[str, Any]:
         }
         for function in FUNCTION_IDS
     }
-    groups["ApiAccessLogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}},
-    }
     return groups
 
 
@@ -332,12 +360,17 @@ def resources(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
             },
         }
     )
+    # Its own concurrency: a burst of log batches never takes the API's or the authorizer's.
+    found["AggregateUsage"]["Properties"]["ReservedConcurrentExecutions"] = {
+        "Ref": "UsageReservedConcurrency"
+    }
+    found.update(access_log_delivery(stage))
     found["RestAPI"] = {
         "Properties": {
             "Name": api_name_of(stage),  # the ApiName the 5xx alarm watches
             "TracingEnabled": {"Fn::If": ["Tracing", True, False]},
             "AccessLogSetting": {
-                "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                "DestinationArn": {"Fn::GetAtt": ["AccessLogStream", "Arn"]},
                 "Format": access_log_format(),
             },
             "MethodSettings": [
@@ -354,8 +387,131 @@ def resources(stage: str, table_ids: dict[str, str]) -> dict[str, Any]:
     return found
 
 
+def access_log_stream(stage: str) -> str:
+    """API Gateway writes its access log only to a Firehose stream named amazon-apigateway-*."""
+    return f"amazon-apigateway-pi-{stage}-access-log"
+
+
+def access_log_delivery(stage: str) -> dict[str, Any]:
+    """The API's access log through Firehose (chosen by cost: bench/capacity.py, docs/decisions.md):
+    every line is handed to the usage aggregator (the stream's Lambda processor), which counts it and
+    hands it back unchanged; Firehose then keeps the lines in S3 (gzip, `LogRetentionDays`). A batch
+    the aggregator fails on is retried twice, then kept under `access-log-errors/`: the log is never
+    lost, its counts may be."""
+    bucket_arn = {"Fn::GetAtt": ["AccessLogBucket", "Arn"]}
+    return {
+        "AccessLogBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "access-log-retention",
+                            "Status": "Enabled",
+                            "ExpirationInDays": {"Ref": "LogRetentionDays"},
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                    ]
+                },
+            },
+        },
+        # Firehose's own role: write the bucket, invoke the aggregator; nothing else.
+        "AccessLogDeliveryRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "firehose.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}},
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "access-log-delivery",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "s3:AbortMultipartUpload",
+                                        "s3:GetBucketLocation",
+                                        "s3:ListBucket",
+                                        "s3:ListBucketMultipartUploads",
+                                        "s3:PutObject",
+                                    ],
+                                    "Resource": [bucket_arn, {"Fn::Sub": "${AccessLogBucket.Arn}/*"}],
+                                },
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
+                                    "Resource": [{"Fn::GetAtt": ["AggregateUsage", "Arn"]}],
+                                },
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+        "AccessLogStream": {
+            "Type": "AWS::KinesisFirehose::DeliveryStream",
+            "Properties": {
+                "DeliveryStreamName": access_log_stream(stage),
+                "DeliveryStreamType": "DirectPut",
+                "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+                "ExtendedS3DestinationConfiguration": {
+                    "BucketARN": bucket_arn,
+                    "RoleARN": {"Fn::GetAtt": ["AccessLogDeliveryRole", "Arn"]},
+                    "Prefix": "access-log/",
+                    "ErrorOutputPrefix": "access-log-errors/!{firehose:error-output-type}/",
+                    "CompressionFormat": "GZIP",
+                    "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
+                    "ProcessingConfiguration": {
+                        "Enabled": True,
+                        "Processors": [
+                            {
+                                "Type": "Lambda",
+                                "Parameters": [
+                                    {
+                                        "ParameterName": "LambdaArn",
+                                        "ParameterValue": {"Fn::GetAtt": ["AggregateUsage", "Arn"]},
+                                    },
+                                    {"ParameterName": "NumberOfRetries", "ParameterValue": "2"},
+                                    # Up to ~4,500 lines per call at 100,000 requests/s; within a minute
+                                    # when traffic is low.
+                                    {"ParameterName": "BufferSizeInMBs", "ParameterValue": "3"},
+                                    {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "60"},
+                                ],
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    }
+
+
 def access_log_format() -> str:
-    return json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))
+    return access_log.format_text()
 
 
 def api_name_of(stage: str) -> str:

@@ -23,6 +23,9 @@ from local.dynamodb import ENGINES, engine, start_embedded_dynamodb
 from local.outbox_poller import OutboxPoller
 from local.ports import port_file, port_in_use, port_taken_message, requested_port
 from local.snapshots import PeriodicSave, data_file, restore_or_start_empty, save_data
+from local.usage_poller import UsagePoller
+
+ACCESS_LOG_NAME = "access-log.jsonl"
 
 
 def _stop_on_signals() -> None:
@@ -59,6 +62,7 @@ def main() -> None:
     database = start_embedded_dynamodb()
     saver: PeriodicSave | None = None
     poller: OutboxPoller | None = None
+    usage: UsagePoller | None = None
     served = True
     try:
         import click
@@ -78,6 +82,13 @@ def main() -> None:
         saver.start()
         poller = OutboxPoller()
         poller.start()
+        # API Gateway's access log, written by the emulated gateway, counted by the aggregator (issue 27).
+        from local import access_log
+
+        log_path = data_file().parent / ACCESS_LOG_NAME
+        access_log.add_sink(access_log.FileSink(log_path))
+        usage = UsagePoller(log_path)
+        usage.start()
         base = f"http://127.0.0.1:{port}"
         print(f"  ready in {time.monotonic() - started:.1f} s", flush=True)
         print(banner(base, read_seed(), counts, data_line, interval), flush=True)
@@ -101,6 +112,8 @@ def main() -> None:
                 port_file().unlink()
         if poller is not None:
             poller.stop()
+        if usage is not None:
+            usage.stop()
         if saver is not None:
             saver.stop()
         if saver is not None and served:

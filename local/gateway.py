@@ -34,18 +34,19 @@ from chalicelib.http import gateway_responses
 from chalicelib.http.gateway_responses import Context
 from chalicelib.tokens import catalog, entry
 from chalicelib.tokens.authorizer import REFUSAL, SOURCE_IP
-from local import iam
+from local import access_log, iam
 
 
 class AuthorizerFailure(local.LocalGatewayException):
     CODE = 500
+    RESPONSE_TYPE = "AUTHORIZER_FAILURE"
 
 
 class NoSuchRoute(local.LocalGatewayException):
     CODE = 404
+    RESPONSE_TYPE = "MISSING_AUTHENTICATION_TOKEN"
 
 
-_last_auth = threading.local()  # the authorizer's answer for the request this thread serves
 _peer = threading.local()  # the address of the client whose request this thread serves
 
 
@@ -55,10 +56,12 @@ def client_address(address: str) -> Iterator[None]:
     whose peer could say it): what API Gateway would put in `context.identity.sourceIp`."""
     before = getattr(_peer, "address", None)
     _peer.address = address
+    access_log.note_peer(address)
     try:
         yield
     finally:
         _peer.address = before
+        access_log.note_peer(before or "")
 
 
 def request_authorizer_event(method_arn: str, lambda_event: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +113,7 @@ def install_api_gateway_behaviour() -> None:
                 ) from None
             # Any other authorizer failure is a 500 on API Gateway: never an Allow.
             raise AuthorizerFailure(headers, gateway_responses.body("AUTHORIZER_FAILURE", context)) from None
+        access_log.note_authorizer(answer)  # the access log's $context.authorizer.* (a Deny's too)
         found = answer.get("context") or {}
         if not iam.evaluate(answer.get("policyDocument") or {"Statement": []}, arn):
             method, route = request["httpMethod"], request["resourcePath"]
@@ -148,6 +152,7 @@ def install_api_gateway_behaviour() -> None:
 
     def handle_from_peer(self: Any) -> None:
         _peer.address = self.client_address[0]  # the socket's peer, whatever the headers claim
+        access_log.note_peer(_peer.address)
         try:
             original_handle(self)
         finally:
@@ -171,4 +176,5 @@ def install_api_gateway_behaviour() -> None:
         setattr(local.ChaliceRequestHandler, f"do_{verb}", handle_from_peer)
     authorize._api_gateway_behaviour = True  # type: ignore[attr-defined]
     emulator.authorize = authorize  # type: ignore[method-assign]
+    access_log.install()  # one access-log line per request, as the deployed stage writes
     local.LocalGateway._generate_lambda_event = generate_event  # type: ignore[method-assign]

@@ -89,3 +89,14 @@ def authorization(outcome: str, latency_ms: float, last_used_written: bool, plan
         },
         {"Outcome": outcome},
     )
+
+
+def usage(summary: dict[str, int]) -> None:
+    """One line per aggregator batch: requests counted, usage-table writes, keys whose write failed."""
+    emit(
+        {
+            "UsageRequestsCounted": (summary["requests"], COUNT),
+            "UsageWrites": (summary["writes"], COUNT),
+            "UsageWritesFailed": (summary["failed"], COUNT),
+        }
+    )

@@ -5,6 +5,8 @@
 2. Records the notices an active token is due for, each once: `token.rotation_recommended` (90 days),
    and for a token with a chosen expiry `token.expiring` (7 days and 1 day before) and
    `token.expired` (at its expiry).
+3. Records what the gateway's counts say (usage_notices.py): `token.unused` when a rotating-out token has
+   made no request for 24 hours, `integration.idle` after 30 days without one; once each.
 
 Reads are proportional to the work due: it queries the sparse GSI `by-due`, which holds only tokens
 with a pending task, spread over DUE_SHARDS partition keys; each query reads only what is due; it never
@@ -34,7 +36,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.audit import trail as audit
 from chalicelib.core import clock, config, db, handler_metrics
 from chalicelib.core.vocabulary import Owner, OwnerType, TokenState
-from chalicelib.integrations import lifecycle
+from chalicelib.integrations import lifecycle, usage_notices
 from chalicelib.tokens import authorizer_cache
 from chalicelib.tokens.models import (
     DUE_SHARDS,
@@ -125,8 +127,9 @@ def _process(token: TokenModel, now: datetime) -> Counter[str]:
     """One due token -> what happened to it (keys of the run's summary)."""
     try:
         if token.state == TokenState.ROTATING:
-            done = lifecycle.finish_expired_rotation(token, now)
-            return Counter(["rotationsCompleted" if done else "skipped"])
+            if lifecycle.finish_expired_rotation(token, now):
+                return Counter(["rotationsCompleted"])
+            return usage_notices.check_unused(token, now)
         if token.state == TokenState.ACTIVE:
             return _notify(token, now) or Counter(["skipped"])
     except Exception:
@@ -173,12 +176,19 @@ def run(should_stop: Callable[[], bool] | None = None, *, parallel: bool = True)
     else:
         results = [drain(bucket) for bucket in due_buckets()]
     total: Counter[str] = sum((r for r in results if isinstance(r, Counter)), Counter())
+    try:
+        total.update(usage_notices.idle_integrations(now))
+    except Exception as error:
+        log.exception("cleanup could not read the usage index for idle integrations")
+        results.append(error)
     if total["rotationsCompleted"]:
         authorizer_cache.flush()
     summary = {
         key: total[key]
         for key in ("itemsRead", "rotationsCompleted", "rotationRemindersSent", "expiryNoticesSent", "failed")
     }
+    # The usage notices (issue 27), when a run sent any.
+    summary.update({key: total[key] for key in ("unusedNoticesSent", "idleNoticesSent") if total[key]})
     if total["stoppedEarly"]:
         summary["stoppedEarly"] = 1
     log.info("cleanup %s", json.dumps(summary))

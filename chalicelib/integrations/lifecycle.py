@@ -41,6 +41,7 @@ from chalicelib.integrations.changes import (
     write_change,
 )
 from chalicelib.integrations.models import IntegrationModel
+from chalicelib.integrations.usage_notices import unused_due
 from chalicelib.integrations.validation import EXPIRY_FIELDS, token_expiry
 from chalicelib.integrations.views import last_used, rotation_pending, view
 from chalicelib.tokens import allowlist, authorizer_cache, token_text
@@ -211,7 +212,8 @@ def _start_overlap(
             TokenModel.state.set(TokenState.ROTATING),
             TokenModel.expires_at.set(expires),
             TokenModel.due_bucket.set(due_bucket(integration.token_hash)),
-            TokenModel.due_at.set(clock.epoch(expires)),
+            # Due 24 hours into the overlap: the cleanup's token.unused check (usage_notices.py).
+            TokenModel.due_at.set(unused_due(now, expires)),
         ],
         condition=(TokenModel.integration_id == integration.id) & (TokenModel.state == TokenState.ACTIVE),
     )

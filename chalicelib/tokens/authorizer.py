@@ -112,7 +112,7 @@ def _outside_allowlist(item: TokenModel, source_ip: str | None) -> tuple[bool, b
     return address_match.outside(listed, source_ip), not report
 
 
-def _refused_address(item: TokenModel, method_arn: str, source_ip: str | None) -> dict[str, Any]:
+def _refused_address(item: TokenModel, role: str, method_arn: str, source_ip: str | None) -> dict[str, Any]:
     """A Deny of every route for this token from this address (API Gateway caches it per token and
     address), saying why in the context, and nothing about the list nor the token's owner or scopes
     (a downstream API's 403 template may render the context to whoever holds the token)."""
@@ -120,7 +120,13 @@ def _refused_address(item: TokenModel, method_arn: str, source_ip: str | None) -
     return {
         "principalId": item.integration_id,
         "policyDocument": stored_policy.document(method_arn, (), ()),
-        "context": {"integrationId": item.integration_id, REFUSAL: "address", SOURCE_IP: str(known)},
+        # The integration and which of its tokens: the access log counts the 403 for it (usage).
+        "context": {
+            "integrationId": item.integration_id,
+            "tokenRole": role,
+            REFUSAL: "address",
+            SOURCE_IP: str(known),
+        },
     }
 
 
@@ -144,10 +150,11 @@ def _decide(
         # Revoked, or rotated out and past its overlap (TTL deletion may lag 48h).
         raise Unauthorized(emf.DENY_REVOKED_OR_EXPIRED)
     scopes = frozenset(str(scope) for scope in item.scopes or [])
-    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes)
+    role = "previous" if item.state == TokenState.ROTATING else "current"
+    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role)
     outside, enforced = _outside_allowlist(item, source_ip)
     if outside and enforced:
-        return _refused_address(item, method_arn, source_ip), False, False  # not a use
+        return _refused_address(item, role, method_arn, source_ip), False, False  # not a use
     wrote = _touch_last_used(item, int(now.timestamp()))
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None

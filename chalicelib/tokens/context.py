@@ -18,6 +18,9 @@ class TokenContext(NamedTuple):
     owner_id: str
     agency_id: str
     scopes: frozenset[str]
+    # Which of the integration's tokens made the request: "current", or "previous" (rotating out). What
+    # the usage counts attribute a request to (the access log's `tokenRole`); never the token itself.
+    token_role: str = "current"
 
     def encode(self) -> dict[str, str]:
         return {
@@ -26,6 +29,7 @@ class TokenContext(NamedTuple):
             "ownerId": self.owner_id,
             "agencyId": self.agency_id,
             "scopes": " ".join(sorted(self.scopes)),
+            "tokenRole": self.token_role,
         }
 
     @classmethod
@@ -38,4 +42,5 @@ class TokenContext(NamedTuple):
             owner_id=str(values.get("ownerId", "")),
             agency_id=str(values.get("agencyId", "")),
             scopes=frozenset(str(values.get("scopes", "")).split()),
+            token_role=str(values.get("tokenRole", "current")),
         )

@@ -80,6 +80,8 @@ class TokenModel(Model):
     rotation_notified = BooleanAttribute(attr_name="rotationNotified", default=False)
     # The last expiry notice recorded for a token with a chosen expiry ("7d", "1d", "expired").
     expiry_notice = UnicodeAttribute(attr_name="expiryNotice", null=True)
+    # A rotating-out token's `token.unused` notice was recorded (integrations/usage_notices.py).
+    unused_notified = BooleanAttribute(attr_name="unusedNotified", null=True)
     # The IAM policy for `scopes`, planned when they were set (stored_policy.py), and the catalog and
     # planner version it was planned under: the authorizer plans nothing while the version is current.
     policy = BinaryAttribute(null=True, legacy_encoding=False)

@@ -166,15 +166,19 @@ function row(item) {
           await load();
           succeeded(`Rotation of "${item.name}" cancelled: ${old} is the current token again; ${item.token.hint} no longer works.`);
         } }), text: "Cancel rotation" }),
-      el("button", { type: "button", class: "danger", onclick: () => confirm({
-        title: `Expire the old token of "${item.name}" now?`,
-        text: `${old} stops working now, without waiting for the end of the overlap. Only ${item.token.hint} works afterwards.`,
-        button: "Expire now", danger: true,
-        action: async () => {
-          await api("POST", itemPath(item, "/rotation/expire-now"), {});
-          await load();
-          succeeded(`The old token ${old} of "${item.name}" has expired; ${item.token.hint} is the only one that works.`);
-        } }), text: "Expire now" }),
+      el("button", { type: "button", class: "danger", onclick: () => guarded(async () => {
+        const facts = oldTokenFacts(item, await usageOf(item, 1));
+        confirm({
+          title: `Expire the old token of "${item.name}" now?`,
+          text: `${old} stops working now, without waiting for the end of the overlap. Only ${item.token.hint} works afterwards. ${facts}`,
+          button: "Expire now", danger: true,
+          action: async () => {
+            await api("POST", itemPath(item, "/rotation/expire-now"), {});
+            await load();
+            succeeded(`The old token ${old} of "${item.name}" has expired; ${item.token.hint} is the only one that works.`);
+          } });
+      }), text: "Expire now" }),
+      el("div", { class: "old-token-use muted", "data-old-token": item.id }),
     ));
   }
   return el("tr", { "data-id": item.id },
@@ -184,7 +188,9 @@ function row(item) {
       el("div", { class: "muted ips", text: addressesSummary(item) })),
     tokenCell,
     el("td", { "data-label": "Created", text: formatTime(item.createdAt) }),
-    el("td", { "data-label": "Last used", text: formatTime(item.lastUsedAt) }),
+    el("td", { "data-label": "Last used", class: "last-used" },
+      el("div", { class: "last-use", text: formatTime(item.lastUsedAt) }),
+      el("div", { class: "usage-chart", "data-chart": item.id })),
     el("td", { class: "row-menu" }, menu(item)),
   );
 }
@@ -267,7 +273,8 @@ $("token-dialog").addEventListener("close", () => {
   if (tokenKept) succeeded(tokenKept);
   tokenKept = "";
 });
-$("token-close").addEventListener("click", () => $("token-dialog").close());
+// The token leaves the page as the dialog closes (the "close" event comes a task later).
+$("token-close").addEventListener("click", () => { $("token-value").textContent = ""; $("token-dialog").close(); });
 $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
 
 // --- actions ---
@@ -277,7 +284,89 @@ async function load() {
   if (owner !== state.owner) return; // another owner was picked meanwhile: its own load renders it
   state.items = data.privateIntegrations;
   state.usage = data.dailyUsage;
+  state.usageCache = {};
   render();
+  for (const item of state.items) loadUsage(item);
+}
+
+// --- usage per integration (GET .../usage): a chart by outcome, the last use, the old token's use ---
+const OUTCOMES = [["allowed", "allowed"], ["forbidden", "forbidden (403)"], ["rateLimited", "rate-limited (429)"]];
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attributes = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+}
+const chartDays = () => Number($("usage-days").value || 7);
+
+// One answer per integration and window, kept until the list is loaded again.
+async function usageOf(item, days) {
+  state.usageCache = state.usageCache || {};
+  const key = `${item.id}:${days}`;
+  if (!state.usageCache[key]) state.usageCache[key] = api("GET", itemPath(item, `/usage?days=${days}`));
+  try { return await state.usageCache[key]; } catch (error) { delete state.usageCache[key]; throw error; }
+}
+
+const both = (bucket, outcome) => bucket.current[outcome] + bucket.previous[outcome];
+const plural = (n, word) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+
+// Stacked bars: one per hour (7 days) or day (30 days), allowed at the bottom, then 403, then 429.
+function chart(usage) {
+  const buckets = usage.buckets;
+  const highest = Math.max(1, ...buckets.map((b) => OUTCOMES.reduce((sum, [o]) => sum + both(b, o), 0)));
+  const height = 40;
+  const graphic = svg("svg", { viewBox: `0 0 ${buckets.length} ${height}`, preserveAspectRatio: "none", class: "chart", role: "img" });
+  const totals = Object.fromEntries(OUTCOMES.map(([o]) => [o, usage.totals.current[o] + usage.totals.previous[o]]));
+  const days = usage.granularity === "hour" ? Math.round(buckets.length / 24) : buckets.length;
+  const label = `Requests in the last ${days} days: `
+    + OUTCOMES.map(([o, name]) => `${totals[o].toLocaleString("en-US")} ${name}`).join(", ");
+  graphic.setAttribute("aria-label", label);
+  graphic.append(Object.assign(svg("title"), { textContent: label }));
+  buckets.forEach((bucket, x) => {
+    let y = height;
+    for (const [outcome] of OUTCOMES) {
+      const n = both(bucket, outcome);
+      if (!n) continue;
+      const h = Math.max(1, (n / highest) * height);
+      y -= h;
+      graphic.append(svg("rect", { x, y, width: 0.9, height: h, class: `bar ${outcome}`, "data-outcome": outcome, "data-count": n }));
+    }
+  });
+  const legend = el("div", { class: "legend" }, ...OUTCOMES.map(([o, name]) =>
+    el("span", { class: `key ${o}`, text: `${totals[o].toLocaleString("en-US")} ${name}` })));
+  return el("div", {}, graphic, legend);
+}
+
+function lastUseText(use) {
+  if (!use) return "Never";
+  return `${formatTime(use.at)} from ${use.ip || "an unknown address"}${use.userAgent ? ` (${use.userAgent})` : ""}`;
+}
+
+// The rotating-out token since the rotation began: its last use, or none.
+function oldTokenUse(item, usage) {
+  const use = usage.lastUsedByToken && usage.lastUsedByToken.previous;
+  return use && new Date(use.at) >= new Date(item.rotation.startedAt) ? use : null;
+}
+function oldTokenFacts(item, usage) {
+  const use = oldTokenUse(item, usage);
+  const requests = usage.totals.previous.allowed + usage.totals.previous.forbidden + usage.totals.previous.rateLimited;
+  if (!use) return `The old token has not been used since the rotation (${formatTime(item.rotation.startedAt)}).`;
+  return `The old token was last used ${lastUseText(use)}; ${plural(requests, "request")} in the last 24 hours.`;
+}
+
+async function loadUsage(item) {
+  const owner = state.owner;
+  let usage;
+  try { usage = await usageOf(item, chartDays()); } catch (error) { if (!(error instanceof SignedOut)) showError(error); return; }
+  if (owner !== state.owner) return;
+  const box = document.querySelector(`[data-chart="${CSS.escape(item.id)}"]`);
+  if (box) box.replaceChildren(chart(usage));
+  const last = box && box.parentElement.querySelector(".last-use");
+  if (last) last.textContent = usage.lastUsed ? lastUseText(usage.lastUsed) : formatTime(item.lastUsedAt);
+  if (!pending(item)) return;
+  const day = await usageOf(item, 1);
+  const hintBox = document.querySelector(`[data-old-token="${CSS.escape(item.id)}"]`);
+  if (hintBox) hintBox.textContent = oldTokenFacts(item, day);
 }
 
 async function rotate(item, expire) {
@@ -497,6 +586,7 @@ $("create-submit").addEventListener("click", async () => {
   }
 });
 
+$("usage-days").addEventListener("change", () => { for (const item of state.items) loadUsage(item); });
 $("owner").addEventListener("change", () => guarded(async () => {
   state.owner = owners()[Number($("owner").value)];
   $("owner-caption").textContent = state.owner.label;

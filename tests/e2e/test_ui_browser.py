@@ -754,3 +754,83 @@ def test_the_ip_allowlist_editor_the_mode_switch_and_the_addresses_seen_hook(
     save()
     expect(row).to_contain_text("IP addresses: 3 allowed (enforced)")
     assert curl_status(server, token, "/locations/loc-downtown") == 200
+
+
+def _wait_for_usage(server: Server, integration: str, done: Any) -> dict[str, Any]:
+    """The running server's aggregator counts the access log within seconds: poll, never a fixed sleep."""
+    admin = session_for("user-admin")
+    deadline = time.monotonic() + 10
+    while True:
+        status, usage = server.call("GET", f"/private-integrations/{integration}/usage", admin)
+        assert status == 200, usage
+        if done(usage) or time.monotonic() > deadline:
+            return dict(usage)
+        time.sleep(0.2)
+
+
+def test_each_integration_charts_its_requests_and_expire_now_says_whether_the_old_token_is_still_used(
+    page: Page, server: Server
+) -> None:
+    """Requests by outcome in a chart drawn by the page, the last use with its address and user agent,
+    and during a rotation the old token's use in the last 24 hours: in the row and in Expire Now's
+    question ("last used …" for a token the app still sends, "not used since the rotation" otherwise)."""
+    admin = session_for("user-admin")
+    used = server.create("locations/loc-uptown", "Still on the old token", ["locations.readonly"])
+    quiet = server.create("locations/loc-uptown", "Already switched", ["locations.readonly"])
+    used_id, quiet_id = used["privateIntegration"]["id"], quiet["privateIntegration"]["id"]
+    try:
+        for _ in range(3):
+            assert server.call("GET", "/locations/loc-uptown", used["token"])[0] == 200
+        assert server.call("POST", "/contacts/", used["token"], {"locationId": "loc-uptown"})[0] == 403
+        for integration in (used_id, quiet_id):
+            status = server.status(
+                "POST", f"/private-integrations/{integration}/rotate", admin, {"expire": "later"}
+            )
+            assert status == 200
+        assert server.call("GET", "/locations/loc-uptown", used["token"])[0] == 200  # the old token, after
+        usage = _wait_for_usage(
+            server,
+            used_id,
+            lambda u: (
+                u["totals"]["previous"]["allowed"] == 1 and u["lastUsedByToken"]["previous"] is not None
+            ),
+        )
+        assert usage["totals"]["current"] == {
+            "allowed": 3,
+            "forbidden": 1,
+            "rateLimited": 0,
+            "outsideAllowlist": 0,
+        }
+
+        open_as(page, server, "user-admin")
+        page.select_option("#owner", label="Sub-account: Uptown Yoga")
+        row = page.locator("tr", has_text="Still on the old token")
+        chart = row.locator("svg.chart")
+        expect(chart).to_have_attribute(
+            "aria-label", re.compile(r"last 7 days: 4 allowed, 1 forbidden \(403\)")
+        )
+        expect(chart.locator("rect.bar.allowed")).not_to_have_count(0)
+        expect(chart.locator("rect.bar.forbidden")).to_have_count(1)
+        expect(row.locator(".last-use")).to_contain_text("from 127.0.0.1 (Python-urllib/")
+        expect(row.locator(".old-token-use")).to_contain_text("1 request in the last 24 hours")
+        shot(page, "usage-chart.png")
+        # The 30-day window: one bar a day.
+        page.select_option("#usage-days", "30")
+        expect(row.locator("svg.chart")).to_have_attribute(
+            "aria-label", re.compile(r"last 30 days: 4 allowed")
+        )
+
+        row.get_by_role("button", name="Expire now").click()
+        dialog = page.locator("#confirm-dialog")
+        expect(dialog).to_contain_text("The old token was last used")
+        expect(dialog).to_contain_text("from 127.0.0.1")
+        shot(page, "expire-now-old-token-used.png")
+        page.get_by_role("button", name="Cancel", exact=True).click()
+
+        quiet_row = page.locator("tr", has_text="Already switched")
+        expect(quiet_row.locator(".old-token-use")).to_contain_text("not been used since the rotation")
+        quiet_row.get_by_role("button", name="Expire now").click()
+        confirm(page, "The old token has not been used since the rotation", "Expire now")
+        success(page, "has expired")
+    finally:
+        server.delete_all("locations/loc-uptown")

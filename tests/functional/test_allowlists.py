@@ -174,8 +174,8 @@ def test_the_request_authorizer_reads_the_header_in_any_case_and_never_x_forward
     assert not iam.evaluate(refused["policyDocument"], ARN)
     assert refused["context"]["refusal"] == "address" and refused["context"]["sourceIp"] == ELSEWHERE
     # Nothing about the token for whoever holds it from the wrong place (a downstream API's own 403
-    # template may render the context): the integration, for counting, and why.
-    assert set(refused["context"]) == {"integrationId", "refusal", "sourceIp"}
+    # template may render the context): the integration and which token, for counting, and why.
+    assert set(refused["context"]) == {"integrationId", "tokenRole", "refusal", "sourceIp"}
     with gateway.client_address(ELSEWHERE):
         spoofed = api.request(
             "GET",

@@ -68,3 +68,14 @@ def test_revoke_all_time_and_item_sizes_are_measured(patterns: dict[str, list[ca
     assert integrations > 1000 and 0 < seconds < 60, where
     sizes = capacity.item_sizes(patterns)
     assert 100 < sizes["tokens"] < 1024 and 100 < sizes["integrations"] < 4096
+
+
+def test_the_usage_pipeline_prices_the_measured_line_and_firehoses_tiers() -> None:
+    """Issue 27's transport choice rests on these: the line is the one format's, measured; Firehose's
+    tiers are applied in order; the population's active integrations grow with the window."""
+    line = capacity.access_log_line_bytes()
+    assert 500 < line < 1000
+    assert capacity._firehose_dollars(100) == pytest.approx(2.9)
+    assert capacity._firehose_dollars(600_000) == pytest.approx(500_000 * 0.029 + 100_000 * 0.025)
+    small = capacity.Population(agencies=200, samples=1)
+    assert 0 < capacity.integrations_seen(small, 1_000) < capacity.integrations_seen(small, 100_000)

@@ -567,3 +567,121 @@ def test_the_authorizer_fails_closed(kind: str, api: Api, monkeypatch: pytest.Mo
         assert response.status_code == 200  # the read was retried and answered: a true Allow
     else:
         assert response.status_code == 500, response.body  # never an Allow without a read
+
+
+# --- the usage aggregator -------------------------------------------------------------------------
+
+
+def _usage_lines(integration_ids: list[str]) -> list[tuple[str, int]]:
+    """Access-log lines of two integrations: A 3 current + 2 previous, B 4 current (15 minutes apart)."""
+    from chalicelib.usage import access_log as log_format
+
+    start = int(clock.now().timestamp() * 1000)
+    plan = [(integration_ids[0], "current")] * 3 + [(integration_ids[0], "previous")] * 2
+    plan += [(integration_ids[1], "current")] * 4
+    return [
+        (
+            log_format.render(
+                {
+                    "$context.requestTimeEpoch": start + n * 60_000,
+                    "$context.status": 200,
+                    "$context.authorizer.integrationId": integration_id,
+                    "$context.authorizer.tokenRole": role,
+                    "$context.identity.sourceIp": f"198.51.100.{n}",
+                }
+            ),
+            0,
+        )
+        for n, (integration_id, role) in enumerate(plan)
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_of_the_usage_aggregator_can_fail(
+    kind: str, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed write fails the batch after every other key was written; Lambda's retry delivers it
+    again: afterwards no request is missing from the counts, none is counted more than twice (at least
+    once), and the last use is the newest line's. A lost answer (commit then timeout) is resent by
+    botocore: the one case of a double count without a retry."""
+    from chalicelib.usage import aggregator, report
+
+    def world_calls(index: int | None) -> list[str]:
+        with seeded_world():
+            api = Api(client)
+            ids = [create(api).integration_id, create(api).integration_id]
+            lines = _usage_lines(ids)
+            faults = install(monkeypatch)
+            if index is not None:
+                faults.arm(index, kind)
+            try:
+                aggregator.apply(lines)
+            except Exception as error:
+                # Only a counter write fails the batch (a summary is written again by the next hour).
+                assert kind != COMMIT_THEN_TIMEOUT and db.is_unavailable(error)
+                faults.armed.clear()
+                aggregator.apply(lines)  # the retry (Lambda's, or Firehose's for its processor)
+            calls = faults.operations()
+            monkeypatch.undo()
+            first, second = (report.report(i, 1) for i in ids)
+            counted = {
+                "A current": first["totals"]["current"]["allowed"],
+                "A previous": first["totals"]["previous"]["allowed"],
+                "B current": second["totals"]["current"]["allowed"],
+            }
+            expected = {"A current": 3, "A previous": 2, "B current": 4}
+            for key, n in expected.items():
+                assert n <= counted[key] <= 2 * n, (key, counted)
+            if index is None:
+                assert counted == expected
+            assert first["lastUsed"]["ip"] == "198.51.100.4" and first["lastUsed"]["token"] == "previous"
+            assert second["lastUsed"]["ip"] == "198.51.100.8"
+            return calls
+
+    calls = world_calls(None)
+    assert calls == ["dynamodb.UpdateItem"] * 5  # 2 integrations' counters, their 3 summaries (new hour)
+    for index in range(len(calls)):
+        world_calls(index)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_of_the_usage_notices_can_fail(
+    kind: str, frozen_clock: FakeClock, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cleanup's token.unused and integration.idle, each call faulted: afterwards (the next run)
+    each notice is recorded exactly once, and the rotation it concerns is untouched."""
+    from chalicelib.usage import aggregator
+
+    start = frozen_clock.current
+
+    def world_calls(index: int | None) -> list[str]:
+        frozen_clock.current = start
+        with seeded_world():
+            api = Api(client)
+            idle, _ = create(api)
+            aggregator.apply(_usage_lines([idle, idle])[:1])  # one request, then nothing
+            frozen_clock.advance(days=30)
+            rotating, _ = create(api)
+            rotate(api, rotating, "later")
+            frozen_clock.advance(hours=25)
+            faults = install(monkeypatch)
+            if index is not None:
+                faults.arm(index, kind)
+            try:
+                _run_cleanup()
+            except Exception as error:
+                assert db.is_unavailable(error)  # an unreadable index fails the run; the next reads it
+            calls = faults.operations()
+            faults.armed.clear()
+            _run_cleanup()
+            monkeypatch.undo()
+            assert _recorded(idle, "integration.idle") == 1, "an idle notice was lost or repeated"
+            assert _recorded(rotating, "token.unused") == 1, "an unused notice was lost or repeated"
+            assert IntegrationModel.get(rotating).previous_token_hash is not None  # still in its overlap
+            assert_consistent()
+            return calls
+
+    calls = world_calls(None)
+    assert "dynamodb.TransactWriteItems" in calls
+    for index in range(len(calls)):
+        world_calls(index)

@@ -16,7 +16,9 @@ import pytest
 from chalicelib.core import config
 from chalicelib.integrations import cleanup
 from chalicelib.tokens import authorizer
+from chalicelib.usage import aggregator
 from infra import build
+from local import access_log
 from local.github_signing import PATH, GitHubKey, body_of, match, write_keys
 from tests.support.bus import Bus
 from tests.support.faults import COMMIT_THEN_TIMEOUT, Faults, install
@@ -78,6 +80,8 @@ def test_every_call_of_each_function_is_in_its_policy(
     expire_now(api, integration_id)
     token = rotate(api, integration_id, "now").json_body["token"]
     api.get(f"/private-integrations/{integration_id}/events")
+    api.get(f"/private-integrations/{integration_id}/usage")
+    api.get(f"/private-integrations/{integration_id}/usage?days=90")
     api.get("/locations/loc1/private-integrations/events")
     api.put("/agencies/ag1/users/staff/permissions", {"privateIntegrations": {"agency": True}})
     api.put("/agencies/ag1/labs", {"privateIntegrations": True})
@@ -118,6 +122,24 @@ def test_every_call_of_each_function_is_in_its_policy(
     assert any(s["Action"] == ["events:PutEvents"] for s in publisher)
     granted = {a for s in publisher for a in s["Action"]}
     assert {f"dynamodb:{operation}" for operation in streams} <= granted
+
+    # The usage aggregator: counters and last uses, nothing else (the log group invokes it).
+    _, counted = create(api, ["locations.readonly"])
+    lines: list[str] = []
+    access_log.add_sink(lines.append)
+    try:
+        api.get("/locations/loc1", user=None, headers={"Authorization": f"Bearer {counted}"})
+        api.post(
+            "/contacts/", {"locationId": "loc1"}, user=None, headers={"Authorization": f"Bearer {counted}"}
+        )
+    finally:
+        access_log.remove_sink(lines.append)
+    faults.calls.clear()
+    faults.arm_next("dynamodb.UpdateItem", COMMIT_THEN_TIMEOUT)
+    aggregator.apply([(line, 0) for line in lines])
+    calls = table_actions(faults)
+    assert calls == {("usage", "dynamodb:UpdateItem")}
+    assert not calls - allowed("aggregate_usage")
 
     # The authorizer: one read, and the lastUsedAt write.
     _, fresh = create(api)

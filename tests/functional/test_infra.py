@@ -70,6 +70,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
             "contacts",
             "contact-keys",
             "rate-limits",
+            "usage",
         ]
     }
     indexes = set()
@@ -82,7 +83,7 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
         assert props["DeletionProtectionEnabled"] is (stage == "prod")
         assert table["DeletionPolicy"] == "Retain"
         indexes |= {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
-    assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency"}
+    assert indexes == {"by-owner", "by-due", "by-integration", "by-location", "by-agency", "by-quiet"}
     tokens = next(t for t in tables.values() if t["Properties"]["TableName"] == f"pi-{stage}-tokens")
     assert tokens["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tokens["Properties"]["KeySchema"] == [{"AttributeName": "tokenHash", "KeyType": "HASH"}]
@@ -91,6 +92,13 @@ def test_tables_are_encrypted_recoverable_on_demand_with_ttl(templates: dict[str
     counters = named[f"pi-{stage}-rate-limits"]
     ttl = counters["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expiresAt", "Enabled": True}
+    # Usage counters expire 90 days after their hour.
+    usage = named[f"pi-{stage}-usage"]["Properties"]
+    assert usage["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert usage["KeySchema"] == [
+        {"AttributeName": "integrationId", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,6 +114,8 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
         "TokenAuthorizerRole",
         "ScheduledCleanupRole",
         "PublishAuditEventsRole",
+        "AggregateUsageRole",
+        "AccessLogDeliveryRole",  # Firehose's: the access-log bucket and the aggregator, nothing else
     }
     for role in roles.values():
         for statement in _statements(role):
@@ -165,7 +175,13 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
 def test_functions_schedule_authorizer_and_outputs(templates: dict[str, Path], stage: str, ttl: int) -> None:
     template = load(templates[stage])
     functions = of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents"}
+    assert set(functions) == {
+        "APIHandler",
+        "TokenAuthorizer",
+        "ScheduledCleanup",
+        "PublishAuditEvents",
+        "AggregateUsage",
+    }
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     schedule = next(iter(functions["ScheduledCleanup"]["Properties"]["Events"].values()))
     assert schedule["Properties"]["Schedule"] == "rate(15 minutes)"
@@ -357,8 +373,9 @@ TABLE_IDS = {
     "TableContacts",
     "TableContactKeys",
     "TableRateLimits",
+    "TableUsage",
 }
-FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents")
+FUNCTION_IDS = ("APIHandler", "TokenAuthorizer", "ScheduledCleanup", "PublishAuditEvents", "AggregateUsage")
 
 
 def transformed(path: Path) -> dict[str, Any]:
@@ -392,8 +409,7 @@ def test_log_group_per_function_with_retention_parameter(templates: dict[str, Pa
         # The log group Lambda writes to (/aws/lambda/<function name>), created with retention.
         assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert groups["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert len(groups) == 5
+    assert len(groups) == 5  # the API's access log goes to S3 through Firehose (its own test below)
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -403,7 +419,7 @@ def test_access_log_is_json_with_the_request_id_and_never_a_header(
     stages = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage")
     (api_stage,) = stages.values()
     setting = api_stage["Properties"]["AccessLogSetting"]
-    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLogStream", "Arn"]}
     fields = json.loads(setting["Format"])
     assert fields["requestId"] == "$context.requestId"  # also X-Trace-Id of every answer
     assert {"status", "httpMethod", "resourcePath", "authorizerStatus"} <= set(fields)
@@ -450,9 +466,9 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
 ) -> None:
     template = load(templates[stage])
     deployed = transformed(templates[stage])
-    (invoke_config,) = of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()
+    configs = of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()
+    (invoke_config,) = [c for c in configs if c["Properties"]["FunctionName"] == {"Ref": "ScheduledCleanup"}]
     props = invoke_config["Properties"]
-    assert props["FunctionName"] == {"Ref": "ScheduledCleanup"}
     assert props["DestinationConfig"] == {
         "OnFailure": {"Destination": {"Fn::GetAtt": ["CleanupFailureQueue", "Arn"]}}
     }
@@ -474,7 +490,7 @@ def test_cleanup_failures_go_to_a_queue_and_its_concurrency_is_reserved(
 def json_part(template: str) -> str:
     """A gateway response template without its VTL directives: ACCESS_DENIED has some, and two bodies
     (the address refused, else the route refused): this is the last."""
-    return template[template.rindex("{\"statusCode\"") :].removesuffix("#{end}")
+    return template[template.rindex('{"statusCode"') :].removesuffix("#{end}")
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -498,6 +514,10 @@ def test_alarms_notify_the_sns_topic_with_thresholds_as_parameters(
         "AlarmOutboxIteratorAge",
         "AlarmOutboxFailuresQueued",
         "AlarmGitHubKeysUnreadable",
+        "AlarmUsageErrors",
+        "AlarmUsageThrottles",
+        "AlarmUsageProcessingFailed",
+        "AlarmAccessLogLate",
     } | {f"AlarmThrottles{table}" for table in TABLE_IDS}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["ActionsEnabled"] is True
@@ -577,3 +597,97 @@ def test_the_outbox_reads_the_events_stream_with_retries_bisecting_and_a_dead_le
     assert dead["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["OutboxFailureQueue", "QueueName"]}}
     ]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_the_access_log_feeds_the_usage_aggregator_through_firehose_with_least_privilege_and_alarms(
+    templates: dict[str, Path], stage: str
+) -> None:
+    """The stage writes its access log to a Firehose stream whose Lambda processor is the aggregator
+    (retried twice), delivered to an encrypted, private S3 bucket kept LogRetentionDays; Firehose's
+    role may only write that bucket and invoke the aggregator; the aggregator may only UpdateItem the
+    usage table and cannot take the API's concurrency; its failures, throttles, failed processing and
+    a late log alarm."""
+    from chalicelib.usage import access_log
+
+    template = load(templates[stage])
+    stream = template["Resources"]["AccessLogStream"]
+    assert stream["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    props = stream["Properties"]
+    assert props["DeliveryStreamName"] == f"amazon-apigateway-pi-{stage}-access-log"  # API Gateway's rule
+    assert props["DeliveryStreamType"] == "DirectPut"
+    destination = props["ExtendedS3DestinationConfiguration"]
+    assert destination["BucketARN"] == {"Fn::GetAtt": ["AccessLogBucket", "Arn"]}
+    assert destination["ErrorOutputPrefix"].startswith("access-log-errors/")
+    (processor,) = destination["ProcessingConfiguration"]["Processors"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert processor["Type"] == "Lambda"
+    assert parameters["LambdaArn"] == {"Fn::GetAtt": ["AggregateUsage", "Arn"]}
+    assert parameters["NumberOfRetries"] == "2"
+    bucket = template["Resources"]["AccessLogBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert "BucketEncryption" in bucket
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": "LogRetentionDays"}
+    # The stage writes the fields the aggregator reads, from the one definition.
+    (api_stage,) = of_type(transformed(templates[stage]), "AWS::ApiGateway::Stage").values()
+    setting = api_stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLogStream", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert fields == access_log.FORMAT
+    assert fields["integrationId"] == "$context.authorizer.integrationId"
+    assert fields["tokenRole"] == "$context.authorizer.tokenRole"
+    assert fields["outsideAllowlist"] == "$context.authorizer.outsideAllowlist"
+    function = of_type(template, "AWS::Serverless::Function")["AggregateUsage"]["Properties"]
+    assert function["Handler"] == "app.aggregate_usage"
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "UsageReservedConcurrency"}
+    roles = of_type(template, "AWS::IAM::Role")
+    aggregator_role = _statements(roles["AggregateUsageRole"])
+    dynamodb = [s for s in aggregator_role if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-usage"],
+        }
+    ]
+    others = {a for s in aggregator_role for a in s["Action"] if not a.startswith("dynamodb:")}
+    assert others == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+    delivery = roles["AccessLogDeliveryRole"]["Properties"]
+    (trust,) = delivery["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    granted = {a: s["Resource"] for s in _statements(roles["AccessLogDeliveryRole"]) for a in s["Action"]}
+    assert granted["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["AggregateUsage", "Arn"]}]
+    assert granted["s3:PutObject"] == [
+        {"Fn::GetAtt": ["AccessLogBucket", "Arn"]},
+        {"Fn::Sub": "${AccessLogBucket.Arn}/*"},
+    ]
+    assert set(granted) == {
+        "s3:AbortMultipartUpload",
+        "s3:GetBucketLocation",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:PutObject",
+        "lambda:GetFunctionConfiguration",
+        "lambda:InvokeFunction",
+    }
+    alarms = {name: a["Properties"] for name, a in of_type(template, "AWS::CloudWatch::Alarm").items()}
+    aggregator = [{"Name": "FunctionName", "Value": {"Ref": "AggregateUsage"}}]
+    assert alarms["AlarmUsageErrors"]["MetricName"] == "Errors"
+    assert alarms["AlarmUsageThrottles"]["MetricName"] == "Throttles"
+    for name in ("AlarmUsageErrors", "AlarmUsageThrottles"):
+        assert alarms[name]["Dimensions"] == aggregator and alarms[name]["Namespace"] == "AWS/Lambda"
+    firehose = [{"Name": "DeliveryStreamName", "Value": {"Ref": "AccessLogStream"}}]
+    failed = alarms["AlarmUsageProcessingFailed"]
+    assert failed["MetricName"] == "ExecuteProcessing.Success" and failed["Dimensions"] == firehose
+    assert failed["ComparisonOperator"] == "LessThanThreshold"
+    late = alarms["AlarmAccessLogLate"]
+    assert late["MetricName"] == "DeliveryToS3.DataFreshness" and late["Dimensions"] == firehose
+    assert default(template, late["Threshold"]) == 900
+    assert "AlarmThrottlesTableUsage" in alarms

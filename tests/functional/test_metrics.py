@@ -160,6 +160,25 @@ def test_cleanup_counts_expiry_notices_and_the_outbox_its_records(
     assert value(metrics, "OutboxRecordsRetried") == 0
 
 
+def test_the_usage_aggregator_counts_requests_writes_and_failed_writes(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.usage import access_log, aggregator
+
+    integration_id = create(api).integration_id
+    line = access_log.render({"$context.status": 200, "$context.authorizer.integrationId": integration_id})
+    emitted(capsys)
+    aggregator.apply([(line, 1768478400000)] * 3)
+    metrics = emitted(capsys)
+    assert value(metrics, "UsageRequestsCounted") == 3
+    assert value(metrics, "UsageWrites") == 2  # the hour's counters and the integration's summary
+    assert value(metrics, "UsageWritesFailed") == 0
+    install(monkeypatch).arm(0, THROTTLE)
+    with pytest.raises(Exception):  # noqa: B017 - the batch fails: Firehose retries it
+        aggregator.apply([(line, 1768478400000)])
+    assert value(emitted(capsys), "UsageWritesFailed") == 1
+
+
 def test_metric_lines_can_be_switched_off_for_local_consoles(
     api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from chalicelib.http import web
 from chalicelib.integrations import access, emergency, lifecycle, rate_limits, service, views
 from chalicelib.tokens import catalog
 from chalicelib.tokens.authorizer_cache import ApiStage
+from chalicelib.usage import report as usage
 
 bp = Blueprint(__name__)
 
@@ -156,6 +157,13 @@ def expire_now(integration_id: str) -> dict[str, Any]:
 def integration_events(integration_id: str) -> dict[str, Any]:
     access.feed_owner(_caller(), integration_id)
     return audit.list_for_integration(integration_id, *_page())
+
+
+@bp.route("/private-integrations/{integration_id}/usage", methods=["GET"])
+def integration_usage(integration_id: str) -> dict[str, Any]:
+    """Requests per hour or day by token (current, rotating out) and outcome, and the last use."""
+    target = access.manageable(_caller(), integration_id)
+    return usage.report(target.integration.id, usage.parse_days(web.query_params(bp.current_request)))
 
 
 # --- permission flags and Labs -------------------------------------------------------------------

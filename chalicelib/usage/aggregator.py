@@ -1,0 +1,230 @@
+"""Access-log lines -> the usage table. Deployed: the Lambda processor of the access log's Firehose stream
+(`handle_firehose`); `make run`: local/usage_poller.py with the lines of its log file.
+
+Each batch is summed in memory first: one write per integration and hour for the counters (UpdateItem
+ADD, with that hour's last use SET when newer), and one conditional write per integration and token
+role for the integration's last use. The number of writes follows the number of integrations active
+in a batch, never the number of requests.
+
+Counting is **at-least-once**: a batch whose counter write fails raises after every other key was
+written, and Firehose calls the processor again with the whole batch (twice at most), so the keys that
+were written the first time are counted twice. Never a request: the request was answered before its
+line was written. After the retries the batch is not counted (its lines are kept in S3).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from chalicelib.core import clock, emf
+from chalicelib.usage import access_log
+from chalicelib.usage.access_log import Request
+from chalicelib.usage.models import (
+    QUIET_SHARDS,
+    SUMMARY,
+    UsageModel,
+    counter,
+    hour_key,
+    last_attributes,
+)
+
+log = logging.getLogger("private_integrations.usage")
+RETENTION = timedelta(days=90)
+IDLE_AFTER = timedelta(days=30)
+WRITERS = 16  # usage-table writes in flight per batch (a batch's duration, so the Lambda's concurrency)
+
+
+@dataclass
+class LastUse:
+    at_ms: int
+    ip: str
+    user_agent: str
+
+    def newer(self, request: Request) -> LastUse:
+        if request.at_ms >= self.at_ms:
+            return LastUse(request.at_ms, request.ip, request.user_agent)
+        return self
+
+
+@dataclass
+class Tally:
+    """One integration's requests in one hour of one batch."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    last: dict[str, LastUse] = field(default_factory=dict)
+
+    def add(self, request: Request) -> None:
+        key = (request.role, request.outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if request.outside_allowlist:
+            outside = (request.role, access_log.OUTSIDE_ALLOWLIST)
+            self.counts[outside] = self.counts.get(outside, 0) + 1
+        known = self.last.get(request.role)
+        self.last[request.role] = (
+            known.newer(request) if known else LastUse(request.at_ms, request.ip, request.user_agent)
+        )
+
+
+def hour_of(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H")
+
+
+def tally(requests: Iterable[Request]) -> dict[tuple[str, str], Tally]:
+    """(integration id, hour) -> what the batch saw."""
+    found: dict[tuple[str, str], Tally] = {}
+    for request in requests:
+        found.setdefault((request.integration_id, hour_of(request.at_ms)), Tally()).add(request)
+    return found
+
+
+def _quiet_bucket(integration_id: str) -> str:
+    shard = sum(integration_id.encode()) % QUIET_SHARDS
+    return f"quiet#{shard:02d}"
+
+
+def _write_hour(integration_id: str, hour: str, counts: Tally) -> bool:
+    """The hour's counters and last uses; True when this was the hour's first write (its item is new)."""
+    hour_start = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    item = UsageModel(integration_id, hour_key(hour))
+    adds = [counter(role, outcome).add(n) for (role, outcome), n in sorted(counts.counts.items())]
+    adds.append(UsageModel.writes.add(1))
+    keep = UsageModel.expires_at.set(hour_start + timedelta(hours=1) + RETENTION)
+    sets: list[Action] = []
+    condition: Condition | None = None
+    for role, last in sorted(counts.last.items()):
+        at, ip, agent = last_attributes(role)
+        sets += [at.set(last.at_ms), ip.set(last.ip), agent.set(last.user_agent)]
+        newer = at.does_not_exist() | (at < last.at_ms)
+        condition = newer if condition is None else condition & newer
+    try:
+        item.update(actions=[*adds, keep, *sets], condition=condition)
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        item.update(actions=[*adds, keep])  # an older line than the hour's last use: counts only
+    return item.writes == 1
+
+
+def _write_last(integration_id: str, role: str, last: LastUse) -> None:
+    """The integration's last use by this role, if newer than the stored one; moves it in by-quiet to
+    30 days after the end of the hour (never early: later requests of the hour do not write here)."""
+    at, ip, agent = last_attributes(role)
+    hour_end = datetime.fromtimestamp(last.at_ms / 1000, tz=UTC).replace(minute=0, second=0, microsecond=0)
+    quiet_at = clock.epoch(hour_end + timedelta(hours=1) + IDLE_AFTER)
+    actions: list[Action] = [
+        at.set(last.at_ms),
+        ip.set(last.ip),
+        agent.set(last.user_agent),
+        UsageModel.quiet_bucket.set(_quiet_bucket(integration_id)),
+    ]
+    # The idle notice is due 30 days after the latest use of either token: quietAt only moves later.
+    condition = (at.does_not_exist() | (at < last.at_ms)) & (
+        UsageModel.quiet_at.does_not_exist() | (UsageModel.quiet_at <= quiet_at)
+    )
+    try:
+        UsageModel(integration_id, SUMMARY).update(
+            actions=[*actions, UsageModel.quiet_at.set(quiet_at)], condition=condition
+        )
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        try:  # newer than this role's last use, but another role's was later: keep its quietAt
+            UsageModel(integration_id, SUMMARY).update(
+                actions=actions[:3], condition=at.does_not_exist() | (at < last.at_ms)
+            )
+        except UpdateError as again:
+            if not _condition_failed(again):
+                raise
+
+
+def _condition_failed(error: UpdateError | PutError) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _each(writes: list[tuple[Any, ...]], write: Any) -> list[Any]:
+    """Run `write(*args)` for every entry, WRITERS at a time: what each returned, or its error."""
+
+    def one(args: tuple[Any, ...]) -> Any:
+        try:
+            return write(*args)
+        except Exception as error:
+            log.warning("usage of %s not written: %s", args[0], type(error).__name__)
+            return error
+
+    if len(writes) <= 1:
+        return [one(args) for args in writes]
+    with ThreadPoolExecutor(max_workers=min(WRITERS, len(writes))) as pool:
+        return list(pool.map(one, writes))
+
+
+def apply(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """(line, the log event's timestamp in ms) -> written. Raises after trying every key if any failed.
+
+    First each integration's hour counters, then, for an hour this batch wrote first, the integration's
+    summary (a reader sees a count before the summary that came with it); WRITERS writes at a time. A
+    failed counter write fails the batch (the retry counts it; keys already written count twice); a
+    failed summary write does not (the next hour's first batch writes it again; the exact last use is
+    in the hour item)."""
+    requests = [r for r in (access_log.parse(text, at) for text, at in lines) if r is not None]
+    tallies = tally(requests)
+    hours = [(integration_id, hour, counts) for (integration_id, hour), counts in tallies.items()]
+    results = _each(hours, _write_hour)
+    latest: dict[tuple[str, str], LastUse] = {}
+    for (integration_id, _hour, counts), first in zip(hours, results, strict=True):
+        if first is not True:
+            continue  # not the hour's first write, or it failed
+        for role, last in counts.last.items():
+            known = latest.get((integration_id, role))
+            latest[(integration_id, role)] = last if known is None or last.at_ms >= known.at_ms else known
+    lasts = [(integration_id, role, last) for (integration_id, role), last in latest.items()]
+    summaries = _each(lasts, _write_last)
+    failed = [e for e in results if isinstance(e, Exception)]
+    missed = [e for e in summaries if isinstance(e, Exception)]
+    writes = len(hours) + len(lasts) - len(failed) - len(missed)
+    summary = {
+        "requests": len(requests),
+        "keys": len(tallies),
+        "writes": writes,
+        "failed": len(failed) + len(missed),
+    }
+    emf.usage(summary)
+    if failed:
+        raise failed[0]
+    return summary
+
+
+def firehose_lines(event: dict[str, Any]) -> list[tuple[str, int]]:
+    """A Firehose processor invocation -> (line, arrival ms) per record (API Gateway: a line a record)."""
+    return [
+        (
+            base64.b64decode(record["data"]).decode("utf-8", errors="replace").strip(),
+            int(record.get("approximateArrivalTimestamp", 0)),
+        )
+        for record in event.get("records", [])
+    ]
+
+
+def handle_firehose(event: dict[str, Any]) -> dict[str, Any]:
+    """The access log's Firehose processor: count the lines, hand every record back unchanged (one line
+    each, newline-terminated, for S3). A failure raises: Firehose retries the call (twice), then keeps
+    the records in S3 under access-log-errors/ (the log is kept, its counts are not)."""
+    apply(firehose_lines(event))
+    answered = []
+    for record in event.get("records", []):
+        data = base64.b64decode(record["data"])
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        answered.append(
+            {"recordId": record["recordId"], "result": "Ok", "data": base64.b64encode(data).decode("ascii")}
+        )
+    return {"records": answered}
