@@ -82,7 +82,7 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     "publish_audit_events": {},
     # The usage aggregator adds to counters and address sets and sets last uses (UpdateItem); it reads
     # only a day's address set when new addresses do not all fit (GetItem: how many still do).
-    "aggregate_usage": {"usage": ["dynamodb:UpdateItem", "dynamodb:GetItem"]},
+    "aggregate_usage": {"usage": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
 }
 # What Lambda's event source mapping needs, with the function's role, to read a DynamoDB stream.
 STREAM_READ = [
