@@ -227,6 +227,7 @@ def _write_addresses(integration_id: str, day: str, addresses: list[str]) -> boo
     """The day's new addresses, never past ADDRESSES_PER_DAY: all of them if they fit, else (one GetItem
     to know the room) as many as still fit. True when the set was written."""
     key = (integration_id, day)
+    addresses = addresses[:ADDRESSES_PER_DAY]  # a new set holds no more either
     day_end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
     keep = UsageModel.expires_at.set(day_end + RETENTION)
     item = UsageModel(integration_id, day_key(day))

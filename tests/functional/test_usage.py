@@ -315,7 +315,7 @@ def test_a_day_keeps_at_most_50_addresses_and_a_full_set_never_blocks_counting(a
     body = usage(api, issued.integration_id).json_body
     assert body["totals"]["current"]["allowed"] == 45 + 10 + 20 + 20
     assert len(body["addresses"]) == ADDRESSES_PER_DAY
-    # The next day is a new set.
-    tomorrow = [from_address(issued.integration_id, "192.0.2.1", at_ms=NOON + DAY_MS)]
+    # The next day is a new set, never more than 50 even from one batch of 60 new addresses.
+    tomorrow = [from_address(issued.integration_id, f"192.0.2.{n}", at_ms=NOON + DAY_MS) for n in range(60)]
     aggregator.apply(tomorrow)
-    assert stored_addresses(issued.integration_id, "2026-01-16") == {"192.0.2.1"}
+    assert len(stored_addresses(issued.integration_id, "2026-01-16")) == ADDRESSES_PER_DAY
