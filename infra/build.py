@@ -80,8 +80,9 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     },
     # The outbox reads no table: Lambda reads the events table's stream for it (STREAM_READ below).
     "publish_audit_events": {},
-    # The usage aggregator only adds to counters and sets last uses (UpdateItem), and reads nothing.
-    "aggregate_usage": {"usage": ["dynamodb:UpdateItem"]},
+    # The usage aggregator adds to counters and address sets and sets last uses (UpdateItem); it reads
+    # only a day's address set when new addresses do not all fit (GetItem: how many still do).
+    "aggregate_usage": {"usage": ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
 }
 # What Lambda's event source mapping needs, with the function's role, to read a DynamoDB stream.
 STREAM_READ = [

@@ -470,16 +470,26 @@ function resetAddresses(item) {
   $("ip-report").checked = mode === "report";
   showSeenAddresses([]);
 }
+// Usage fetched fresh when the editor opens (the chart's answer may be older than the latest requests),
+// and kept for the chart too. Shown only if the dialog still edits this integration; without it the
+// editor works as before (no section).
+async function seenFor(item) {
+  state.usageCache = state.usageCache || {};
+  delete state.usageCache[`${item.id}:7`];
+  let usage;
+  try { usage = await usageOf(item, 7); } catch { return; }
+  if (state.editing !== item || !$("create-dialog").open) return;
+  showSeenAddresses((usage.addresses || []).filter((seen) => !seen.allowed).map((seen) => seen.ip));
+}
 function chosenRestriction() {
   return $("ip-report").checked ? "report" : "enforce";
 }
 
-// HOOK for issue 27 (usage per integration): the addresses that used this integration's token in the
-// last 7 days. Call it with those addresses (strings, as the usage data names them; best those usage
-// counted as outsideAllowlist, since this only drops addresses written in the list as they are, not
-// those inside a listed CIDR block) after opening the editor; it lists the ones not yet in the list and
-// offers one button, "Allow these", that adds them to the list being edited (saved with the rest of the
-// form). An empty list hides the section. Not wired yet: nothing in this branch knows the addresses.
+// The addresses that used this integration's token in the last 7 days and its current list does not
+// admit (usage's `addresses` with `allowed` false: the server matches them as the authorizer does, CIDR
+// blocks included): it lists the ones not yet typed in the list and offers one button, "Allow these",
+// that adds them to the list being edited (saved with the rest of the form). An empty list hides the
+// section. Called by seenFor when the editor opens.
 export function showSeenAddresses(addresses) {
   const listed = new Set(typedAddresses());
   const missing = [...new Set(addresses)].filter((address) => !listed.has(address));
@@ -535,6 +545,7 @@ function openDialog(item) {
   clearProblems();
   step(1);
   $("create-dialog").showModal();
+  if (item) seenFor(item);
 }
 const openEditor = (item) => openDialog(item);
 

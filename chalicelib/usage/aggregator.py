@@ -6,6 +6,13 @@ ADD, with that hour's last use SET when newer), and one conditional write per in
 role for the integration's last use. The number of writes follows the number of integrations active
 in a batch, never the number of requests.
 
+Caller addresses (issue 28's "addresses seen"): one more UpdateItem per integration and UTC day, and only
+when the batch brings an address this container has not written for that day yet (`_Seen`, in memory),
+never once the day's set is known full (ADDRESSES_PER_DAY). It is separate from the counters: a full set
+(its condition fails) or a failed address write never blocks or fails counting. Best effort: a failed
+address write is not retried by Firehose (the batch does not fail for it); the address is written again
+by the next batch that brings it.
+
 Counting is **at-least-once**: a batch whose counter write fails raises after every other key was
 written, and Firehose calls the processor again with the whole batch (twice at most), so the keys that
 were written the first time are counted twice. Never a request: the request was answered before its
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,17 +31,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
 from chalicelib.core import clock, emf
+from chalicelib.tokens.address_match import caller
 from chalicelib.usage import access_log
 from chalicelib.usage.access_log import Request
 from chalicelib.usage.models import (
+    ADDRESSES_PER_DAY,
     QUIET_SHARDS,
     SUMMARY,
     UsageModel,
     counter,
+    day_key,
     hour_key,
     last_attributes,
 )
@@ -147,6 +158,96 @@ def _write_last(integration_id: str, role: str, last: LastUse) -> None:
                 raise
 
 
+class _Seen:
+    """Per container: (integration id, day) -> the addresses its set is known to hold (as the last write
+    returned them, other containers' too), and the days whose set is known full. Bounded: forgotten
+    wholesale past KEYS (the cost of forgetting: one write per integration-day again)."""
+
+    KEYS = 20_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], frozenset[str]] = {}
+        self._full: set[tuple[str, str]] = set()
+
+    def new(self, key: tuple[str, str], addresses: set[str]) -> list[str]:
+        """The addresses worth a write: none when the set is full, else those not known to be in it."""
+        with self._lock:
+            if key in self._full:
+                return []
+            return sorted(addresses - self._known.get(key, frozenset()))
+
+    def learn(self, key: tuple[str, str], stored: set[str], full: bool = False) -> None:
+        with self._lock:
+            if len(self._known) + len(self._full) >= self.KEYS:
+                self._known.clear()
+                self._full.clear()
+            self._known[key] = frozenset(stored)
+            if full or len(stored) >= ADDRESSES_PER_DAY:
+                self._full.add(key)
+
+    def forget(self) -> None:
+        """Know nothing (tests: a new world's table holds no address set)."""
+        with self._lock:
+            self._known.clear()
+            self._full.clear()
+
+
+SEEN = _Seen()
+
+
+def day_of(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def addresses_of(requests: Iterable[Request]) -> dict[tuple[str, str], set[str]]:
+    """(integration id, day) -> the batch's caller addresses (valid IPv4 or IPv6 ones only)."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for request in requests:
+        if caller(request.ip) is not None:
+            found.setdefault((request.integration_id, day_of(request.at_ms)), set()).add(request.ip)
+    return found
+
+
+def _add_addresses(item: UsageModel, addresses: list[str], keep: Action) -> bool:
+    """ADD `addresses` if the set then holds at most ADDRESSES_PER_DAY; False when it would not."""
+    fits = UsageModel.addresses.does_not_exist() | (
+        size(UsageModel.addresses) <= ADDRESSES_PER_DAY - len(addresses)
+    )
+    try:
+        item.update(actions=[UsageModel.addresses.add(set(addresses)), keep], condition=fits)
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        return False
+    return True
+
+
+def _write_addresses(integration_id: str, day: str, addresses: list[str]) -> bool:
+    """The day's new addresses, never past ADDRESSES_PER_DAY: all of them if they fit, else (one GetItem
+    to know the room) as many as still fit. True when the set was written."""
+    key = (integration_id, day)
+    addresses = addresses[:ADDRESSES_PER_DAY]  # a new set holds no more either
+    day_end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    keep = UsageModel.expires_at.set(day_end + RETENTION)
+    item = UsageModel(integration_id, day_key(day))
+    if _add_addresses(item, addresses, keep):
+        SEEN.learn(key, item.addresses or set())
+        return True
+    try:
+        stored = UsageModel.get(integration_id, day_key(day), consistent_read=True).addresses or set()
+    except UsageModel.DoesNotExist:
+        stored = set()
+    room = max(ADDRESSES_PER_DAY - len(stored), 0)
+    rest = sorted(set(addresses) - stored)[:room]
+    if rest and _add_addresses(item, rest, keep):
+        SEEN.learn(key, item.addresses or set())
+        return True
+    # Full (or filled by another container meanwhile: as good as full for this day).
+    SEEN.learn(key, stored, full=bool(rest) or len(stored) >= ADDRESSES_PER_DAY)
+    return False
+
+
 def _condition_failed(error: UpdateError | PutError) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
@@ -188,9 +289,17 @@ def apply(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
             latest[(integration_id, role)] = last if known is None or last.at_ms >= known.at_ms else known
     lasts = [(integration_id, role, last) for (integration_id, role), last in latest.items()]
     summaries = _each(lasts, _write_last)
+    # The day's new caller addresses: after the counts, and never failing the batch (best effort).
+    days = [
+        (integration_id, day, new)
+        for (integration_id, day), seen in addresses_of(requests).items()
+        if (new := SEEN.new((integration_id, day), seen))
+    ]
+    addresses = _each(days, _write_addresses)
     failed = [e for e in results if isinstance(e, Exception)]
-    missed = [e for e in summaries if isinstance(e, Exception)]
-    writes = len(hours) + len(lasts) - len(failed) - len(missed)
+    missed = [e for e in (*summaries, *addresses) if isinstance(e, Exception)]
+    writes = len(hours) + len(lasts) - len(failed) - len([e for e in summaries if isinstance(e, Exception)])
+    writes += sum(1 for written in addresses if written is True)
     summary = {
         "requests": len(requests),
         "keys": len(tallies),

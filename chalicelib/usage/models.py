@@ -9,11 +9,17 @@ Items (key `integrationId` + `sk`):
   sparse index `by-quiet` (`quietAt` = the end of that hour + 30 days), what `integration.idle` reads.
   The exact last use is the newest hour item's (report.py, and `token.unused`). `idleNoticeFor`: the
   `quietAt` the idle notice was recorded for (the cleanup's claim).
+- `a#<YYYY-MM-DD>`: the distinct caller addresses (a string set, `addresses`) of one UTC day, at most
+  ADDRESSES_PER_DAY (a full set takes no more: the page's "addresses seen" never needs more, and the
+  item stays small). TTL `expiresAt`: like the hour items, 90 days after the day ends.
 
 Access patterns:
 - UpdateItem ADD counters (the aggregator, one per integration and hour per batch of log lines) with
   that hour's last use per role SET when newer; the summary is written only by the first batch of each
   hour (so writes follow the integrations active in a batch, plus one per integration and hour);
+- UpdateItem ADD of a day's new addresses, conditioned on the set's size (the aggregator, only for
+  addresses its container has not written for that day yet; never once the set is known full);
+- Query `integrationId` with `sk` between two days' `a#` keys (GET .../usage's `addresses`: 7 days);
 - Query `integrationId` with `sk` between two hours (GET .../usage), newest first for the last use
   (also the cleanup's `token.unused`), GetItem `last`;
 - Query the sparse GSI `by-quiet` (`quietBucket` = `quiet#00`..`quiet#15`, `quietAt`): summaries whose
@@ -22,7 +28,7 @@ Access patterns:
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -30,10 +36,16 @@ from chalicelib.core.model_base import index_meta, table_meta
 
 QUIET_SHARDS = 16
 SUMMARY = "last"
+ADDRESSES_PER_DAY = 50  # distinct caller addresses kept per integration and day
 
 
 def hour_key(hour: str) -> str:
     return f"h#{hour}"
+
+
+def day_key(day: str) -> str:
+    """The item of one UTC day's caller addresses (`day`: YYYY-MM-DD)."""
+    return f"a#{day}"
 
 
 class QuietIndex(GlobalSecondaryIndex):
@@ -65,6 +77,8 @@ class UsageModel(Model):
     previous_last_user_agent = UnicodeAttribute(attr_name="previousLastUserAgent", null=True)
     # Hour items: how many batches wrote this hour (the first one also records the hour in the summary).
     writes = NumberAttribute(null=True)
+    # Day items (a#): the day's distinct caller addresses, at most ADDRESSES_PER_DAY.
+    addresses = UnicodeSetAttribute(null=True)
     # The summary's notices (epoch ms of the last use each was recorded for), and its place in by-quiet.
     idle_notice_for = NumberAttribute(attr_name="idleNoticeFor", null=True)
     quiet_bucket = UnicodeAttribute(attr_name="quietBucket", null=True)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.tokens import address_match, allowlist
 from chalicelib.usage.access_log import OUTCOMES, ROLES
-from chalicelib.usage.models import SUMMARY, UsageModel, attribute_name, hour_key
+from chalicelib.usage.models import ADDRESSES_PER_DAY, SUMMARY, UsageModel, attribute_name, day_key, hour_key
 
 DEFAULT_DAYS, MAX_DAYS = 7, 90
 ASCII_DAYS = re.compile(r"[0-9]{1,2}")
 HOURLY_UP_TO_DAYS = 7  # up to a week: 24 buckets a day; longer: one a day (at most 90)
+ADDRESS_DAYS = 7  # `addresses`: the distinct callers of the last 7 days (today included), whatever `days`
 
 
 def parse_days(query: Mapping[str, str]) -> int:
@@ -88,7 +91,38 @@ def summary_of(integration_id: str) -> UsageModel | None:
         return None
 
 
-def report(integration_id: str, days: int) -> dict[str, Any]:
+def _address_order(text: str) -> tuple[int, int]:
+    address = ipaddress.ip_address(text)
+    return address.version, int(address)
+
+
+def seen_addresses(integration_id: str, allowed_ips: Sequence[str]) -> list[dict[str, Any]]:
+    """The distinct caller addresses of the last ADDRESS_DAYS days (newest days first until
+    ADDRESSES_PER_DAY, then in address order), each with whether `allowed_ips` (the integration's
+    normalised list; empty: any address) admits it, as the authorizer's matcher decides."""
+    today = clock.now().astimezone(UTC)
+    low = day_key((today - timedelta(days=ADDRESS_DAYS - 1)).strftime("%Y-%m-%d"))
+    days = UsageModel.query(
+        integration_id,
+        UsageModel.sk.between(low, day_key(today.strftime("%Y-%m-%d"))),
+        scan_index_forward=False,
+    )
+    found: set[str] = set()
+    for item in days:
+        for address in sorted(item.addresses or (), key=_address_order):
+            if len(found) >= ADDRESSES_PER_DAY:
+                break
+            found.add(address)
+    packed = allowlist.pack(allowlist.ENFORCE, list(allowed_ips))
+    listed = address_match.unpack(packed) if packed else None
+    return [
+        {"ip": address, "allowed": listed is None or not address_match.outside(listed, address)}
+        for address in sorted(found, key=_address_order)
+    ]
+
+
+def report(integration_id: str, days: int, allowed_ips: Sequence[str] = ()) -> dict[str, Any]:
+    """The usage answer; `allowed_ips`: the integration's current allowlist, for `addresses`' `allowed`."""
     now = clock.now()
     hourly = days <= HOURLY_UP_TO_DAYS
     if hourly:
@@ -133,4 +167,5 @@ def report(integration_id: str, days: int) -> dict[str, Any]:
         "totals": totals,
         "lastUsed": max(used, key=lambda use: str(use["at"])) if used else None,
         "lastUsedByToken": by_token,
+        "addresses": seen_addresses(integration_id, allowed_ips),
     }

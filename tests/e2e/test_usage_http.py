@@ -105,6 +105,9 @@ def test_counts_follow_the_token_that_made_each_request_around_a_rotation(server
     assert body["lastUsed"]["ip"] == "127.0.0.1"  # the caller's address as the server saw it
     assert body["lastUsed"]["userAgent"].startswith("Python-urllib/")
     assert body["lastUsedByToken"]["previous"]["ip"] == "127.0.0.1"
+    # The addresses seen (written after the counts): the one caller, admitted (no list).
+    seen = usage_when(server, integration, lambda b: bool(b["addresses"]))["addresses"]
+    assert seen == [{"ip": "127.0.0.1", "allowed": True}]
     # The same counts over 30 days, by day.
     status, month = server.call("GET", f"/private-integrations/{integration}/usage?days=30", admin)
     assert status == 200 and month["granularity"] == "day" and month["totals"] == body["totals"]

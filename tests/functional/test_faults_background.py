@@ -236,10 +236,21 @@ def test_every_call_of_the_usage_aggregator_can_fail(
                 assert counted == expected
             assert first["lastUsed"]["ip"] == "198.51.100.4" and first["lastUsed"]["token"] == "previous"
             assert second["lastUsed"]["ip"] == "198.51.100.8"
+            # The addresses seen: best effort (a failed write never fails the batch), never a wrong one.
+            seen = {i: {a["ip"] for a in report.report(i, 1)["addresses"]} for i in ids}
+            expected_seen = {
+                ids[0]: {f"198.51.100.{n}" for n in range(5)},
+                ids[1]: {f"198.51.100.{n}" for n in range(5, 9)},
+            }
+            for integration_id, addresses in seen.items():
+                assert addresses in (expected_seen[integration_id], set()), (integration_id, addresses)
+            if index is None:
+                assert seen == expected_seen
             return calls
 
     calls = world_calls(None)
-    assert calls == ["dynamodb.UpdateItem"] * 5  # 2 integrations' counters, their 3 summaries (new hour)
+    # 2 integrations' counters, their 3 summaries (new hour), their addresses of the day
+    assert calls == ["dynamodb.UpdateItem"] * 7
     for index in range(len(calls)):
         world_calls(index)
 

@@ -124,7 +124,7 @@ def test_every_call_of_each_function_is_in_its_policy(
     assert {f"dynamodb:{operation}" for operation in streams} <= granted
 
     # The usage aggregator: counters and last uses, nothing else (the log group invokes it).
-    _, counted = create(api, ["locations.readonly"])
+    counted_id, counted = create(api, ["locations.readonly"])
     lines: list[str] = []
     access_log.add_sink(lines.append)
     try:
@@ -139,6 +139,19 @@ def test_every_call_of_each_function_is_in_its_policy(
     aggregator.apply([(line, 0) for line in lines])
     calls = table_actions(faults)
     assert calls == {("usage", "dynamodb:UpdateItem")}
+    assert not calls - allowed("aggregate_usage")
+    # A day's address set too full for the batch's new addresses: one GetItem learns the room.
+    from chalicelib.usage.models import UsageModel, day_key
+
+    day = aggregator.day_of(int(json.loads(lines[0])["requestTimeEpoch"]))
+    UsageModel(counted_id, day_key(day)).update(
+        actions=[UsageModel.addresses.add({f"198.51.100.{n}" for n in range(50)})]
+    )
+    aggregator.SEEN.forget()
+    faults.calls.clear()
+    aggregator.apply([(line, 0) for line in lines])
+    calls = table_actions(faults)
+    assert calls == {("usage", "dynamodb:UpdateItem"), ("usage", "dynamodb:GetItem")}
     assert not calls - allowed("aggregate_usage")
 
     # The authorizer: one read, and the lastUsedAt write.

@@ -606,8 +606,8 @@ def test_the_access_log_feeds_the_usage_aggregator_through_firehose_with_least_p
     """The stage writes its access log to a Firehose stream whose Lambda processor is the aggregator
     (retried twice), delivered to an encrypted, private S3 bucket kept LogRetentionDays; Firehose's
     role may only write that bucket and invoke the aggregator; the aggregator may only UpdateItem the
-    usage table and cannot take the API's concurrency; its failures, throttles, failed processing and
-    a late log alarm."""
+    usage table (and GetItem a day's address set) and cannot take the API's concurrency; its failures,
+    throttles, failed processing and a late log alarm."""
     from chalicelib.usage import access_log
 
     template = load(templates[stage])
@@ -647,7 +647,7 @@ def test_the_access_log_feeds_the_usage_aggregator_through_firehose_with_least_p
     assert dynamodb == [
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:UpdateItem"],
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
             "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-usage"],
         }
     ]

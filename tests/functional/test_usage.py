@@ -157,11 +157,13 @@ def test_a_batch_costs_writes_per_integration_not_per_request(api: Api, lines: L
     for _ in range(40):
         call(api, first.token)
         call(api, second.token)
-    # One counter write per integration and hour; the hour's first batch also writes each summary.
-    assert lines.count() == {"requests": 80, "keys": 2, "writes": 4, "failed": 0}
+    # One counter write per integration and hour; the hour's first batch also writes each summary, and
+    # each integration's new address of the day (127.0.0.1).
+    assert lines.count() == {"requests": 80, "keys": 2, "writes": 6, "failed": 0}
     for _ in range(40):
         call(api, first.token)
         call(api, second.token)
+    # The same address again: this container wrote it for the day already, no address write.
     assert lines.count() == {"requests": 80, "keys": 2, "writes": 2, "failed": 0}
 
 
@@ -230,3 +232,90 @@ def test_the_firehose_processor_counts_and_hands_every_line_back_unchanged(api: 
     body = usage(api, issued.integration_id).json_body
     assert body["totals"]["current"]["allowed"] == 1  # the management request is nobody's usage
     assert body["lastUsed"]["at"] == "2026-01-15T12:00:00.000Z"  # the arrival time when the line has none
+
+
+NOON = 1768478400000  # 2026-01-15T12:00:00Z, the frozen clock's now
+DAY_MS = 24 * 3600 * 1000
+
+
+def from_address(integration_id: str, ip: str, at_ms: int = NOON, status: int = 200) -> tuple[str, int]:
+    text = log_format.render(
+        {
+            "$context.requestTimeEpoch": at_ms,
+            "$context.status": status,
+            "$context.authorizer.integrationId": integration_id,
+            "$context.identity.sourceIp": ip,
+        }
+    )
+    return text, 0
+
+
+def stored_addresses(integration_id: str, day: str = "2026-01-15") -> set[str]:
+    from chalicelib.usage.models import UsageModel, day_key
+
+    return set(UsageModel.get(integration_id, day_key(day)).addresses or ())
+
+
+def test_the_addresses_of_the_last_7_days_each_say_whether_the_current_list_admits_them(
+    api: Api, frozen_clock: FakeClock
+) -> None:
+    issued = create(api, READ_ONLY)
+    path = f"/private-integrations/{issued.integration_id}"
+    aggregator.apply(
+        [
+            from_address(issued.integration_id, "203.0.113.7"),
+            from_address(issued.integration_id, "198.51.100.20", status=403),  # refused: still a caller
+            from_address(issued.integration_id, "2001:db8::5", at_ms=NOON - 6 * DAY_MS),
+            from_address(issued.integration_id, "::ffff:203.0.113.9", at_ms=NOON - 2 * DAY_MS),
+            from_address(issued.integration_id, "192.0.2.1", at_ms=NOON - 7 * DAY_MS),  # 8 days ago
+            from_address(issued.integration_id, "-"),  # no address: not one
+            from_address(issued.integration_id, "not-an-ip"),
+        ]
+    )
+    # No list: every address is allowed.
+    body = usage(api, issued.integration_id, "?days=1").json_body  # `days` is the chart's, not these
+    assert body["addresses"] == [
+        {"ip": "198.51.100.20", "allowed": True},
+        {"ip": "203.0.113.7", "allowed": True},
+        {"ip": "::ffff:203.0.113.9", "allowed": True},
+        {"ip": "2001:db8::5", "allowed": True},
+    ]
+    # A list with a CIDR block (report mode: the list decides `allowed`, not the mode).
+    changed = api.patch(path, {"allowedIps": ["203.0.113.0/24", "2001:db8::5"], "ipRestriction": "report"})
+    assert changed.status_code == 200, changed.json_body
+    assert usage(api, issued.integration_id).json_body["addresses"] == [
+        {"ip": "198.51.100.20", "allowed": False},
+        {"ip": "203.0.113.7", "allowed": True},
+        {"ip": "::ffff:203.0.113.9", "allowed": True},  # IPv4-mapped: inside the IPv4 block
+        {"ip": "2001:db8::5", "allowed": True},
+    ]
+    assert usage(api, issued.integration_id, user="admin2").status_code == 404  # another agency's
+    # Another integration's callers are not this one's.
+    other = create(api, READ_ONLY)
+    assert usage(api, other.integration_id).json_body["addresses"] == []
+
+
+def test_a_day_keeps_at_most_50_addresses_and_a_full_set_never_blocks_counting(api: Api) -> None:
+    from chalicelib.usage.models import ADDRESSES_PER_DAY
+
+    issued = create(api, READ_ONLY)
+    some = [from_address(issued.integration_id, f"198.51.100.{n}") for n in range(45)]
+    assert aggregator.apply(some)["writes"] == 3  # counters, summary, the day's addresses
+    more = [from_address(issued.integration_id, f"203.0.113.{n}") for n in range(10)]
+    assert aggregator.apply(more)["writes"] == 2  # as many as still fit: 5
+    assert len(stored_addresses(issued.integration_id)) == ADDRESSES_PER_DAY
+    assert {f"203.0.113.{n}" for n in range(5)} <= stored_addresses(issued.integration_id)
+    # Known full in this container: no address write at all, the counts go on.
+    later = [from_address(issued.integration_id, f"192.0.2.{n}") for n in range(20)]
+    assert aggregator.apply(later) == {"requests": 20, "keys": 1, "writes": 1, "failed": 0}
+    # Another container (knows nothing): its write's condition fails, ignored; the counts go on.
+    aggregator.SEEN.forget()
+    assert aggregator.apply(later) == {"requests": 20, "keys": 1, "writes": 1, "failed": 0}
+    assert len(stored_addresses(issued.integration_id)) == ADDRESSES_PER_DAY
+    body = usage(api, issued.integration_id).json_body
+    assert body["totals"]["current"]["allowed"] == 45 + 10 + 20 + 20
+    assert len(body["addresses"]) == ADDRESSES_PER_DAY
+    # The next day is a new set, never more than 50 even from one batch of 60 new addresses.
+    tomorrow = [from_address(issued.integration_id, f"192.0.2.{n}", at_ms=NOON + DAY_MS) for n in range(60)]
+    aggregator.apply(tomorrow)
+    assert len(stored_addresses(issued.integration_id, "2026-01-16")) == ADDRESSES_PER_DAY

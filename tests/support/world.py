@@ -87,11 +87,14 @@ FakeClock = clock.ManualClock
 @contextmanager
 def seeded_world(engine: str = engines.MOTO) -> Iterator[None]:
     """A fresh moto account with the tables created and SEED loaded (and a rate limiter that remembers
-    no lease, limit or location of an earlier world); with `engine` "dynamodb-local" the tables are in
-    an empty database of DynamoDB Local (the other services stay on moto)."""
+    no lease, limit or location of an earlier world, and an aggregator that knows no address set); with
+    `engine` "dynamodb-local" the tables are in an empty database of DynamoDB Local (the other services
+    stay on moto)."""
     from chalicelib.integrations import rate_limits
+    from chalicelib.usage import aggregator
 
     rate_limits.reset()
+    aggregator.SEEN.forget()  # the addresses a container wrote: those of an earlier world's table
     with mock_aws(), ExitStack() as stack:
         if engine == engines.DYNAMODB_LOCAL:
             stack.enter_context(engines.on_dynamodb_local())

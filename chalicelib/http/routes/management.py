@@ -161,9 +161,12 @@ def integration_events(integration_id: str) -> dict[str, Any]:
 
 @bp.route("/private-integrations/{integration_id}/usage", methods=["GET"])
 def integration_usage(integration_id: str) -> dict[str, Any]:
-    """Requests per hour or day by token (current, rotating out) and outcome, and the last use."""
+    """Requests per hour or day by token (current, rotating out) and outcome, the last use, and the
+    addresses seen in the last 7 days with whether the integration's current allowlist admits each."""
     target = access.manageable(_caller(), integration_id)
-    return usage.report(target.integration.id, usage.parse_days(web.query_params(bp.current_request)))
+    days = usage.parse_days(web.query_params(bp.current_request))
+    allowed_ips = [str(entry) for entry in target.integration.allowed_ips or []]
+    return usage.report(target.integration.id, days, allowed_ips)
 
 
 # --- permission flags and Labs -------------------------------------------------------------------
