@@ -88,10 +88,13 @@ run: $(STAMP) $(if $(filter dynamodb-local,$(DB)),$(DYNAMODB_LOCAL))
 session: $(STAMP)
 	@$(BIN)/python scripts/session.py $(if $(filter command line,$(origin USER)),$(USER),)
 
+# Two pytest workers (pytest-xdist), a test module each at a time: a module's shared server, engine and
+# state stay in one worker. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(CHROMIUM) $(SDK_MODULES) $(DYNAMODB_LOCAL)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -1,6 +1,6 @@
 """Layers that only point down: each package of chalicelib imports only packages below it (and itself).
 
-core < tokens, audit, ratelimit, usage < directory < integrations, v2 < scanning < http; `tables` lists every
+core < tokens, audit, ratelimit < usage, directory < integrations, v2 < scanning < http; `tables` lists every
 model; `ui` is files. Nothing below `http` may import it, and only `http` (and app.py) imports Chalice:
 the domain never knows about HTTP. Nothing in chalicelib imports `local`, which never ships.
 """
@@ -16,7 +16,7 @@ RANK = {
     "tokens": 1,
     "ratelimit": 1,
     "audit": 1,
-    "usage": 1,
+    "usage": 2,  # reads the allowlist matcher (tokens) to say which seen addresses a list admits
     "directory": 2,
     "integrations": 3,
     "v2": 3,
