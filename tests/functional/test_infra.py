@@ -105,6 +105,27 @@ def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
 
 
+def assert_gets_and_updates_one_table_only(role: dict[str, Any], table: str) -> None:
+    """The role may GetItem and UpdateItem `table`, write its own logs and traces, and nothing else."""
+    statements = _statements(role)
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": [f"arn:aws:dynamodb:*:*:table/{table}"],
+        }
+    ]
+    others = {a for s in statements for a in s["Action"] if not a.startswith("dynamodb:")}
+    assert others == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+
+
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
     template = load(templates[stage])
@@ -122,23 +143,7 @@ def test_iam_is_least_privilege(templates: dict[str, Path], stage: str) -> None:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert all("*" not in action for action in actions), actions
             assert statement["Effect"] == "Allow"
-    authorizer = _statements(roles["TokenAuthorizerRole"])
-    dynamodb = [s for s in authorizer if any(a.startswith("dynamodb:") for a in s["Action"])]
-    assert dynamodb == [
-        {
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-            "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-tokens"],
-        }
-    ]
-    others = {a for s in authorizer for a in s["Action"] if not a.startswith("dynamodb:")}
-    assert others == {
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTelemetryRecords",
-        "xray:PutTraceSegments",
-    }
+    assert_gets_and_updates_one_table_only(roles["TokenAuthorizerRole"], f"pi-{stage}-tokens")
     # The outbox reads the events stream (through Lambda), puts events on the bus and dead-letters:
     # no table, no cache flush.
     publisher = _statements(roles["PublishAuditEventsRole"])
@@ -642,23 +647,7 @@ def test_the_access_log_feeds_the_usage_aggregator_through_firehose_with_least_p
     assert function["Handler"] == "app.aggregate_usage"
     assert function["ReservedConcurrentExecutions"] == {"Ref": "UsageReservedConcurrency"}
     roles = of_type(template, "AWS::IAM::Role")
-    aggregator_role = _statements(roles["AggregateUsageRole"])
-    dynamodb = [s for s in aggregator_role if any(a.startswith("dynamodb:") for a in s["Action"])]
-    assert dynamodb == [
-        {
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-            "Resource": [f"arn:aws:dynamodb:*:*:table/pi-{stage}-usage"],
-        }
-    ]
-    others = {a for s in aggregator_role for a in s["Action"] if not a.startswith("dynamodb:")}
-    assert others == {
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTelemetryRecords",
-        "xray:PutTraceSegments",
-    }
+    assert_gets_and_updates_one_table_only(roles["AggregateUsageRole"], f"pi-{stage}-usage")
     delivery = roles["AccessLogDeliveryRole"]["Properties"]
     (trust,) = delivery["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
