@@ -576,7 +576,8 @@ def _v2_check(integration_id: str, owner: Any) -> None:
     rate_limits._burst_limits.clear()
     rate_limits._location_agency.clear()
     try:
-        token = TokenContext(integration_id, owner.type, owner.id, owner.agency_id, frozenset())
+        # The token item carries the burst limit (0: the default): the authorizer's context passes it.
+        token = TokenContext(integration_id, owner.type, owner.id, owner.agency_id, frozenset(), "current", 0)
         rate_limits.check(token, None)
     finally:
         rate_limits.limiter = saved

@@ -140,6 +140,7 @@ def _rotate_once(
         # The new token is restricted as the integration is (an edit copies it to every live token).
         allowed_ips=[str(entry) for entry in integration.allowed_ips or []],
         ip_restriction=integration.ip_restriction or allowlist.ENFORCE,
+        burst_limit=None if integration.burst_limit is None else int(integration.burst_limit),
     )
     changes: dict[str, Any] = {
         "token_hash": new_item.token_hash,

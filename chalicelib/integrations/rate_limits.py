@@ -49,7 +49,12 @@ def check(token: TokenContext, location_id: str | None = None) -> Decision:
     settings = config.settings
     counted = _counted_against(token, location_id)
     now = clock.now()
-    burst_max = burst_limit(token.integration_id)
+    # The token item's copy (the authorizer's context); an item written before it was copied: the
+    # integration, read at most once per rate_limit_settings_seconds per container.
+    if token.burst_limit is None:
+        burst_max = burst_limit(token.integration_id)
+    else:
+        burst_max = effective_burst(token.burst_limit or None)
     # Unreserved admissions (docs/rate-limits.md) only under the platform's default burst limit: a
     # limit an admin lowered is exact, and so is the daily count (its leases last the day: cheap).
     unreserved = settings.rate_limit_unreserved if burst_max == settings.rate_limit_burst else 0

@@ -31,7 +31,7 @@ from chalicelib.integrations.validation import API_NAMES, validate
 from chalicelib.integrations.views import last_used, live_hashes, rotation_pending, view, views
 from chalicelib.tokens import allowlist, authorizer_cache, token_text
 from chalicelib.tokens.authorizer_cache import ApiStage
-from chalicelib.tokens.issuing import allowlist_actions, new_token_item, scope_actions
+from chalicelib.tokens.issuing import allowlist_actions, burst_limit_actions, new_token_item, scope_actions
 from chalicelib.tokens.models import TokenModel
 
 
@@ -55,6 +55,7 @@ def create(actor: UserModel, owner: Owner, body: dict[str, Any]) -> tuple[dict[s
         expires_at=fields["expires_at"],
         allowed_ips=fields["allowed_ips"],
         ip_restriction=fields["ip_restriction"],
+        burst_limit=fields.get("burst_limit"),
     )
     details = {
         "name": integration.name,
@@ -162,6 +163,8 @@ def update(
             mode = new_values.get("ip_restriction", current(integration, "ip_restriction"))
             entries = new_values.get("allowed_ips", current(integration, "allowed_ips"))
             actions += allowlist_actions(mode, entries)
+        if "burst_limit" in changes:
+            actions += burst_limit_actions(changes["burst_limit"]["after"])
         if not actions:
             return
         live = [] if token_expired(integration, now) else [integration.token_hash]
@@ -178,12 +181,12 @@ def update(
         updated = write_change(integration, new_values, event, operations)
     except db.LostRace:
         raise concurrent_change(integration.id) from None
-    if "scopes" in changes or TOKEN_ALLOWLIST_FIELDS & changes.keys():
-        # Cached decisions still carry the old scopes, or were made against the old list (a Deny for
-        # an address now allowed too: a changed list applies at the next request either way).
+    if "scopes" in changes or "burst_limit" in changes or TOKEN_ALLOWLIST_FIELDS & changes.keys():
+        # Cached decisions still carry the old scopes or burst limit, or were made against the old list
+        # (a Deny for an address now allowed too: a changed list applies at the next request either way).
         authorizer_cache.flush(own_api)
     if "burst_limit" in changes:
-        rate_limits.forget(integration.id)  # other containers: within rate_limit_settings_seconds
+        rate_limits.forget(integration.id)  # a token item written before the limit was copied
     return view(updated, used)
 
 

@@ -151,7 +151,10 @@ def _decide(
         raise Unauthorized(emf.DENY_REVOKED_OR_EXPIRED)
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     role = "previous" if item.state == TokenState.ROTATING else "current"
-    caller = TokenContext(item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role)
+    burst = None if item.burst_limit is None else int(item.burst_limit)
+    caller = TokenContext(
+        item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role, burst
+    )
     outside, enforced = _outside_allowlist(item, source_ip)
     if outside and enforced:
         return _refused_address(item, role, method_arn, source_ip), False, False  # not a use

@@ -21,9 +21,12 @@ class TokenContext(NamedTuple):
     # Which of the integration's tokens made the request: "current", or "previous" (rotating out). What
     # the usage counts attribute a request to (the access log's `tokenRole`); never the token itself.
     token_role: str = "current"
+    # The integration's lowered burst limit, 0 for the platform's default; None when the token item
+    # predates it being copied there (the rate limiter then reads the integration).
+    burst_limit: int | None = None
 
     def encode(self) -> dict[str, str]:
-        return {
+        encoded = {
             "integrationId": self.integration_id,
             "ownerType": self.owner_type,
             "ownerId": self.owner_id,
@@ -31,6 +34,9 @@ class TokenContext(NamedTuple):
             "scopes": " ".join(sorted(self.scopes)),
             "tokenRole": self.token_role,
         }
+        if self.burst_limit is not None:
+            encoded["burstLimit"] = str(self.burst_limit)
+        return encoded
 
     @classmethod
     def decode(cls, request_context: dict[str, Any]) -> TokenContext:
@@ -43,4 +49,13 @@ class TokenContext(NamedTuple):
             agency_id=str(values.get("agencyId", "")),
             scopes=frozenset(str(values.get("scopes", "")).split()),
             token_role=str(values.get("tokenRole", "current")),
+            burst_limit=_whole(values.get("burstLimit")),
         )
+
+
+def _whole(value: Any) -> int | None:
+    """A context number (API Gateway may pass it as a string or a number); None when absent or bad."""
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None

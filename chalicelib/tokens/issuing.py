@@ -34,6 +34,11 @@ def scope_actions(scopes: list[str], owner_type: str, owner_id: str) -> list[Act
     ]
 
 
+def burst_limit_actions(lowered: int | None) -> list[Action]:
+    """The update of a live token item whose integration's burst limit changes (None: the default)."""
+    return [TokenModel.burst_limit.set(lowered or 0)]
+
+
 def allowlist_actions(mode: str, entries: list[str]) -> list[Action]:
     """The update of a live token item whose integration's IP allowlist or its mode changes."""
     packed = allowlist.pack(mode, entries)
@@ -50,10 +55,12 @@ def new_token_item(
     expires_at: datetime | None = None,
     allowed_ips: list[str] | None = None,
     ip_restriction: str = allowlist.ENFORCE,
+    burst_limit: int | None = None,
 ) -> TokenModel:
     """A current token: carries everything the authorizer needs, so authorizing is one GetItem.
     `expires_at`: the owner's chosen expiry (the TTL attribute: the authorizer denies from then on);
-    `allowed_ips` (normalised) and `ip_restriction`: the integration's allowlist, copied."""
+    `allowed_ips` (normalised) and `ip_restriction`: the integration's allowlist, copied; `burst_limit`:
+    its lowered burst limit (None: the default), copied."""
     token_hash = token_text.digest(plaintext)
     stored, version = planned_policy(list(scopes), owner.type, owner.id)
     return TokenModel(
@@ -72,4 +79,5 @@ def new_token_item(
         policy=stored,
         policy_version=version,
         allowlist=allowlist.pack(ip_restriction, allowed_ips or []),
+        burst_limit=burst_limit or 0,
     )

@@ -89,6 +89,10 @@ class TokenModel(Model):
     # The integration's IP allowlist and its mode, packed (tokens/address_match.py), copied from the
     # integration at issue and on every edit of it; absent: any address.
     allowlist = BinaryAttribute(attr_name="allowlist", null=True, legacy_encoding=False)
+    # The integration's burst limit as an agency admin lowered it, 0 for the platform's default; copied
+    # like the allowlist, so a v2 request reads it from the authorizer's context (absent: an item written
+    # before it was copied: the rate limiter reads the integration).
+    burst_limit = NumberAttribute(attr_name="burstLimit", null=True)
     by_due = DueIndex()
 
 

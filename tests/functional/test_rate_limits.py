@@ -343,3 +343,27 @@ def test_a_lowered_burst_limit_and_the_daily_limit_admit_nothing_unreserved(api:
     assert call(api, token).status_code == 200
     keys = {item.key.split("#")[0]: int(item.reserved) for item in CounterModel.scan()}
     assert keys == {"b": 1, "d": 1}
+
+
+def test_a_lowered_burst_limit_reaches_every_container_with_the_next_request(api: Api) -> None:
+    """The limit travels on the token items (the authorizer's one read) and the authorizer caches are
+    flushed: a container that read the default a moment ago applies the lowered limit at once, and a
+    v2 request reads no integration for it."""
+    from chalicelib.integrations import rate_limits
+    from chalicelib.tokens.models import TokenModel
+    from chalicelib.tokens.token_text import digest
+
+    integration_id, token = create(api, LOCATION_SCOPES)
+    assert limits(call(api, token))["x-ratelimit-max"] == "100"
+    assert api.patch(f"/private-integrations/{integration_id}", {"burstLimit": 5}).status_code == 200
+    assert int(TokenModel.get(digest(token)).burst_limit) == 5
+    # Another container, which read the default a moment ago and would trust it for a minute:
+    far = datetime(2099, 1, 1, tzinfo=UTC)
+    rate_limits._burst_limits[integration_id] = (None, far)
+    assert limits(call(api, token))["x-ratelimit-max"] == "5"
+    newer = rotate(api, integration_id, "now").json_body["token"]
+    assert int(TokenModel.get(digest(newer)).burst_limit) == 5
+    assert limits(call(api, newer))["x-ratelimit-max"] == "5"
+    assert api.patch(f"/private-integrations/{integration_id}", {"burstLimit": None}).status_code == 200
+    rate_limits._burst_limits[integration_id] = (5, far)
+    assert limits(call(api, newer))["x-ratelimit-max"] == "100"

@@ -79,6 +79,7 @@ def assert_consistent() -> None:
             assert current.integration_id == integration.id
             assert ended or current.scopes == integration.scopes
             assert ended or current.allowlist == _packed_allowlist(integration)
+            assert ended or current.burst_limit == (integration.burst_limit or 0)
         if integration.previous_token_hash:
             previous = token_items.get(integration.previous_token_hash)
             assert previous is not None, "rotating token item missing"
@@ -86,6 +87,7 @@ def assert_consistent() -> None:
             assert previous.expires_at == integration.rotation_expires_at
             assert previous.scopes == integration.scopes
             assert previous.allowlist == _packed_allowlist(integration)
+            assert previous.burst_limit == (integration.burst_limit or 0)
             referenced.add(integration.previous_token_hash)
         else:
             assert integration.rotation_expires_at is None and integration.rotation_started_at is None
