@@ -151,14 +151,14 @@ def _decide(
         raise Unauthorized(emf.DENY_REVOKED_OR_EXPIRED)
     scopes = frozenset(str(scope) for scope in item.scopes or [])
     role = "previous" if item.state == TokenState.ROTATING else "current"
-    burst = None if item.burst_limit is None else int(item.burst_limit)
-    caller = TokenContext(
-        item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role, burst
-    )
     outside, enforced = _outside_allowlist(item, source_ip)
     if outside and enforced:
         return _refused_address(item, role, method_arn, source_ip), False, False  # not a use
     wrote = _touch_last_used(item, int(now.timestamp()))
+    burst = None if item.burst_limit is None else int(item.burst_limit)
+    caller = TokenContext(
+        item.integration_id, item.owner_type, item.owner_id, item.agency_id, scopes, role, burst
+    )
     # A location token's policy names its own location wherever a route has `:locationId`.
     own_location = item.owner_id if item.owner_type == OwnerType.LOCATION else None
     (allow, deny), planned = _globs(item, scopes, own_location)
